@@ -1,0 +1,166 @@
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Hardware.CpuInterface;
+
+/// <summary>How a CDIA was resolved by the CPU interface.</summary>
+public enum AckSource { None, Ppi, Irs }
+
+/// <summary>The CPU interface's choice for a CDIA: nothing, a local PPI, or the IRS's offered interrupt.</summary>
+public readonly record struct AckChoice(AckSource Source, Hppi Interrupt)
+{
+    public static AckChoice None => new(AckSource.None, default);
+}
+
+/// <summary>A VPE's doorbell request (IRS_VPE_DBR / ICH_CONTEXTR_EL2.{DB,DBPM}) and whether it is still armed.</summary>
+public readonly record struct DoorbellRequest(bool Armed, Priority Dbpm)
+{
+    public static DoorbellRequest None => default;
+}
+
+/// <summary>
+/// One VPE's virtual CPU interface and its IRS-side VPE state: residency, the HPPI the IRS has forwarded,
+/// APR/running priority, ICC_PCR_EL1, ICC_CR0_EL1.EN, the 128 PPIs (held as ISTE-shaped state so the same
+/// state machine applies), the doorbell request, and KVM's per-vCPU <c>db_fired</c>. Mutable: owned by one VPE.
+/// The rules are the static functions of <see cref="CpuInterfaceRules"/>.
+/// </summary>
+public sealed class VirtualCpuInterface
+{
+    public VirtualCpuInterface(int vpeId)
+    {
+        VpeId = vpeId;
+        Ppis = new IstEntry[IntId.PpiCount];
+    }
+
+    public int VpeId { get; }
+    /// <summary>ICC_APR_EL1: bit n set = a priority-n interrupt is active (acknowledged, not yet priority-dropped).</summary>
+    public uint Apr { get; set; }
+    /// <summary>ICC_PCR_EL1: interrupts of priority &lt;= PCR may signal.</summary>
+    public Priority Pcr { get; set; } = Priority.Lowest;
+    /// <summary>ICC_CR0_EL1.EN.</summary>
+    public bool Enabled { get; set; } = true;
+    public IstEntry[] Ppis { get; }
+    /// <summary>The IRS interrupt currently forwarded to this VPE (the stream's "set HPPI"), or none.</summary>
+    public Hppi? Offered { get; set; }
+    /// <summary>ICH_CONTEXTR_EL2.V names this VPE on some PE.</summary>
+    public bool Resident { get; set; }
+    public DoorbellRequest Doorbell { get; set; }
+    /// <summary>KVM's vcpu->arch.vgic_cpu.vgic_v5.db_fired: set by the doorbell handler, cleared before going non-resident.</summary>
+    public bool DbFired { get; set; }
+
+    public int RunningPriority => CpuInterfaceRules.RunningPriority(Apr);
+}
+
+/// <summary>
+/// The rules of the virtual CPU interface (SEMANTICS.md §1, §2, §3.4), one function per event, over
+/// <see cref="VirtualCpuInterface"/>.
+/// </summary>
+public static class CpuInterfaceRules
+{
+    /// <summary>Running priority = index of the lowest set APR bit; 32 (idle) when none — S12.</summary>
+    public static int RunningPriority(uint apr) => apr == 0 ? Priority.Idle : System.Numerics.BitOperations.TrailingZeroCount(apr);
+
+    /// <summary>KVM's effective priority mask: EN ? min(running priority, PCR + 1) : 0 — S3 vgic_v5_get_effective_priority_mask.</summary>
+    public static int EffectiveMask(VirtualCpuInterface c) => c.Enabled ? Math.Min(c.RunningPriority, c.Pcr.Value + 1) : 0;
+
+    /// <summary>The signal rule (D_MSQKF, S12 gic_hppi): priority &lt; running priority, &lt;= PCR, and EN set.
+    /// Equal to "priority &lt; effective mask".</summary>
+    public static bool Signals(VirtualCpuInterface c, Priority p) => p.Value < EffectiveMask(c);
+
+    /// <summary>The best PPI candidate: pending, enabled, not active; lowest priority value, then lowest ID.</summary>
+    public static Hppi? BestPpi(VirtualCpuInterface c)
+    {
+        Hppi? best = null;
+        for (var i = 0; i < c.Ppis.Length; i++)
+        {
+            var e = c.Ppis[i];
+            if (!InterruptStateMachine.IsCandidate(e)) continue;
+            var h = new Hppi(IntId.Ppi((uint)i), e.Priority);
+            best = Hppi.Best(best, h);
+        }
+        return best;
+    }
+
+    /// <summary>The HPPI of this CPU interface: the better of its PPIs and the IRS's offer.</summary>
+    public static Hppi? HighestPending(VirtualCpuInterface c) => Hppi.Best(BestPpi(c), c.Offered);
+
+    /// <summary>Whether the virtual IRQ line is asserted: a resident VPE whose HPPI passes the signal rule.</summary>
+    public static bool IrqAsserted(VirtualCpuInterface c) => c.Resident && HighestPending(c) is { } h && Signals(c, h.Priority);
+
+    /// <summary>CDIA, CPU side: choose what to acknowledge (the HPPI, if it passes the signal rule) — S12 gicr_cdia_read.
+    /// A PPI is activated here at once; an IRS interrupt must be activated by its IRS (which may refuse a stale offer),
+    /// then <see cref="CompleteAck"/> records it in the APR.</summary>
+    public static AckChoice ChooseAck(VirtualCpuInterface c)
+    {
+        if (!c.Resident) return AckChoice.None;
+        if (HighestPending(c) is not { } h || !Signals(c, h.Priority)) return AckChoice.None;
+        if (!h.Id.IsPpi) return new AckChoice(AckSource.Irs, h);
+        var t = InterruptStateMachine.Activate(c.Ppis[h.Id.Id]);
+        c.Ppis[h.Id.Id] = t.Entry;
+        CompleteAck(c, h.Priority);
+        return new AckChoice(AckSource.Ppi, h);
+    }
+
+    /// <summary>An acknowledge sets APR bit [priority] — S12 gicv5_activate.</summary>
+    public static void CompleteAck(VirtualCpuInterface c, Priority p) => c.Apr |= 1u << p.Value;
+
+    /// <summary>CDEOI: priority drop clears the lowest set APR bit. No INTID operand, no effect on P/A — S12 gic_cdeoi_write.
+    /// Returns the dropped priority, or null when nothing was active.</summary>
+    public static int? PriorityDrop(VirtualCpuInterface c)
+    {
+        if (c.Apr == 0) return null;
+        var bit = System.Numerics.BitOperations.TrailingZeroCount(c.Apr);
+        c.Apr &= c.Apr - 1;
+        return bit;
+    }
+
+    /// <summary>A PPI event applied through the shared interrupt state machine; refuses a non-PPI.</summary>
+    public static Transition ApplyPpi(VirtualCpuInterface c, IntId id, Func<IstEntry, Transition> rule)
+    {
+        if (!id.IsPpi) throw new ArgumentException($"{id} is not a PPI", nameof(id));
+        var t = rule(c.Ppis[id.Id]);
+        c.Ppis[id.Id] = t.Entry;
+        return t;
+    }
+
+    /// <summary>vgic_v5_load / make_resident: ICH_CONTEXTR_EL2.V := 1; a resident VPE needs no doorbell — S2, S3.</summary>
+    public static void MakeResident(VirtualCpuInterface c)
+    {
+        c.Resident = true;
+        c.Doorbell = DoorbellRequest.None;
+    }
+
+    /// <summary>The DBPM KVM requests at a WFI put: effective mask − 1; null when the mask is 0 (nothing could
+    /// signal, so no doorbell) — S3 vgic_v5_put (later revision: request whenever the mask is not 0).</summary>
+    public static Priority? DoorbellPriorityMask(VirtualCpuInterface c)
+    {
+        var m = EffectiveMask(c);
+        return m == 0 ? null : Priority.Of(m - 1);
+    }
+
+    /// <summary>make_non_resident, in KVM's order: db_fired := false, then resident := false, then the context write,
+    /// optionally with a doorbell request (DB, DBPM) — S2 "Make as non-resident before actually making non-resident".</summary>
+    public static void MakeNonResident(VirtualCpuInterface c, Priority? dbpm)
+    {
+        c.DbFired = false;
+        c.Resident = false;
+        c.Doorbell = dbpm is { } m ? new DoorbellRequest(true, m) : DoorbellRequest.None;
+    }
+
+    /// <summary>Whether an interrupt of priority <paramref name="p"/> passes DBPM under the named comparison.</summary>
+    public static bool PassesDbpm(Priority p, Priority dbpm, DbpmComparison cmp) =>
+        cmp == DbpmComparison.Inclusive ? p.Value <= dbpm.Value : p.Value < dbpm.Value;
+
+    /// <summary>The doorbell rule (SEMANTICS.md §3.4, INFERRED): the IRS raises a non-resident VPE's doorbell when an
+    /// interrupt it could take is pending and passes DBPM; at most once per non-resident period (the request is
+    /// consumed). Raising sets KVM's db_fired (the handler). Evaluated whenever the VPE's HPPI changes and at the
+    /// moment the VPE goes non-resident (an interrupt already pending then must not be forgotten). Fabric's model:
+    /// the request is one-shot, as KVM re-requests on every WFI put.</summary>
+    public static bool TryRaiseDoorbell(VirtualCpuInterface c, DbpmComparison cmp)
+    {
+        if (c.Resident || !c.Doorbell.Armed) return false;
+        if (HighestPending(c) is not { } h || !PassesDbpm(h.Priority, c.Doorbell.Dbpm, cmp)) return false;
+        c.Doorbell = c.Doorbell with { Armed = false };
+        c.DbFired = true;
+        return true;
+    }
+}

@@ -1,0 +1,233 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Kvm;
+
+namespace Fabric.Hardware.Irs;
+
+/// <summary>Size and policies of one VM's slice of the IRS.</summary>
+public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits,
+    VirtualLevelPolicy VirtualLevel = VirtualLevelPolicy.EdgeEmulated)
+{
+    public const int MinSpis = 32, MaxSpis = 1024;
+
+    /// <summary>KVM's limits (SEMANTICS.md §1 SPI): nr_spis 32..1024 in steps of 32; at least one VPE; IAFFID is 16 bits.</summary>
+    public string? Validate()
+    {
+        if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0) return $"SPI count {SpiCount} is not 32..1024 in steps of 32";
+        if (VpeCount is < 1 or > ushort.MaxValue + 1) return $"VPE count {VpeCount} is not 1..65536";
+        if (PriorityBits is < 1 or > Priority.Bits) return $"priority bits {PriorityBits} is not 1..{Priority.Bits}";
+        return null;
+    }
+}
+
+/// <summary>A change of the HPPI the IRS forwards to one VPE (the IRS->CPUIF stream's "set HPPI"; null = none).</summary>
+public readonly record struct OfferChange(int Vpe, Hppi? Hppi);
+
+/// <summary>The outcome of one IRS operation: the transition, or why it was refused, and up to two offer changes.</summary>
+public readonly record struct IrsOutcome(IntId Id, Transition Transition, string? Error, OfferChange? First, OfferChange? Second)
+{
+    public bool Ok => Error is null;
+    public IstEffect Effects => Transition.Effects;
+    public bool Has(IstEffect e) => Transition.Has(e);
+
+    public static IrsOutcome Refused(IntId id, string error) => new(id, default, error, null, null);
+
+    public IEnumerable<OfferChange> Offers()
+    {
+        if (First is { } a) yield return a;
+        if (Second is { } b) yield return b;
+    }
+}
+
+/// <summary>
+/// One VM's slice of the IRS (SEMANTICS.md §1–2): its SPI IST and guest LPI IST, the rules that act on them
+/// (hypervisor VDPEND/VDRCFG; guest CDPEND, CDEN/CDDIS, CDPRI, CDAFF, CDHM; the IRS side of CDIA and CDDI),
+/// and the HPPI it forwards to each VPE. Mutable: owned by exactly one VirtualIrsActor.
+/// <para>Model simplification: real hardware recomputes HPPIs asynchronously over the IRS↔CPUIF stream; here each
+/// operation returns the resulting offer changes at once, and the actors carry them as messages.</para>
+/// <para>The per-VPE candidate index is derived from the ISTs and rebuilt by <see cref="Rebuild"/>: the ISTs are
+/// the only state that matters, as memory survives a crash of its owner.</para>
+/// </summary>
+public sealed class VirtualIrs
+{
+    private readonly SortedSet<ulong>[] _candidates;
+    private readonly Hppi?[] _offered;
+    private readonly HandlingMode[] _triggerModes;
+
+    public VirtualIrs(VirtualIrsConfig config)
+    {
+        var error = config.Validate();
+        if (error is not null) throw new ArgumentOutOfRangeException(nameof(config), error);
+        Config = config;
+        Spis = Ist.Linear(config.SpiCount);
+        _candidates = new SortedSet<ulong>[config.VpeCount];
+        for (var i = 0; i < _candidates.Length; i++) _candidates[i] = new SortedSet<ulong>();
+        _offered = new Hppi?[config.VpeCount];
+        _triggerModes = new HandlingMode[config.SpiCount];
+    }
+
+    public VirtualIrsConfig Config { get; }
+    public Ist Spis { get; }
+    public Ist? Lpis { get; private set; }
+    /// <summary>IRS_CR0.IRSEN: a disabled IRS forwards nothing.</summary>
+    public bool Enabled { get; private set; } = true;
+
+    /// <summary>The guest made its LPI IST valid (IRS_IST_BASER.VALID=1).</summary>
+    public void AttachLpiIst(Ist lpis)
+    {
+        Lpis = lpis;
+        Rebuild();
+    }
+
+    /// <summary>The ISTE of <paramref name="id"/>, or why there is none.</summary>
+    public bool TryGetEntry(IntId id, out IstEntry entry, out string error)
+    {
+        entry = default;
+        var ist = TableOf(id, out error);
+        return ist is not null && ist.TryGet(id.Id, out entry, out error);
+    }
+
+    public IstEntry Entry(IntId id) => TryGetEntry(id, out var e, out var error) ? e : throw new ArgumentOutOfRangeException(nameof(id), error);
+
+    private Ist? TableOf(IntId id, out string error)
+    {
+        error = "";
+        switch (id.Type)
+        {
+            case IntIdType.Spi when id.Id < Config.SpiCount: return Spis;
+            case IntIdType.Spi: error = $"{id} is beyond this VM's {Config.SpiCount} SPIs"; return null;
+            case IntIdType.Lpi when Lpis is not null: return Lpis;
+            case IntIdType.Lpi: error = $"{id}: the guest has no valid LPI IST (IRS_IST_BASER.VALID=0)"; return null;
+            default: error = $"{id}: PPIs are held by the CPU interface, not the IRS"; return null;
+        }
+    }
+
+    /// <summary>The trigger mode the guest configured (IRS_SPI_CFGR.TM) for an SPI.</summary>
+    public HandlingMode TriggerMode(uint spi) => _triggerModes[spi];
+
+    /// <summary>IRS_SPI_CFGR.TM written: KVM records it as irq->config (S4). The virtual ISTE's HM follows the
+    /// virtual-level policy: HM=Level only under <see cref="VirtualLevelPolicy.HardwareLevel"/>.</summary>
+    public IrsOutcome ConfigureSpiTrigger(uint spi, HandlingMode tm)
+    {
+        var id = IntId.Spi(spi);
+        if (spi >= Config.SpiCount) return IrsOutcome.Refused(id, $"{id} is beyond this VM's {Config.SpiCount} SPIs");
+        _triggerModes[spi] = tm;
+        var hm = tm == HandlingMode.Level && Config.VirtualLevel == VirtualLevelPolicy.HardwareLevel ? HandlingMode.Level : HandlingMode.Edge;
+        return Apply(id, e => InterruptStateMachine.SetHandlingMode(e, hm));
+    }
+
+    /// <summary>GIC VDPEND {ID, TYPE, PENDING, VM} — S2.</summary>
+    public IrsOutcome Vdpend(IntId id, bool pending) => Apply(id, e => InterruptStateMachine.SetPending(e, pending));
+
+    /// <summary>The guest's GIC CDPEND (used for LPIs as IPIs) — same transition as VDPEND.</summary>
+    public IrsOutcome CdPend(IntId id, bool pending) => Vdpend(id, pending);
+
+    /// <summary>GIC CDEN / CDDIS.</summary>
+    public IrsOutcome CdEnable(IntId id, bool on) => Apply(id, e => InterruptStateMachine.SetEnabled(e, on));
+
+    /// <summary>GIC CDPRI: out-of-range priorities are refused; unimplemented low bits ignored.</summary>
+    public IrsOutcome CdPriority(IntId id, int priority)
+    {
+        if (!Priority.TryCreate(priority, out var p, out var error)) return IrsOutcome.Refused(id, $"CDPRI {id}: {error}");
+        return Apply(id, e => InterruptStateMachine.SetPriority(e, p, Config.PriorityBits));
+    }
+
+    /// <summary>GIC CDAFF: targeted routing only (IRM=1 refused: DPS=1 in KVM and QEMU); the IAFFID must name a VPE
+    /// of this VM (KVM: IAFFID == VPE_ID == vcpu_id).</summary>
+    public IrsOutcome CdAffinity(IntId id, int iaffid, bool irm = false)
+    {
+        if (irm) return IrsOutcome.Refused(id, $"CDAFF {id}: IRM=1 (1-of-N routing) is not supported (IRS_VPE_CR0.DPS=1)");
+        if (iaffid < 0 || iaffid >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDAFF {id}: IAFFID {iaffid} names no VPE of this VM (0..{Config.VpeCount - 1})");
+        return Apply(id, e => InterruptStateMachine.SetAffinity(e, (ushort)iaffid));
+    }
+
+    /// <summary>GIC CDHM: only LPIs take their handling mode from the guest; an SPI's comes from its trigger mode.</summary>
+    public IrsOutcome CdHandlingMode(IntId id, HandlingMode hm) =>
+        id.IsLpi ? Apply(id, e => InterruptStateMachine.SetHandlingMode(e, hm))
+                 : IrsOutcome.Refused(id, $"CDHM {id}: only LPIs have a guest-set handling mode");
+
+    /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. An offer
+    /// that went stale meanwhile (disabled, retargeted, unpended, already active) is refused with no change — as
+    /// the hardware's stream resolves it — and the outcome carries the VPE's new offer.</summary>
+    public IrsOutcome Activate(IntId id, int vpe)
+    {
+        if (!TryGetEntry(id, out var e, out var error)) return IrsOutcome.Refused(id, error);
+        if (vpe < 0 || vpe >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDIA from VPE {vpe}: no such VPE");
+        if (e.Iaffid != vpe || !Enabled) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
+        return Apply(id, InterruptStateMachine.Activate, alsoRefresh: vpe);
+    }
+
+    /// <summary>GIC CDDI — S12 gic_cddi_write.</summary>
+    public IrsOutcome Deactivate(IntId id) => Apply(id, InterruptStateMachine.Deactivate);
+
+    /// <summary>GIC VDRCFG {ID, TYPE}; ISB; read ICC_ICSR_EL1 — S2. F=1 for an interrupt that does not exist.</summary>
+    public Icsr Vdrcfg(IntId id) => TryGetEntry(id, out var e, out _) ? Icsr.From(e) : Icsr.Fault;
+
+    /// <summary>IRS_CR0.IRSEN: enabling or disabling the IRS changes every VPE's offer.</summary>
+    public IReadOnlyList<OfferChange> SetEnabled(bool on)
+    {
+        Enabled = on;
+        var changes = new List<OfferChange>();
+        for (var v = 0; v < Config.VpeCount; v++)
+            if (Refresh(v) is { } c) changes.Add(c);
+        return changes;
+    }
+
+    /// <summary>The HPPI the IRS forwards to <paramref name="vpe"/>: its pending, enabled, inactive interrupt of highest
+    /// priority (ties: lower INTID).</summary>
+    public Hppi? HppiFor(int vpe) => Enabled && _candidates[vpe].Count > 0 ? Hppi.FromKey(_candidates[vpe].Min) : null;
+
+    /// <summary>What was last forwarded to <paramref name="vpe"/>.</summary>
+    public Hppi? Offered(int vpe) => _offered[vpe];
+
+    /// <summary>Re-derives the candidate index and offers from the ISTs (after a restart or an IST change).</summary>
+    public void Rebuild()
+    {
+        foreach (var s in _candidates) s.Clear();
+        Index(Spis, IntIdType.Spi);
+        if (Lpis is not null) Index(Lpis, IntIdType.Lpi);
+        for (var v = 0; v < Config.VpeCount; v++) _offered[v] = HppiFor(v);
+
+        void Index(Ist ist, IntIdType type)
+        {
+            for (uint i = 0; i < ist.Capacity; i++)
+                if (ist.TryGet(i, out var e, out _) && InterruptStateMachine.IsCandidate(e) && e.Iaffid < _candidates.Length)
+                    _candidates[e.Iaffid].Add(new Hppi(IntId.Create(type, i), e.Priority).Key);
+        }
+    }
+
+    /// <summary>Every interrupt that is not idle, for observation and comparison with the reference.</summary>
+    public IEnumerable<(IntId Id, IstEntry Entry)> Entries()
+    {
+        for (uint i = 0; i < Spis.Capacity; i++) yield return (IntId.Spi(i), Spis[i]);
+        if (Lpis is null) yield break;
+        for (uint i = 0; i < Lpis.Capacity; i++)
+            if (Lpis.TryGet(i, out var e, out _)) yield return (IntId.Lpi(i), e);
+    }
+
+    private IrsOutcome Apply(IntId id, Func<IstEntry, Transition> rule, int alsoRefresh = -1)
+    {
+        var ist = TableOf(id, out var error);
+        if (ist is null || !ist.TryGet(id.Id, out var before, out error)) return IrsOutcome.Refused(id, error);
+        var t = rule(before);
+        if (t.Entry == before) return WithOffers(id, t, alsoRefresh, null);
+        ist[id.Id] = t.Entry;
+        var wasCandidate = InterruptStateMachine.IsCandidate(before);
+        var isCandidate = InterruptStateMachine.IsCandidate(t.Entry);
+        if (wasCandidate) _candidates[before.Iaffid].Remove(new Hppi(id, before.Priority).Key);
+        if (isCandidate) _candidates[t.Entry.Iaffid].Add(new Hppi(id, t.Entry.Priority).Key);
+        var changed = wasCandidate || isCandidate;
+        return WithOffers(id, t, changed ? before.Iaffid : alsoRefresh, changed && t.Entry.Iaffid != before.Iaffid ? t.Entry.Iaffid : null);
+    }
+
+    private IrsOutcome WithOffers(IntId id, Transition t, int vpeA, int? vpeB) =>
+        new(id, t, null, vpeA >= 0 ? Refresh(vpeA) : null, vpeB is { } b ? Refresh(b) : null);
+
+    private OfferChange? Refresh(int vpe)
+    {
+        var now = HppiFor(vpe);
+        if (now == _offered[vpe]) return null;
+        _offered[vpe] = now;
+        return new OfferChange(vpe, now);
+    }
+}

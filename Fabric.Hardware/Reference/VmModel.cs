@@ -1,0 +1,200 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Irs;
+using Fabric.Hardware.Kvm;
+
+namespace Fabric.Hardware.Reference;
+
+/// <summary>Counters every fabric keeps (DESIGN.md §5 report).</summary>
+public sealed class FabricCounters
+{
+    public long Injected, Coalesced, Pended, Acknowledged, Deactivated, Notified, Doorbells, ResidencyChanges, Refused;
+
+    public FabricCounters Clone() => (FabricCounters)MemberwiseClone();
+
+    public override string ToString() =>
+        $"injected={Injected} coalesced={Coalesced} pended={Pended} acked={Acknowledged} deactivated={Deactivated} notified={Notified} doorbells={Doorbells} residency={ResidencyChanges} refused={Refused}";
+}
+
+/// <summary>
+/// One VM, sequentially: the same Fabric.Hardware units the actors own (VirtualIrs, one VirtualCpuInterface per VPE,
+/// the SpiApList), composed with direct calls where the actors exchange messages. The oracle for the actor fabric.
+/// </summary>
+public sealed class VmModel
+{
+    public VmModel(int vmId, VirtualIrsConfig config, FabricPolicies policies)
+    {
+        VmId = vmId;
+        Policies = policies;
+        Irs = new VirtualIrs(config with { VirtualLevel = policies.VirtualLevel });
+        Cpus = Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray();
+        ApList = new SpiApList(config.SpiCount, policies.Notify);
+        NotifiedPerSpi = new long[config.SpiCount];
+    }
+
+    public int VmId { get; }
+    public FabricPolicies Policies { get; }
+    public VirtualIrs Irs { get; }
+    public VirtualCpuInterface[] Cpus { get; }
+    public SpiApList ApList { get; }
+    public FabricCounters Counters { get; } = new();
+    public long[] NotifiedPerSpi { get; }
+
+    /// <summary>A device (irqfd) drives an SPI's line: KVM's injection, then the VDPEND it issues.</summary>
+    public string? Inject(uint spi, bool level)
+    {
+        if (ApList.Validate(spi) is { } error) return Refuse(error);
+        if (level) Counters.Injected++;
+        var (inj, _) = ApList.Inject(spi, level);
+        if (inj.Vdpend is not { } pending) return null;
+        var o = Irs.Vdpend(IntId.Spi(spi), pending);
+        Count(o);
+        AfterIrs(o);
+        return null;
+    }
+
+    /// <summary>The guest configures an SPI's trigger mode (IRS_SPI_CFGR.TM): the IRS and KVM both record it.</summary>
+    public string? ConfigureSpi(uint spi, HandlingMode tm)
+    {
+        var o = Irs.ConfigureSpiTrigger(spi, tm);
+        if (!o.Ok) return Refuse(o.Error!);
+        ApList.Configure(spi, tm);
+        AfterIrs(o);
+        return null;
+    }
+
+    /// <summary>A guest CD* operation on an IRS interrupt (CDEN, CDDIS, CDPRI, CDAFF, CDPEND, CDHM).</summary>
+    public string? Guest(Func<VirtualIrs, IrsOutcome> op)
+    {
+        var o = op(Irs);
+        if (!o.Ok) return Refuse(o.Error!);
+        Count(o);
+        AfterIrs(o);
+        if (o.Id.IsSpi && o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Push(o.Id.Id, deactivated: false);
+        return null;
+    }
+
+    /// <summary>GIC CDIA on <paramref name="vpe"/>: the acknowledged INTID, or null (spurious).</summary>
+    public IntId? Cdia(int vpe)
+    {
+        var c = Cpus[vpe];
+        var choice = CpuInterfaceRules.ChooseAck(c);
+        switch (choice.Source)
+        {
+            case AckSource.Ppi:
+                Counters.Acknowledged++;
+                return choice.Interrupt.Id;
+            case AckSource.Irs:
+                var o = Irs.Activate(choice.Interrupt.Id, vpe);
+                AfterIrs(o);
+                if (!o.Has(IstEffect.Activated)) return null;
+                CpuInterfaceRules.CompleteAck(c, o.Transition.Entry.Priority);
+                Counters.Acknowledged++;
+                return o.Id;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>GIC CDEOI on <paramref name="vpe"/>.</summary>
+    public int? Cdeoi(int vpe) => CpuInterfaceRules.PriorityDrop(Cpus[vpe]);
+
+    /// <summary>GIC CDDI: PPIs deactivate in the CPU interface, SPIs/LPIs in the IRS (then push tracking reports it).</summary>
+    public string? Cddi(int vpe, IntId id)
+    {
+        if (id.IsPpi)
+        {
+            var t = CpuInterfaceRules.ApplyPpi(Cpus[vpe], id, InterruptStateMachine.Deactivate);
+            if (t.Has(IstEffect.Deactivated)) Counters.Deactivated++;
+            return null;
+        }
+        var o = Irs.Deactivate(id);
+        if (!o.Ok) return Refuse(o.Error!);
+        AfterIrs(o);
+        if (!o.Has(IstEffect.Deactivated)) return null;
+        Counters.Deactivated++;
+        if (id.IsSpi) Push(id.Id, deactivated: true);
+        return null;
+    }
+
+    /// <summary>vgic_v5_load: make the VPE resident (a residency change when it was not).</summary>
+    public void Load(int vpe)
+    {
+        if (Cpus[vpe].Resident) return;
+        CpuInterfaceRules.MakeResident(Cpus[vpe]);
+        Counters.ResidencyChanges++;
+    }
+
+    /// <summary>vgic_v5_put: non-resident; in WFI with a doorbell request at the effective mask − 1. Then
+    /// kvm_vgic_sync_hwstate: under fold tracking, the fold of the whole AP list.</summary>
+    public void Put(int vpe, bool wfi)
+    {
+        var c = Cpus[vpe];
+        if (!c.Resident) return;
+        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null);
+        Counters.ResidencyChanges++;
+        Doorbell(vpe);
+        Exit();
+    }
+
+    /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate folds under fold tracking.</summary>
+    public void Exit()
+    {
+        if (Policies.Tracking != TrackingPolicy.Fold) return;
+        foreach (var spi in ApList.Entries.ToArray())
+        {
+            var step = ApList.Fold(spi, Irs.Vdrcfg(IntId.Spi(spi)), ApList.LastSent(spi));
+            if (step.Notify) Notified(spi);
+        }
+    }
+
+    private void Push(uint spi, bool deactivated)
+    {
+        if (Policies.Tracking != TrackingPolicy.Push) return;
+        var step = ApList.Pushed(spi, Irs.Vdrcfg(IntId.Spi(spi)), deactivated, ApList.LastSent(spi));
+        if (step.Notify) Notified(spi);
+    }
+
+    private void Notified(uint spi)
+    {
+        Counters.Notified++;
+        NotifiedPerSpi[spi]++;
+    }
+
+    private void AfterIrs(IrsOutcome o)
+    {
+        foreach (var change in o.Offers())
+        {
+            Cpus[change.Vpe].Offered = change.Hppi;
+            Doorbell(change.Vpe);
+        }
+    }
+
+    private void Doorbell(int vpe)
+    {
+        if (CpuInterfaceRules.TryRaiseDoorbell(Cpus[vpe], Policies.Dbpm)) Counters.Doorbells++;
+    }
+
+    private void Count(IrsOutcome o)
+    {
+        if (o.Has(IstEffect.Coalesced)) Counters.Coalesced++;
+        if (o.Has(IstEffect.Pended)) Counters.Pended++;
+    }
+
+    private string Refuse(string error)
+    {
+        Counters.Refused++;
+        return error;
+    }
+}
+
+/// <summary>The whole fabric, sequential: many independent VMs. The oracle for every later issue.</summary>
+public sealed class ReferenceFabric
+{
+    public ReferenceFabric(int vms, VirtualIrsConfig config, FabricPolicies policies) =>
+        Vms = Enumerable.Range(0, vms).Select(v => new VmModel(v, config, policies)).ToArray();
+
+    public VmModel[] Vms { get; }
+
+    public VmModel this[int vm] => vm >= 0 && vm < Vms.Length ? Vms[vm] : throw new ArgumentOutOfRangeException(nameof(vm), $"VM {vm} does not exist (0..{Vms.Length - 1})");
+}
