@@ -146,14 +146,15 @@ public sealed class VirtualIrs
         id.IsLpi ? Apply(id, e => InterruptStateMachine.SetHandlingMode(e, hm))
                  : IrsOutcome.Refused(id, $"CDHM {id}: only LPIs have a guest-set handling mode");
 
-    /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. An offer
-    /// that went stale meanwhile (disabled, retargeted, unpended, already active) is refused with no change — as
-    /// the hardware's stream resolves it — and the outcome carries the VPE's new offer.</summary>
+    /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. The IRS
+    /// activates only what it presents now as that VPE's HPPI: an offer that went stale meanwhile (disabled,
+    /// retargeted, unpended, already active, or overtaken by a higher priority) is refused with no change — the
+    /// CPU interface acknowledges what the IRS presents — and the outcome carries the VPE's current offer.</summary>
     public IrsOutcome Activate(IntId id, int vpe)
     {
         if (!TryGetEntry(id, out var e, out var error)) return IrsOutcome.Refused(id, error);
         if (vpe < 0 || vpe >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDIA from VPE {vpe}: no such VPE");
-        if (e.Iaffid != vpe || !Enabled) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
+        if (HppiFor(vpe) is not { } h || h.Id != id) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
         return Apply(id, InterruptStateMachine.Activate, alsoRefresh: vpe);
     }
 

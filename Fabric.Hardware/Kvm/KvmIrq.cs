@@ -35,14 +35,17 @@ public static class KvmRules
         irq.Config == HandlingMode.Level ? irq.LineLevel != level : level;
 
     /// <summary>kvm_vgic_inject_irq for a GICv5 SPI (S1 vgic_v5_set_irq_pend, vgic_v5_spi_queue_irq_unlock): level
-    /// config sets line_level, edge sets pending_latch; then VDPEND(irq_is_pending) and queue on the AP list —
-    /// regardless of the new pending value (S1: even after a lowering VDPEND(0)).</summary>
+    /// config sets line_level, edge sets pending_latch; then VDPEND(irq_is_pending) and queue on the AP list.
+    /// <para>Departure from S1, which queues regardless of the new pending value (even after a lowering VDPEND(0)):
+    /// a lowered line would then sit on the list though neither pending nor active, and the next fold would fire a
+    /// notifier for a consumption that never happened (after every resample). Fabric queues only what the VDPEND
+    /// makes pending, so the list holds exactly the in-flight SPIs (DESIGN.md I3).</para></summary>
     public static Injection Inject(KvmIrq irq, bool level)
     {
         if (!ValidateInjection(irq, level)) return new Injection(irq, false, false, false);
         var next = irq.Config == HandlingMode.Level ? irq with { LineLevel = level } : irq with { PendingLatch = true };
-        var queued = !next.OnApList;
-        next = next with { OnApList = true };
+        var queued = next.IsPending && !next.OnApList;
+        if (queued) next = next with { OnApList = true };
         return new Injection(next, true, next.IsPending, queued);
     }
 

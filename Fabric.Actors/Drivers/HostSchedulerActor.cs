@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Fabric.Actors.Vm;
+using static Fabric.Actors.Protocols.ResidencyProtocol;
+
+namespace Fabric.Actors.Drivers;
+
+/// <summary>
+/// The host's side of one VM's vCPUs: the doorbell handler (the VM's "GICv5-vpe-db" irq domain: db_fired is set by
+/// the VPE, and this kicks the vCPU) and the scheduler that preempts vCPUs at the scenario's rate and resumes them.
+/// One per VM, so that no doorbell crosses anything global.
+/// </summary>
+public sealed class HostSchedulerActor : UntypedActor, IWithTimers
+{
+    private sealed record PreemptTick
+    {
+        public static readonly PreemptTick Instance = new();
+    }
+    private sealed record ResumeVcpu(int Vpe);
+
+    private readonly VmTopology _vm;
+    private readonly HostSpec _spec;
+    private readonly Random _rng;
+
+    public HostSchedulerActor(VmTopology vm, HostSpec spec, long seed)
+    {
+        _vm = vm;
+        _spec = spec;
+        _rng = new Random(unchecked((int)(seed * 31 + vm.VmId)));
+    }
+
+    public static Props Props(VmTopology vm, HostSpec spec, long seed) =>
+        Akka.Actor.Props.Create(() => new HostSchedulerActor(vm, spec, seed));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        if (_spec.PreemptPerSecond > 0)
+            Timers.StartPeriodicTimer("preempt", PreemptTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.PreemptPerSecond));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Doorbell d:
+                _vm.Vcpus[d.Vpe].Tell(Wake.Instance);
+                break;
+            case PreemptTick:
+                var vpe = _rng.Next(_vm.Vcpus.Length);
+                _vm.Vcpus[vpe].Tell(Preempt.Instance);
+                Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
+                break;
+            case Protocols.DeviceProtocol.Stop:
+                Timers.Cancel("preempt");
+                break;
+            case ResumeVcpu r:
+                _vm.Vcpus[r.Vpe].Tell(Resume.Instance);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using Akka.Actor;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+using Fabric.Hardware.Interrupts;
+using static Fabric.Actors.Protocols.DeviceProtocol;
+
+namespace Fabric.Actors.Drivers;
+
+/// <summary>
+/// A device's eventfd into KVM (SEMANTICS.md §3.3). <see cref="DeviceKind.Irqfd"/>: each write is an edge (one
+/// kvm_set_irq(1); the (0) half of the pulse is dropped by KVM's validation for an edge line, so it is not sent),
+/// at a fixed rate, or as fast as accepted (a window of writes outstanding per SPI, one more per notification).
+/// <see cref="DeviceKind.IrqfdResample"/>: asserts a level line; each notification lowers it (the resampler) and
+/// re-asserts while the device still needs service, <see cref="DeviceSpec.ServiceCount"/> times in all.
+/// </summary>
+public sealed class IrqfdActor : UntypedActor, IWithTimers
+{
+    private sealed record Tick(uint Spi);
+
+    private readonly int _vmId;
+    private readonly DeviceSpec _spec;
+    private readonly VmTopology _vm;
+    private readonly EventLog _log;
+    private readonly long _seed;
+    private readonly Dictionary<uint, int> _serviced = new();
+    private long _budget;
+    private bool _started, _stopped;
+
+    public IrqfdActor(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, long budget, long seed)
+    {
+        _vmId = vmId;
+        _spec = spec;
+        _vm = vm;
+        _log = log;
+        _budget = budget;
+        _seed = seed;
+    }
+
+    public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, long budget, long seed) =>
+        Akka.Actor.Props.Create(() => new IrqfdActor(vmId, spec, vm, log, budget, seed));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The device's name in the VM: irqfd-spi-40, or irqfd-spi-0-31 for a range.</summary>
+    public static string NameOf(DeviceSpec spec) =>
+        (spec.Kind == DeviceKind.Irqfd ? "irqfd-" : "irqfd-resample-") + spec.Ids.ToString().Replace(':', '-');
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Start:
+                if (_started) return;
+                _started = true;
+                var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));
+                foreach (var id in _spec.Ids.All())
+                {
+                    _vm.ApList.Tell(new ApListProtocol.RegisterNotifier(id.Id, Self));
+                    if (_spec.Kind == DeviceKind.IrqfdResample) Assert(id.Id);
+                    else if (_spec.Rate > 0)
+                    {
+                        var period = TimeSpan.FromSeconds(1.0 / _spec.Rate);
+                        // A seeded phase per SPI: the same seed gives the same schedule of injections.
+                        var phase = TimeSpan.FromTicks((long)(rng.NextDouble() * period.Ticks));
+                        Timers.StartPeriodicTimer(id, new Tick(id.Id), phase, period);
+                    }
+                    else for (var w = 0; w < _spec.Window; w++) Edge(id.Id);
+                }
+                break;
+            case Tick t:
+                Edge(t.Spi);
+                break;
+            case Notified n:
+                if (_spec.Kind == DeviceKind.IrqfdResample) Resample(n.Spi);
+                else if (_spec.Rate <= 0) Edge(n.Spi);
+                break;
+            case Stop:
+                _stopped = true;
+                Timers.CancelAll();
+                break;
+            case IrsProtocol.Refused:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private bool Take()
+    {
+        if (_stopped || _budget <= 0) return false;
+        _budget--;
+        return true;
+    }
+
+    private void Edge(uint spi)
+    {
+        if (!Take()) return;
+        _log.Log(Ev.Inject, _vmId, null, IntId.Spi(spi), "edge");
+        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, true));
+    }
+
+    private void Assert(uint spi)
+    {
+        if (!Take()) return;
+        _log.Log(Ev.Inject, _vmId, null, IntId.Spi(spi), "level");
+        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, true));
+    }
+
+    /// <summary>irqfd_resampler_ack: lower the line, signal the resamplefd; the device re-asserts if it still needs service.</summary>
+    private void Resample(uint spi)
+    {
+        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, false));
+        var served = _serviced[spi] = _serviced.GetValueOrDefault(spi) + 1;
+        _log.Log(Ev.Resample, _vmId, null, IntId.Spi(spi), served.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (served < _spec.ServiceCount) Assert(spi);
+    }
+}

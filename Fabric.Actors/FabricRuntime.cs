@@ -1,0 +1,97 @@
+using Akka.Actor;
+using Fabric.Actors.Irs;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+
+namespace Fabric.Actors;
+
+/// <summary>
+/// The façade the host and the specs drive the fabric through: build VMs from a spec, start and stop the devices,
+/// reach any VM's actors, watch the event log, await quiescence. Nothing here is on an interrupt's hot path, and
+/// nothing uses Ask: replies are collected by a small actor that completes a task.
+/// </summary>
+public sealed class FabricRuntime
+{
+    private FabricRuntime(ActorSystem system, IActorRef irs, EventLog log, VmTopology[] vms)
+    {
+        System = system;
+        Irs = irs;
+        Log = log;
+        Vms = vms;
+    }
+
+    public ActorSystem System { get; }
+    public IActorRef Irs { get; }
+    public EventLog Log { get; }
+    public VmTopology[] Vms { get; }
+
+    /// <summary>Builds <paramref name="vms"/> VMs, each from <paramref name="spec"/> (with a per-VM seed), and boots them.</summary>
+    public static async Task<FabricRuntime> BuildAsync(ActorSystem system, int vms, VmSpec spec, EventLog log, TimeSpan? timeout = null, string name = "irs")
+    {
+        var irs = system.ActorOf(IrsActor.Props(Math.Max(vms, 1), log), name);
+        var done = new TaskCompletionSource<VmTopology[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collector = system.ActorOf(Props.Create(() => new Collector(vms, done)));
+        for (var v = 0; v < vms; v++)
+            irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
+        var built = await done.Task.WaitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+        system.Stop(collector);
+        return new FabricRuntime(system, irs, log, built);
+    }
+
+    public void StartDevices()
+    {
+        foreach (var vm in Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
+    }
+
+    /// <summary>Stop injecting everywhere (the drain begins); the host schedulers stop preempting.</summary>
+    public void StopDevices()
+    {
+        foreach (var vm in Vms)
+        {
+            vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
+            vm.Scheduler.Tell(DeviceProtocol.Stop.Instance);
+        }
+    }
+
+    /// <summary>Waits until nothing has been logged anywhere for <paramref name="quiet"/>; false on timeout.</summary>
+    public async Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var last = Log.LastSeq;
+        var since = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(quiet.TotalMilliseconds / 4, 5, 100)), ct).ConfigureAwait(false);
+            var now = Log.LastSeq;
+            if (now != last) { last = now; since = DateTime.UtcNow; continue; }
+            if (DateTime.UtcNow - since >= quiet) return true;
+        }
+        return false;
+    }
+
+    private sealed class Collector(int expected, TaskCompletionSource<VmTopology[]> done) : UntypedActor
+    {
+        private readonly VmTopology[] _vms = new VmTopology[expected];
+        private int _count;
+
+        protected override void PreStart()
+        {
+            if (expected == 0) done.TrySetResult(_vms);
+        }
+
+        protected override void OnReceive(object message)
+        {
+            switch (message)
+            {
+                case VmActor.Created c:
+                    _vms[c.VmId] = c.Topology;
+                    if (++_count == expected) done.TrySetResult(_vms);
+                    break;
+                case IrsProtocol.Refused r:
+                    done.TrySetException(new InvalidOperationException($"{r.Operation}: {r.Reason}"));
+                    break;
+            }
+        }
+    }
+}

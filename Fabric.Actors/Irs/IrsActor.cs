@@ -1,0 +1,56 @@
+using Akka.Actor;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+
+namespace Fabric.Actors.Irs;
+
+/// <summary>
+/// The host IRS: owns the VM table, creates, validates and tears down VMs, and hands each VM's addresses to whoever
+/// injects into it. Off every interrupt's hot path: once a VM exists, nothing goes through here.
+/// </summary>
+public sealed class IrsActor : UntypedActor
+{
+    /// <summary>Create VM <paramref name="VmId"/>; the VM answers <see cref="VmActor.Created"/> to the sender.</summary>
+    public sealed record CreateVm(int VmId, VmSpec Spec);
+    public sealed record DestroyVm(int VmId);
+
+    private readonly int _maxVms;
+    private readonly EventLog _log;
+    private readonly Dictionary<int, IActorRef> _vms = new();
+
+    public IrsActor(int maxVms, EventLog log)
+    {
+        _maxVms = maxVms;
+        _log = log;
+    }
+
+    public static Props Props(int maxVms, EventLog log) => Akka.Actor.Props.Create(() => new IrsActor(maxVms, log));
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case CreateVm m:
+                if (Validate(m) is { } error) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", error)); return; }
+                _vms[m.VmId] = Context.ActorOf(VmActor.Props(m.VmId, m.Spec, _log, Sender), $"vm-{m.VmId}");
+                break;
+            case DestroyVm m:
+                if (!_vms.Remove(m.VmId, out var vm)) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", $"VM {m.VmId} does not exist")); return; }
+                Context.Stop(vm);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private string? Validate(CreateVm m)
+    {
+        if (m.VmId < 0 || m.VmId >= _maxVms) return $"VM ID {m.VmId} is out of range 0..{_maxVms - 1}";
+        if (_vms.ContainsKey(m.VmId)) return $"VM ID {m.VmId} is already valid";
+        if (m.Spec.Vcpus is < 1 or > 512) return $"VM {m.VmId}: {m.Spec.Vcpus} vCPUs is not 1..512";
+        if (m.Spec.Spis is < 32 or > 1024 || m.Spec.Spis % 32 != 0) return $"VM {m.VmId}: {m.Spec.Spis} SPIs is not 32..1024 in steps of 32";
+        return null;
+    }
+}

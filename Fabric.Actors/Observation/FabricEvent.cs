@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Collections.Concurrent;
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Observation;
+
+/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field.</summary>
+public enum Ev : byte
+{
+    Inject, Coalesce, Pend, Unpend, Offer, Doorbell, Resident, Nonresident, Ack, Eoi, Deactivate, Track, Untrack,
+    Notify, Resample, Enable, Disable, Priority, Affinity, Exit,
+}
+
+/// <summary>
+/// One observable decision (DESIGN.md §5). <see cref="Arg"/> extends the minimum schema with the one value a
+/// checker needs to rebuild state from the log alone: the level of an injection, the handling mode an ack
+/// used ("edge" clears Pending, "level" keeps it), the priority, target VPE, DBPM, or an offered INTID.
+/// </summary>
+public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? Vpe, IntId? IntId, string? Arg = null)
+{
+    public static string Name(Ev ev) => Names[(int)ev];
+
+    private static readonly string[] Names = Enum.GetNames<Ev>().Select(n => n.ToLowerInvariant()).ToArray();
+
+    public static bool TryParseName(string name, out Ev ev)
+    {
+        var i = Array.IndexOf(Names, name);
+        ev = (Ev)Math.Max(i, 0);
+        return i >= 0;
+    }
+}
+
+/// <summary>
+/// The event log. <c>seq</c> comes from one atomic counter taken when the owning actor logs the event, so an
+/// effect always has a higher seq than its cause. This counter is the one shared atomic of Fabric.Actors (it
+/// guards no state); the recorded events go to a lock-free queue that the host drains — observation only,
+/// never read by an actor. With recording off only the counter moves.
+/// </summary>
+public sealed class EventLog
+{
+    private long _seq;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ConcurrentQueue<FabricEvent>? _queue;
+
+    public EventLog(bool record = true) => _queue = record ? new ConcurrentQueue<FabricEvent>() : null;
+
+    public static EventLog Off() => new(record: false);
+
+    /// <summary>The last sequence number handed out: it moves whenever anything happens anywhere.</summary>
+    public long LastSeq => Volatile.Read(ref _seq);
+
+    public bool Recording => _queue is not null;
+
+    public long Log(Ev ev, int vm, int? vpe = null, IntId? intid = null, string? arg = null)
+    {
+        var seq = Interlocked.Increment(ref _seq);
+        _queue?.Enqueue(new FabricEvent(seq, (long)(_clock.Elapsed.Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond)), ev, vm, vpe, intid, arg));
+        return seq;
+    }
+
+    /// <summary>Takes what has been logged so far (in arrival order; sort by seq for causal order).</summary>
+    public int Drain(ICollection<FabricEvent> into, int max = int.MaxValue)
+    {
+        if (_queue is null) return 0;
+        var n = 0;
+        while (n < max && _queue.TryDequeue(out var e)) { into.Add(e); n++; }
+        return n;
+    }
+}

@@ -1,0 +1,222 @@
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Observation;
+
+/// <summary>A broken invariant, naming where.</summary>
+public sealed record Violation(string Invariant, int Vm, int? Vpe, IntId? IntId, string Message)
+{
+    public override string ToString() =>
+        $"{Invariant} violated: vm {Vm}" + (Vpe is { } v ? $", vpe {v}" : "") + (IntId is { } i ? $", {i}" : "") + $": {Message}";
+}
+
+/// <summary>The sizes a log is checked against for I8 (isolation/range); null = not checked.</summary>
+public sealed record FabricShape(int Vms, int Vcpus, int Spis);
+
+/// <summary>
+/// Checks I1–I8 (DESIGN.md §4) from the event stream alone, rebuilding each interrupt's state (P, A, E, priority,
+/// target) and each VPE's (residency, doorbell request, APR) from the events, in seq order. The same checker serves
+/// a live run and <c>check FILE.jsonl</c>. Feed events with <see cref="Observe"/> in seq order, then <see cref="Finish"/>.
+/// </summary>
+public sealed class InvariantChecker(FabricShape? shape = null, bool pushTracking = true)
+{
+    public static readonly string[] All = ["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8"];
+    private const int MaxViolations = 1000;
+
+    private sealed class Irq
+    {
+        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow;
+        public int Priority, Target;
+        public long EdgeInjections, Acks, Coalesced, TrackedDeactivations, Notified, ConsumedSinceNotify;
+    }
+
+    private sealed class Vpe
+    {
+        public bool Resident, Armed, Rung, Owed;
+        public int Dbpm;
+        public uint Apr;
+    }
+
+    private readonly Dictionary<(int Vm, IntId Id, int Owner), Irq> _irqs = new();
+    private readonly Dictionary<(int, int), Vpe> _vpes = new();
+    private readonly List<Violation> _violations = new();
+    private long _lastSeq;
+
+    public IReadOnlyList<Violation> Violations => _violations;
+    public long Events { get; private set; }
+
+    public long Injected, Coalesced, Acknowledged, Deactivated, Notified, Resampled, Doorbells, ResidencyChanges;
+
+    /// <summary>An interrupt's state; a PPI is per VPE (ppi:3 of VPE 0 is not ppi:3 of VPE 1).</summary>
+    private Irq I(int vm, IntId id, int? vpe)
+    {
+        var key = (vm, id, id.IsPpi ? vpe ?? 0 : -1);
+        if (_irqs.TryGetValue(key, out var s)) return s;
+        return _irqs[key] = new Irq { Priority = Priority.Levels - 1, Target = id.IsPpi ? vpe ?? 0 : 0 };
+    }
+    private Vpe V(int vm, int vpe) => _vpes.TryGetValue((vm, vpe), out var s) ? s : _vpes[(vm, vpe)] = new Vpe();
+
+    private void Fail(string inv, int vm, int? vpe, IntId? id, string msg)
+    {
+        if (_violations.Count < MaxViolations) _violations.Add(new Violation(inv, vm, vpe, id, msg));
+    }
+
+    public void Observe(in FabricEvent e)
+    {
+        Events++;
+        if (e.Seq <= _lastSeq) Fail("I8", e.Vm, e.Vpe, e.IntId, $"event seq {e.Seq} is not after {_lastSeq}: the log is out of order");
+        _lastSeq = e.Seq;
+        if (!InRange(e)) return;
+        var id = e.IntId;
+        var s = id is { } x ? I(e.Vm, x, e.Vpe) : null;
+        switch (e.Ev)
+        {
+            case Ev.Inject:
+                Injected++;
+                if (e.Arg == "level") { s!.LevelInjected = true; s.LevelOwed = true; s.LineLow = false; }
+                else { s!.EdgeInjected = true; s.EdgeInjections++; }
+                break;
+            case Ev.Pend:
+                s!.P = true;
+                CheckOwed(e.Vm, s);
+                break;
+            case Ev.Coalesce: Coalesced++; s!.Coalesced++; break;
+            case Ev.Unpend: s!.P = false; break;
+            case Ev.Enable: s!.E = true; CheckOwed(e.Vm, s); break;
+            case Ev.Disable: s!.E = false; break;
+            case Ev.Priority: s!.Priority = int.Parse(e.Arg ?? "31", System.Globalization.CultureInfo.InvariantCulture); CheckOwed(e.Vm, s); break;
+            case Ev.Affinity when !id!.Value.IsPpi: s!.Target = int.Parse(e.Arg ?? "0", System.Globalization.CultureInfo.InvariantCulture); CheckOwed(e.Vm, s); break;
+            case Ev.Ack: Ack(e, s!); break;
+            case Ev.Eoi:
+                var v = V(e.Vm, e.Vpe ?? 0);
+                if (v.Apr == 0) Fail("I6", e.Vm, e.Vpe, null, "priority drop with no active priority");
+                v.Apr &= v.Apr - 1;
+                break;
+            case Ev.Deactivate:
+                Deactivated++;
+                if (!s!.A) Fail("I2", e.Vm, e.Vpe, id, "deactivated while not active");
+                s.A = false;
+                if (s.Tracked) { s.TrackedDeactivations++; s.ConsumedSinceNotify++; }
+                break;
+            case Ev.Track:
+                if (s!.Tracked) Fail("I3", e.Vm, null, id, "put on the AP list twice");
+                s.Tracked = true;
+                break;
+            case Ev.Untrack:
+                if (!s!.Tracked) Fail("I3", e.Vm, null, id, "taken off the AP list while not on it");
+                s.Tracked = false;
+                break;
+            case Ev.Notify:
+                Notified++;
+                s!.Notified++;
+                if (s.ConsumedSinceNotify == 0) Fail("I2", e.Vm, null, id, $"notifier fired (#{s.Notified}) without a consumption since the previous one");
+                s.ConsumedSinceNotify = 0;
+                break;
+            case Ev.Resample: Resampled++; s!.LineLow = true; break;
+            case Ev.Resident:
+                ResidencyChanges++;
+                EndPeriod(e.Vm, e.Vpe ?? 0);
+                V(e.Vm, e.Vpe ?? 0).Resident = true;
+                break;
+            case Ev.Nonresident:
+                ResidencyChanges++;
+                var n = V(e.Vm, e.Vpe ?? 0);
+                n.Resident = false;
+                n.Rung = n.Owed = false;
+                n.Armed = e.Arg is { } a && a.StartsWith("db:", StringComparison.Ordinal);
+                n.Dbpm = n.Armed ? int.Parse(e.Arg![3..], System.Globalization.CultureInfo.InvariantCulture) : -1;
+                if (n.Armed)
+                    foreach (var ((vm, _, _), irq) in _irqs)
+                        if (vm == e.Vm && irq.Target == e.Vpe) CheckOwed(vm, irq);
+                break;
+            case Ev.Doorbell:
+                Doorbells++;
+                var d = V(e.Vm, e.Vpe ?? 0);
+                if (d.Resident) Fail("I7", e.Vm, e.Vpe, id, "doorbell for a resident VPE");
+                else if (!d.Armed && !d.Rung) Fail("I7", e.Vm, e.Vpe, id, "doorbell for a VPE that requested none");
+                else if (d.Rung) Fail("I7", e.Vm, e.Vpe, id, "second doorbell in one non-resident period");
+                d.Rung = true;
+                d.Armed = false;
+                break;
+        }
+    }
+
+    private void Ack(in FabricEvent e, Irq s)
+    {
+        Acknowledged++;
+        var id = e.IntId!.Value;
+        var vpe = e.Vpe ?? 0;
+        if (!s.P || !s.E || s.A) Fail("I6", e.Vm, vpe, id, $"acknowledged while not pending+enabled+inactive (P={s.P} E={s.E} A={s.A})");
+        foreach (var ((vm, other, _), o) in _irqs)
+            if (vm == e.Vm && other != id && other.IsPpi == id.IsPpi && o.P && o.E && !o.A && o.Target == vpe && o.Priority < s.Priority)
+            {
+                Fail("I6", e.Vm, vpe, id, $"acknowledged at priority {s.Priority} while {other} at priority {o.Priority} was pending for the same VPE");
+                break;
+            }
+        var v = V(e.Vm, vpe);
+        var running = v.Apr == 0 ? Priority.Idle : System.Numerics.BitOperations.TrailingZeroCount(v.Apr);
+        if (s.Priority >= running) Fail("I6", e.Vm, vpe, id, $"acknowledged at priority {s.Priority}, not above the running priority {running}");
+        v.Apr |= 1u << s.Priority;
+        s.A = true;
+        if (e.Arg != "level") s.P = false;
+        s.Acks++;
+        if (s.LevelInjected)
+        {
+            if (s.LineLow && !s.LevelOwed) Fail("I5", e.Vm, vpe, id, "level SPI delivered again after its line was lowered");
+            s.LevelOwed = false;
+        }
+    }
+
+    /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
+    /// non-resident VPE that requested a doorbell is owed one before that VPE runs again.</summary>
+    private void CheckOwed(int vm, Irq s)
+    {
+        if (!(s.P && s.E && !s.A)) return;
+        if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
+        if (s.Priority <= v.Dbpm) v.Owed = true;
+    }
+
+    private void EndPeriod(int vm, int vpe)
+    {
+        var v = V(vm, vpe);
+        if (v.Owed && !v.Rung) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
+        v.Owed = false;
+    }
+
+    private bool InRange(in FabricEvent e)
+    {
+        if (shape is null) return true;
+        string? why = null;
+        if (e.Vm < 0 || e.Vm >= shape.Vms) why = $"VM {e.Vm} is outside 0..{shape.Vms - 1}";
+        else if (e.Vpe is { } v && (v < 0 || v >= shape.Vcpus)) why = $"VPE {v} is outside 0..{shape.Vcpus - 1}";
+        else if (e.IntId is { IsSpi: true } i && i.Id >= shape.Spis) why = $"{i} is beyond the VM's {shape.Spis} SPIs";
+        if (why is null) return true;
+        Fail("I8", e.Vm, e.Vpe, e.IntId, why);
+        return false;
+    }
+
+    /// <summary>The end-of-run checks (I1 conservation, I2 never none, I3 AP list empty, I4 nothing stuck, I5 delivered,
+    /// I7 no doorbell owed). Returns every violation found.</summary>
+    public IReadOnlyList<Violation> Finish()
+    {
+        foreach (var ((vm, id, _), s) in _irqs)
+        {
+            if (s.EdgeInjected && !s.LevelInjected && s.EdgeInjections != s.Acks + s.Coalesced)
+                Fail("I1", vm, s.Target, id, $"injected {s.EdgeInjections} != acknowledged {s.Acks} + coalesced {s.Coalesced}");
+            if (s.ConsumedSinceNotify > 0)
+                Fail("I2", vm, null, id, $"{s.ConsumedSinceNotify} consumption(s) never notified");
+            if (pushTracking && s.Notified != s.TrackedDeactivations)
+                Fail("I2", vm, null, id, $"notified {s.Notified} times for {s.TrackedDeactivations} deactivations under push tracking");
+            if (s.Tracked) Fail("I3", vm, null, id, "still on the AP list at the end");
+            if (s.P && s.E) Fail("I4", vm, s.Target, id, "enabled and still pending at the end");
+            if (s.A) Fail("I4", vm, s.Target, id, "still active at the end");
+            if (s.LevelOwed) Fail("I5", vm, s.Target, id, "level line asserted but never delivered");
+        }
+        foreach (var ((vm, vpe), v) in _vpes)
+            if (v.Owed && !v.Rung) Fail("I7", vm, vpe, null, "missed doorbell: still owed at the end");
+        return _violations;
+    }
+
+    /// <summary>Interrupts pending and enabled right now (for the report's pendingAtEnd) and AP-list entries.</summary>
+    public int PendingNow => _irqs.Values.Count(s => s.P && s.E);
+    public int TrackedNow => _irqs.Values.Count(s => s.Tracked);
+}

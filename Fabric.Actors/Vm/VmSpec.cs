@@ -1,0 +1,36 @@
+using Fabric.Hardware;
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Vm;
+
+/// <summary>How the guest programs a range of interrupts at boot. <paramref name="Affinity"/> null = round-robin over the VPEs.</summary>
+public sealed record InterruptSpec(IntIdRange Ids, HandlingMode Mode, int Priority, int? Affinity, bool Enabled);
+
+public enum DeviceKind { Irqfd, IrqfdResample }
+
+/// <summary>A device that injects: an irqfd (edge) at <paramref name="Rate"/> per second per interrupt (0 = as fast as
+/// accepted: <paramref name="Window"/> triggers outstanding per interrupt, one more each time one is consumed), or an
+/// irqfd with a resampler (level) serviced <paramref name="ServiceCount"/> times.</summary>
+public sealed record DeviceSpec(DeviceKind Kind, IntIdRange Ids, double Rate = 0, int ServiceCount = 1, int Window = 2);
+
+public sealed record GuestSpec(TimeSpan HandlerTime, int PriorityMask = 31);
+public sealed record VcpuSpec(double ExitsPerSecond = 0, bool WfiWhenIdle = true);
+public sealed record HostSpec(double PreemptPerSecond = 0, TimeSpan? PreemptFor = null);
+
+/// <summary>Everything one VM is built from. <paramref name="InjectionsPerDevice"/>: each device's budget of triggers
+/// (long.MaxValue: until stopped).</summary>
+public sealed record VmSpec(
+    int Vcpus,
+    int Spis,
+    FabricPolicies Policies,
+    IReadOnlyList<InterruptSpec> Interrupts,
+    IReadOnlyList<DeviceSpec> Devices,
+    GuestSpec Guest,
+    VcpuSpec Vcpu,
+    HostSpec Host,
+    long Seed,
+    long InjectionsPerDevice = long.MaxValue)
+{
+    public static VmSpec Simple(int vcpus = 1, int spis = 32, FabricPolicies? policies = null) =>
+        new(vcpus, spis, policies ?? FabricPolicies.Default, [], [], new GuestSpec(TimeSpan.Zero), new VcpuSpec(), new HostSpec(), 1);
+}
