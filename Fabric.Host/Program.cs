@@ -1,1 +1,3 @@
-Console.WriteLine("x");
+using Fabric.Host.Cli;
+
+return await FabricCli.RunAsync(args);

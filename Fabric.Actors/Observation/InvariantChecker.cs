@@ -38,6 +38,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 
     private readonly Dictionary<(int Vm, IntId Id, int Owner), Irq> _irqs = new();
     private readonly Dictionary<(int, int), Vpe> _vpes = new();
+    /// <summary>Each VM's interrupts, so that per-VM scans do not walk the whole fabric.</summary>
+    private readonly Dictionary<int, List<(IntId Id, Irq State)>> _perVm = new();
     private readonly List<Violation> _violations = new();
     private long _lastSeq;
 
@@ -51,7 +53,10 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     {
         var key = (vm, id, id.IsPpi ? vpe ?? 0 : -1);
         if (_irqs.TryGetValue(key, out var s)) return s;
-        return _irqs[key] = new Irq { Priority = Priority.Levels - 1, Target = id.IsPpi ? vpe ?? 0 : 0 };
+        s = _irqs[key] = new Irq { Priority = Priority.Levels - 1, Target = id.IsPpi ? vpe ?? 0 : 0 };
+        if (!_perVm.TryGetValue(vm, out var list)) _perVm[vm] = list = new List<(IntId, Irq)>();
+        list.Add((id, s));
+        return s;
     }
     private Vpe V(int vm, int vpe) => _vpes.TryGetValue((vm, vpe), out var s) ? s : _vpes[(vm, vpe)] = new Vpe();
 
@@ -125,8 +130,9 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 n.Armed = e.Arg is { } a && a.StartsWith("db:", StringComparison.Ordinal);
                 n.Dbpm = n.Armed ? int.Parse(e.Arg![3..], System.Globalization.CultureInfo.InvariantCulture) : -1;
                 if (n.Armed)
-                    foreach (var ((vm, _, _), irq) in _irqs)
-                        if (vm == e.Vm && irq.Target == e.Vpe) CheckOwed(vm, irq);
+                    if (_perVm.TryGetValue(e.Vm, out var irqs))
+                        foreach (var (_, irq) in irqs)
+                            if (irq.Target == e.Vpe) CheckOwed(e.Vm, irq);
                 break;
             case Ev.Doorbell:
                 Doorbells++;
@@ -146,8 +152,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         var id = e.IntId!.Value;
         var vpe = e.Vpe ?? 0;
         if (!s.P || !s.E || s.A) Fail("I6", e.Vm, vpe, id, $"acknowledged while not pending+enabled+inactive (P={s.P} E={s.E} A={s.A})");
-        foreach (var ((vm, other, _), o) in _irqs)
-            if (vm == e.Vm && other != id && other.IsPpi == id.IsPpi && o.P && o.E && !o.A && o.Target == vpe && o.Priority < s.Priority)
+        foreach (var (other, o) in _perVm[e.Vm])
+            if (other != id && other.IsPpi == id.IsPpi && o.P && o.E && !o.A && o.Target == vpe && o.Priority < s.Priority)
             {
                 Fail("I6", e.Vm, vpe, id, $"acknowledged at priority {s.Priority} while {other} at priority {o.Priority} was pending for the same VPE");
                 break;
