@@ -50,6 +50,7 @@ public sealed class FabricRuntime
         foreach (var vm in Vms)
         {
             vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
+            foreach (var v in vm.Vcpus) v.Tell(DeviceProtocol.Stop.Instance);
             vm.Scheduler.Tell(DeviceProtocol.Stop.Instance);
         }
     }

@@ -13,6 +13,8 @@ namespace Fabric.Actors.Drivers;
 /// at a fixed rate, or as fast as accepted (a window of writes outstanding per SPI, one more per notification).
 /// <see cref="DeviceKind.IrqfdResample"/>: asserts a level line; each notification lowers it (the resampler) and
 /// re-asserts while the device still needs service, <see cref="DeviceSpec.ServiceCount"/> times in all.
+/// A PPI source (an <see cref="DeviceKind.Irqfd"/> over <c>ppi:</c> INTIDs, such as a timer) pends that PPI in every
+/// VPE's CPU interface at its rate: PPIs never reach the IRS or the AP list.
 /// </summary>
 public sealed class IrqfdActor : UntypedActor, IWithTimers
 {
@@ -56,7 +58,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));
                 foreach (var id in _spec.Ids.All())
                 {
-                    _vm.ApList.Tell(new ApListProtocol.RegisterNotifier(id.Id, Self));
+                    if (id.IsSpi) _vm.ApList.Tell(new ApListProtocol.RegisterNotifier(id.Id, Self));
                     if (_spec.Kind == DeviceKind.IrqfdResample) Assert(id.Id);
                     else if (_spec.Rate > 0)
                     {
@@ -96,9 +98,21 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
 
     private void Edge(uint spi)
     {
+        if (_spec.Ids.Type == IntIdType.Ppi) { Ppi(spi); return; }
         if (!Take()) return;
         _log.Log(Ev.Inject, _vmId, null, IntId.Spi(spi), "edge");
         _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, true));
+    }
+
+    private void Ppi(uint ppi)
+    {
+        var id = IntId.Ppi(ppi);
+        for (var v = 0; v < _vm.Vpes.Length; v++)
+        {
+            if (!Take()) return;
+            _log.Log(Ev.Inject, _vmId, v, id, "edge");
+            _vm.Vpes[v].Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Pend, 1));
+        }
     }
 
     private void Assert(uint spi)

@@ -8,10 +8,31 @@ using static Fabric.Actors.Protocols.ResidencyProtocol;
 namespace Fabric.Actors.Vm;
 
 /// <summary>
+/// What a vCPU thread is doing — the guest's context, kept across a restart of its actor (as a thread's context
+/// survives its being rescheduled): booted, in WFI, preempted, inside the handler loop, the interrupt being handled,
+/// what it disabled and must enable again, its random stream and IPI budget.
+/// </summary>
+public sealed class VcpuState(int vpe, VmSpec spec)
+{
+    public int Vpe { get; } = vpe;
+    public bool Booted, InWfi, Preempted, Busy;
+    /// <summary>The interrupt whose handler is running (acknowledged, not yet deactivated).</summary>
+    public IntId? Handling;
+    /// <summary>A CDIA result or a handler end that arrived while the vCPU was not running.</summary>
+    public IntId? Deferred;
+    public bool DeferredIsResult;
+    public readonly List<IntId> Disabled = new();
+    public readonly Random Rng = new(unchecked((int)(spec.Seed * 1_000_003 + vpe)));
+    public long Ipis = spec.Guest.IpiBudget;
+    public bool Stopped;
+}
+
+/// <summary>
 /// The vCPU thread: runs the guest's handler loop (CDIA → handler → CDEOI → CDDI, until CDIA returns nothing),
 /// exits to KVM (where the fold runs), blocks in WFI when idle (a put with a doorbell request) and is loaded
-/// again when the host wakes it; is preempted (a put without a doorbell) and resumed by the host scheduler.
-/// Holds no interrupt state: the guest's view is what CDIA returns.
+/// again when the host wakes it; is preempted (a put without a doorbell) and resumed by the host scheduler; and,
+/// as the guest, reprograms interrupts and sends IPIs at the scenario's rates. Holds no interrupt state: the
+/// guest's view is what CDIA returns.
 /// </summary>
 public sealed class VcpuActor : UntypedActor, IWithTimers
 {
@@ -20,104 +41,151 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
     {
         public static readonly TrapExit Instance = new();
     }
+    private sealed record ReprogramTick
+    {
+        public static readonly ReprogramTick Instance = new();
+    }
+    private sealed record IpiTick
+    {
+        public static readonly IpiTick Instance = new();
+    }
+    private sealed record Reenable
+    {
+        public static readonly Reenable Instance = new();
+    }
     public sealed record Boot
     {
         public static readonly Boot Instance = new();
     }
 
-    private readonly int _vpe;
+    private readonly VcpuState _s;
     private readonly VmTopology _vm;
     private readonly VmSpec _spec;
     private readonly EventLog _log;
-    private bool _booted, _inWfi, _preempted, _busy;
-    /// <summary>An acknowledged interrupt whose handler must finish after the vCPU runs again.</summary>
-    private IntId? _deferred;
-    private bool _deferredResult;
+    private readonly IntId[] _programmed, _lpis;
 
-    public VcpuActor(int vpe, VmTopology vm, VmSpec spec, EventLog log)
+    public VcpuActor(VcpuState state, VmTopology vm, VmSpec spec, EventLog log)
     {
-        _vpe = vpe;
+        _s = state;
         _vm = vm;
         _spec = spec;
         _log = log;
+        _programmed = spec.Interrupts.Where(i => i.Ids.Type != IntIdType.Ppi).SelectMany(i => i.Ids.All()).ToArray();
+        _lpis = _programmed.Where(i => i.IsLpi).ToArray();
     }
 
-    public static Props Props(int vpe, VmTopology vm, VmSpec spec, EventLog log) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(vpe, vm, spec, log));
+    public static Props Props(VcpuState state, VmTopology vm, VmSpec spec, EventLog log) =>
+        Akka.Actor.Props.Create(() => new VcpuActor(state, vm, spec, log));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private IActorRef Vpe => _vm.Vpes[_vpe];
-    private bool Running => _booted && !_inWfi && !_preempted;
+    private int VpeId => _s.Vpe;
+    private IActorRef Vpe => _vm.Vpes[VpeId];
+    private bool Running => _s.Booted && !_s.InWfi && !_s.Preempted;
+
+    /// <summary>A restarted vCPU carries on from its context: timers are re-armed, a handler in progress resumes.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        if (!_s.Booted) return;
+        StartTimers();
+        if (_s.Handling is { } id && Running) Self.Tell(new HandlerDone(id));
+    }
 
     protected override void OnReceive(object message)
     {
         switch (message)
         {
             case Boot:
-                if (_booted) return;
-                _booted = true;
+                if (_s.Booted) return;
+                _s.Booted = true;
                 Vpe.Tell(new SetPriorityMask(_spec.Guest.PriorityMask));
                 Vpe.Tell(MakeResident.Instance);
-                if (_spec.Vcpu.ExitsPerSecond > 0)
-                    Timers.StartPeriodicTimer("exit", TrapExit.Instance, TimeSpan.FromSeconds(1.0 / _spec.Vcpu.ExitsPerSecond));
+                StartTimers();
                 break;
             case IrqAsserted:
-                if (Running && !_busy) Acknowledge();
+                if (Running && !_s.Busy) Acknowledge();
                 break;
             case CdiaResult m:
-                if (!Running) { _deferred = m.Id; _deferredResult = true; return; }
+                if (!Running) { _s.Deferred = m.Id; _s.DeferredIsResult = true; return; }
                 Handle(m.Id);
                 break;
             case HandlerDone m:
-                if (!Running) { _deferred = m.Id; _deferredResult = false; return; }
+                if (_s.Handling != m.Id) return;
+                if (!Running) { _s.Deferred = m.Id; _s.DeferredIsResult = false; return; }
                 Finish(m.Id);
                 break;
             case TrapExit:
                 if (Running) Exit();
                 break;
+            case ReprogramTick:
+                if (Running) Reprogram();
+                break;
+            case Reenable:
+                if (Running) EnableAgain();
+                break;
+            case IpiTick:
+                if (Running && _s.Ipis > 0) SendIpi();
+                break;
+            case DeviceProtocol.Stop:
+                _s.Stopped = true;
+                Timers.Cancel("reprogram");
+                Timers.Cancel("ipi");
+                EnableAgain();
+                break;
             case Wake:
-                if (!_inWfi) return;
-                _inWfi = false;
+                if (!_s.InWfi) return;
+                _s.InWfi = false;
                 Load();
                 break;
             case Preempt:
                 if (!Running) return;
-                _preempted = true;
+                _s.Preempted = true;
                 Vpe.Tell(new MakeNonResident(Wfi: false));
                 Exit();
                 break;
             case Resume:
-                if (!_preempted) return;
-                _preempted = false;
+                if (!_s.Preempted) return;
+                _s.Preempted = false;
                 Load();
                 break;
             case IrsProtocol.Refused:
                 break;
+            case IrsProtocol.Crash:
+                throw new InvalidOperationException($"vm-{_vm.VmId}/vcpu-{VpeId}: crash requested");
             default:
                 Unhandled(message);
                 break;
         }
     }
 
+    private void StartTimers()
+    {
+        if (_spec.Vcpu.ExitsPerSecond > 0)
+            Timers.StartPeriodicTimer("exit", TrapExit.Instance, TimeSpan.FromSeconds(1.0 / _spec.Vcpu.ExitsPerSecond));
+        if (_s.Stopped) return;
+        if (_spec.Guest.ReprogramPerSecond > 0 && _programmed.Length > 0)
+            Timers.StartPeriodicTimer("reprogram", ReprogramTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.ReprogramPerSecond));
+        if (_spec.Guest.IpiPerSecond > 0 && _lpis.Length > 0)
+            Timers.StartPeriodicTimer("ipi", IpiTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.IpiPerSecond));
+    }
+
     private void Load()
     {
         Vpe.Tell(MakeResident.Instance);
-        if (_deferred is { } id || _deferredResult)
+        if (_s.Deferred is not null || _s.DeferredIsResult)
         {
-            var result = _deferredResult;
-            var deferred = _deferred;
-            _deferred = null;
-            _deferredResult = false;
+            var (result, deferred) = (_s.DeferredIsResult, _s.Deferred);
+            _s.Deferred = null;
+            _s.DeferredIsResult = false;
             if (result) Handle(deferred);
             else if (deferred is { } d) Finish(d);
         }
-        else if (!_busy) Acknowledge();
+        else if (!_s.Busy) Acknowledge();
     }
 
     private void Acknowledge()
     {
-        _busy = true;
+        _s.Busy = true;
         Vpe.Tell(Cdia.Instance);
     }
 
@@ -125,10 +193,11 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
     {
         if (id is not { } acked)
         {
-            _busy = false;
+            _s.Busy = false;
             if (_spec.Vcpu.WfiWhenIdle) EnterWfi();
             return;
         }
+        _s.Handling = acked;
         if (_spec.Guest.HandlerTime > TimeSpan.Zero)
             Timers.StartSingleTimer("handler", new HandlerDone(acked), _spec.Guest.HandlerTime);
         else
@@ -138,22 +207,57 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
     /// <summary>The end of a handler: priority drop, deactivation, and the next CDIA.</summary>
     private void Finish(IntId id)
     {
+        _s.Handling = null;
         Vpe.Tell(Cdeoi.Instance);
         if (id.IsPpi) Vpe.Tell(new PpiOp(id, PpiOperation.Deactivate, 0));
-        else _vm.Virs.Tell(new IrsProtocol.Cddi(id, _vpe));
+        else _vm.Virs.Tell(new IrsProtocol.Cddi(id, VpeId));
         Vpe.Tell(Cdia.Instance);
+    }
+
+    /// <summary>The guest reprograms a random interrupt it owns, possibly one in flight: a new priority, a new
+    /// target vCPU, or a disable that it undoes shortly after (and always before it sleeps).</summary>
+    private void Reprogram()
+    {
+        var id = _programmed[_s.Rng.Next(_programmed.Length)];
+        switch (_s.Rng.Next(3))
+        {
+            case 0: _vm.Virs.Tell(new IrsProtocol.CdPriority(id, _s.Rng.Next(_spec.Guest.PriorityMask + 1))); break;
+            case 1: _vm.Virs.Tell(new IrsProtocol.CdAffinity(id, _s.Rng.Next(_vm.Vcpus.Length))); break;
+            default:
+                if (_spec.Interrupts.Any(i => i.Ids.Contains(id) && !i.Enabled)) return;
+                _vm.Virs.Tell(new IrsProtocol.CdEnable(id, false));
+                _s.Disabled.Add(id);
+                Timers.StartSingleTimer("reenable", Reenable.Instance, TimeSpan.FromMilliseconds(1));
+                break;
+        }
+    }
+
+    private void EnableAgain()
+    {
+        foreach (var id in _s.Disabled) _vm.Virs.Tell(new IrsProtocol.CdEnable(id, true));
+        _s.Disabled.Clear();
+    }
+
+    /// <summary>An IPI: GIC CDPEND of an LPI (GICv5 IPIs are LPIs), routed to whichever vCPU the guest targeted.</summary>
+    private void SendIpi()
+    {
+        _s.Ipis--;
+        var lpi = _lpis[_s.Rng.Next(_lpis.Length)];
+        _log.Log(Ev.Inject, _vm.VmId, VpeId, lpi, "edge");
+        _vm.Virs.Tell(new IrsProtocol.CdPend(lpi, true));
     }
 
     private void EnterWfi()
     {
-        _inWfi = true;
+        EnableAgain();
+        _s.InWfi = true;
         Vpe.Tell(new MakeNonResident(Wfi: true));
         Exit();
     }
 
     private void Exit()
     {
-        _log.Log(Ev.Exit, _vm.VmId, _vpe);
-        _vm.ApList.Tell(new ApListProtocol.VcpuExit(_vpe));
+        _log.Log(Ev.Exit, _vm.VmId, VpeId);
+        _vm.ApList.Tell(new ApListProtocol.VcpuExit(VpeId));
     }
 }

@@ -18,11 +18,6 @@ namespace Fabric.Actors.Vm;
 public sealed class VmActor : UntypedActor
 {
     public sealed record Created(int VmId, VmTopology Topology);
-    /// <summary>Start the VM's devices (the boot has been sent already).</summary>
-    public sealed record StartDevices
-    {
-        public static readonly StartDevices Instance = new();
-    }
 
     private readonly int _vmId;
     private readonly VmSpec _spec;
@@ -53,8 +48,8 @@ public sealed class VmActor : UntypedActor
         var t = _topology;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
-            t.Vpes[v] = Context.ActorOf(VpeActor.Props(new VirtualCpuInterface(v), t, p, _log), $"vpe-{v}");
-            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(v, t, _spec, _log), $"vcpu-{v}");
+            t.Vpes[v] = Context.ActorOf(VpeActor.Props(new VpeState(new VirtualCpuInterface(v)), t, p, _log), $"vpe-{v}");
+            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(new VcpuState(v, _spec), t, _spec, _log), $"vcpu-{v}");
         }
         t.Virs = Context.ActorOf(VirtualIrsActor.Props(new VirtualIrsState(irs), t, p, _log), "virs");
         t.ApList = Context.ActorOf(SpiApListActor.Props(new ApListState(new SpiApList(_spec.Spis, p.Notify)), t, p, _log), "ap-list");
@@ -108,13 +103,6 @@ public sealed class VmActor : UntypedActor
     {
         switch (message)
         {
-            case StartDevices:
-                foreach (var d in _topology.Devices) d.Tell(DeviceProtocol.Start.Instance);
-                break;
-            case DeviceProtocol.Stop:
-                foreach (var d in _topology.Devices) d.Tell(DeviceProtocol.Stop.Instance);
-                _topology.Scheduler.Tell(DeviceProtocol.Stop.Instance);
-                break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
                 break;

@@ -13,7 +13,10 @@ public enum DeviceKind { Irqfd, IrqfdResample }
 /// irqfd with a resampler (level) serviced <paramref name="ServiceCount"/> times.</summary>
 public sealed record DeviceSpec(DeviceKind Kind, IntIdRange Ids, double Rate = 0, int ServiceCount = 1, int Window = 2);
 
-public sealed record GuestSpec(TimeSpan HandlerTime, int PriorityMask = 31);
+/// <summary>The guest's behaviour: handler time, its priority mask (ICC_PCR_EL1), and at what rate each vCPU
+/// reprograms a random interrupt at run time (CDPRI, CDAFF, or CDDIS then CDEN) and sends an IPI (CDPEND of a random
+/// LPI it programmed). <paramref name="IpiBudget"/>: each vCPU's number of IPIs.</summary>
+public sealed record GuestSpec(TimeSpan HandlerTime, int PriorityMask = 31, double ReprogramPerSecond = 0, double IpiPerSecond = 0, long IpiBudget = long.MaxValue);
 public sealed record VcpuSpec(double ExitsPerSecond = 0, bool WfiWhenIdle = true);
 public sealed record HostSpec(double PreemptPerSecond = 0, TimeSpan? PreemptFor = null);
 

@@ -9,6 +9,14 @@ using static Fabric.Actors.Protocols.ResidencyProtocol;
 
 namespace Fabric.Actors.Vm;
 
+/// <summary>What a VpeActor owns and keeps across a restart: the CPU interface, and the vCPU whose CDIA awaits the
+/// IRS's confirmation (an activation must reach the vCPU that asked, or the interrupt would stay active forever).</summary>
+public sealed class VpeState(VirtualCpuInterface cpu)
+{
+    public VirtualCpuInterface Cpu { get; } = cpu;
+    public IActorRef? Acking { get; set; }
+}
+
 /// <summary>
 /// One VPE and its virtual CPU interface: residency, PPIs, APR and running priority, PCR, the HPPI the IRS
 /// offered, the doorbell request and db_fired. It asserts its vCPU's virtual IRQ while resident, and rings the
@@ -16,33 +24,29 @@ namespace Fabric.Actors.Vm;
 /// </summary>
 public sealed class VpeActor : UntypedActor
 {
+    private readonly VpeState _state;
     private readonly VirtualCpuInterface _cpu;
     private readonly VmTopology _vm;
     private readonly FabricPolicies _policies;
     private readonly EventLog _log;
-    /// <summary>The vCPU waiting for the IRS to confirm an activation (CDIA in progress), if any.</summary>
-    private IActorRef? _acking;
 
-    public VpeActor(VirtualCpuInterface cpu, VmTopology vm, FabricPolicies policies, EventLog log)
+    public VpeActor(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log)
     {
-        _cpu = cpu;
+        _state = state;
+        _cpu = state.Cpu;
         _vm = vm;
         _policies = policies;
         _log = log;
     }
 
-    public static Props Props(VirtualCpuInterface cpu, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        Akka.Actor.Props.Create(() => new VpeActor(cpu, vm, policies, log));
+    public static Props Props(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
+        Akka.Actor.Props.Create(() => new VpeActor(state, vm, policies, log));
 
     private int Vpe => _cpu.VpeId;
     private IActorRef Vcpu => _vm.Vcpus[Vpe];
 
-    /// <summary>A restart keeps the CPU interface (it is the state); a CDIA in progress is answered as spurious.</summary>
-    protected override void PreRestart(Exception reason, object message)
-    {
-        _acking?.Tell(new CdiaResult(null));
-        base.PreRestart(reason, message);
-    }
+    /// <summary>A restart keeps the CPU interface and a CDIA in progress; the vCPU is told again if its IRQ is asserted.</summary>
+    protected override void PostRestart(Exception reason) => Evaluate();
 
     protected override void OnReceive(object message)
     {
@@ -104,7 +108,7 @@ public sealed class VpeActor : UntypedActor
     {
         if (_cpu.Resident)
         {
-            if (_acking is null && CpuInterfaceRules.IrqAsserted(_cpu)) Vcpu.Tell(IrqAsserted.Instance);
+            if (_state.Acking is null && CpuInterfaceRules.IrqAsserted(_cpu)) Vcpu.Tell(IrqAsserted.Instance);
             return;
         }
         if (!CpuInterfaceRules.TryRaiseDoorbell(_cpu, _policies.Dbpm)) return;
@@ -114,7 +118,7 @@ public sealed class VpeActor : UntypedActor
 
     private void Acknowledge()
     {
-        if (_acking is not null) { Sender.Tell(new CdiaResult(null)); return; }
+        if (_state.Acking is not null) { Sender.Tell(new CdiaResult(null)); return; }
         var choice = CpuInterfaceRules.ChooseAck(_cpu);
         switch (choice.Source)
         {
@@ -123,7 +127,7 @@ public sealed class VpeActor : UntypedActor
                 Sender.Tell(new CdiaResult(choice.Interrupt.Id));
                 break;
             case AckSource.Irs:
-                _acking = Sender;
+                _state.Acking = Sender;
                 _vm.Virs.Tell(new IrsProtocol.Activate(choice.Interrupt.Id, Vpe));
                 break;
             default:
@@ -134,8 +138,8 @@ public sealed class VpeActor : UntypedActor
 
     private void Answer(IntId? id)
     {
-        var to = _acking;
-        _acking = null;
+        var to = _state.Acking;
+        _state.Acking = null;
         to?.Tell(new CdiaResult(id));
         Evaluate();
     }

@@ -246,7 +246,7 @@ public class VpeActorSpecs : ProtocolSpec
     private readonly VirtualCpuInterface _cpu = new(0);
 
     private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
-        Sys.ActorOf(VpeActor.Props(_cpu, Vm, new FabricPolicies(Dbpm: dbpm), Events));
+        Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));
 
     private static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
 
