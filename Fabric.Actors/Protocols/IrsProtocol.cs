@@ -18,6 +18,10 @@ public static class IrsProtocol
 
     /// <summary>IRS_SPI_CFGR.TM written by the guest (through SPI_SELR).</summary>
     public sealed record ConfigureSpi(uint Spi, HandlingMode TriggerMode);
+    /// <summary>A guest load or store to the IRS MMIO CONFIG_FRAME; answered with <see cref="MmioDone"/>.</summary>
+    public sealed record MmioRead(ulong Offset, int SizeBytes);
+    public sealed record MmioWrite(ulong Offset, ulong Value, int SizeBytes);
+    public sealed record MmioDone(Fabric.Hardware.Irs.MmioResult Result);
     public sealed record CdEnable(IntId Id, bool On);
     public sealed record CdPriority(IntId Id, int Priority);
     public sealed record CdAffinity(IntId Id, int Iaffid, bool Irm = false);

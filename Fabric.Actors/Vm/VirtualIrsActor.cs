@@ -93,10 +93,14 @@ public sealed class VirtualIrsActor : UntypedActor
                 Report(m.Id, deactivation: true);
                 break;
             case ConfigureSpi m:
-                var c = Irs.ConfigureSpiTrigger(m.Spi, m.TriggerMode);
-                if (!c.Ok) { Refuse("IRS_SPI_CFGR", c.Error!); return; }
-                _vm.ApList.Tell(new ApListProtocol.SpiConfigured(m.Spi, m.TriggerMode));
-                Offers(c);
+                var c = Mmio(Irs.ConfigureSpiTrigger(m.Spi, m.TriggerMode));
+                if (!c.Ok) Refuse("IRS_SPI_CFGR", c.Result.Refusal!);
+                break;
+            case MmioWrite m:
+                Sender.Tell(new MmioDone(Mmio(Irs.MmioWrite(m.Offset, m.Value, m.SizeBytes)).Result));
+                break;
+            case MmioRead m:
+                Sender.Tell(new MmioDone(Irs.MmioRead(m.Offset, m.SizeBytes)));
                 break;
             case CdEnable m: Guest("CDEN", Irs.CdEnable(m.Id, m.On), m.On ? Ev.Enable : Ev.Disable, null); break;
             case CdPriority m: Guest("CDPRI", Irs.CdPriority(m.Id, m.Priority), Ev.Priority, m.Priority.ToString(System.Globalization.CultureInfo.InvariantCulture)); break;
@@ -123,6 +127,14 @@ public sealed class VirtualIrsActor : UntypedActor
         Offers(o);
     }
 
+    /// <summary>What a frame access did beyond its register: a trigger mode KVM must record, and offer changes.</summary>
+    private MmioOutcome Mmio(MmioOutcome o)
+    {
+        if (o.Trigger is { } t) _vm.ApList.Tell(new ApListProtocol.SpiConfigured(t.Spi, t.Mode));
+        foreach (var change in o.Offers) Offer(change);
+        return o;
+    }
+
     private void Effects(IrsOutcome o)
     {
         if (o.Has(IstEffect.Pended)) _log.Log(Ev.Pend, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
@@ -133,11 +145,13 @@ public sealed class VirtualIrsActor : UntypedActor
 
     private void Offers(IrsOutcome o)
     {
-        foreach (var change in o.Offers())
-        {
-            _log.Log(Ev.Offer, _vm.VmId, change.Vpe, change.Hppi?.Id, change.Hppi?.Priority.ToString());
-            _vm.Vpes[change.Vpe].Tell(new CpuInterfaceProtocol.Offer(change.Hppi));
-        }
+        foreach (var change in o.Offers()) Offer(change);
+    }
+
+    private void Offer(OfferChange change)
+    {
+        _log.Log(Ev.Offer, _vm.VmId, change.Vpe, change.Hppi?.Id, change.Hppi?.Priority.ToString());
+        _vm.Vpes[change.Vpe].Tell(new CpuInterfaceProtocol.Offer(change.Hppi));
     }
 
     /// <summary>Push tracking: tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed).</summary>

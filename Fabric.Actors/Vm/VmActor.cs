@@ -44,7 +44,10 @@ public sealed class VmActor : UntypedActor
     {
         var p = _spec.Policies;
         var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel));
-        if (LpiIdBits(_spec) is { } bits) irs.AttachLpiIst(Ist.Linear(1 << bits));
+        // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
+        irs.EnableIrs();
+        if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
+            throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Result.Refusal}");
         var t = _topology;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
@@ -66,7 +69,7 @@ public sealed class VmActor : UntypedActor
     {
         var max = spec.Interrupts.Where(s => s.Ids.Type == IntIdType.Lpi).Select(s => (long?)s.Ids.Last).Max();
         if (max is not { } m) return null;
-        var bits = 1;
+        var bits = 14;   // IRS_IDR2.MIN_LPI_ID_BITS of the guest's IRS
         while ((1L << bits) <= m) bits++;
         return bits;
     }

@@ -23,6 +23,13 @@ public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBi
 /// <summary>A change of the HPPI the IRS forwards to one VPE (the IRS->CPUIF stream's "set HPPI"; null = none).</summary>
 public readonly record struct OfferChange(int Vpe, Hppi? Hppi);
 
+/// <summary>The outcome of a guest MMIO access to the IRS frame: the bus result, the offer changes it caused, and
+/// the SPI trigger mode it set (which KVM records too).</summary>
+public sealed record MmioOutcome(MmioResult Result, IReadOnlyList<OfferChange> Offers, IrsFrameEffect.SpiTriggerModeChanged? Trigger)
+{
+    public bool Ok => Result.Ok;
+}
+
 /// <summary>The outcome of one IRS operation: the transition, or why it was refused, and up to two offer changes.</summary>
 public readonly record struct IrsOutcome(IntId Id, Transition Transition, string? Error, OfferChange? First, OfferChange? Second)
 {
@@ -52,7 +59,6 @@ public sealed class VirtualIrs
 {
     private readonly SortedSet<ulong>[] _candidates;
     private readonly Hppi?[] _offered;
-    private readonly HandlingMode[] _triggerModes;
 
     public VirtualIrs(VirtualIrsConfig config)
     {
@@ -63,20 +69,53 @@ public sealed class VirtualIrs
         _candidates = new SortedSet<ulong>[config.VpeCount];
         for (var i = 0; i < _candidates.Length; i++) _candidates[i] = new SortedSet<ulong>();
         _offered = new Hppi?[config.VpeCount];
-        _triggerModes = new HandlingMode[config.SpiCount];
+        Frame = new IrsFrame(new IrsFrameConfig(config.SpiCount, config.VpeCount, config.PriorityBits));
     }
 
     public VirtualIrsConfig Config { get; }
     public Ist Spis { get; }
-    public Ist? Lpis { get; private set; }
+    /// <summary>The guest-visible IRS MMIO CONFIG_FRAME (KVM's emulation, §3.6); it owns the guest's LPI IST.</summary>
+    public IrsFrame Frame { get; }
+    public Ist? Lpis => Frame.LpiIst;
     /// <summary>IRS_CR0.IRSEN: a disabled IRS forwards nothing.</summary>
-    public bool Enabled { get; private set; } = true;
+    public bool Enabled => Frame.Enabled;
 
-    /// <summary>The guest made its LPI IST valid (IRS_IST_BASER.VALID=1).</summary>
-    public void AttachLpiIst(Ist lpis)
+    /// <summary>A guest load from the IRS frame.</summary>
+    public MmioResult MmioRead(ulong offset, int sizeBytes) => Frame.Read(offset, sizeBytes);
+
+    /// <summary>A guest store to the IRS frame, and what it does beyond the register: IRSEN changes every offer;
+    /// IRS_SPI_CFGR.TM sets the SPI's trigger mode (and, per the virtual-level policy, its ISTE's HM); a valid
+    /// IRS_IST_BASER creates the LPI IST and an invalid one removes it. A refused access changes nothing.</summary>
+    public MmioOutcome MmioWrite(ulong offset, ulong value, int sizeBytes)
     {
-        Lpis = lpis;
-        Rebuild();
+        var r = Frame.Write(offset, value, sizeBytes);
+        switch (r.Effect)
+        {
+            case IrsFrameEffect.IrsEnabledChanged:
+                return new MmioOutcome(r, RefreshAll(), null);
+            case IrsFrameEffect.SpiTriggerModeChanged t:
+                var hm = t.Mode == HandlingMode.Level && Config.VirtualLevel == VirtualLevelPolicy.HardwareLevel ? HandlingMode.Level : HandlingMode.Edge;
+                var o = Apply(IntId.Spi(t.Spi), e => InterruptStateMachine.SetHandlingMode(e, hm));
+                return new MmioOutcome(r, o.Offers().ToList(), t);
+            case IrsFrameEffect.LpiIstCreated or IrsFrameEffect.LpiIstDestroyed:
+                Rebuild();
+                return new MmioOutcome(r, RefreshAll(), null);
+            default:
+                return new MmioOutcome(r, [], null);
+        }
+    }
+
+    /// <summary>The guest's boot writes, as a helper: enable the IRS (IRS_CR0.IRSEN=1).</summary>
+    public MmioOutcome EnableIrs(bool on = true) => MmioWrite(IrsRegisters.Cr0.Offset, IrsRegisters.Cr0Irsen.Set(0, on), 4);
+
+    /// <summary>The guest's boot writes, as a helper: make an LPI IST of 2^<paramref name="idBits"/> 4-byte entries valid
+    /// (IRS_IST_CFGR, then IRS_IST_BASER.VALID=1 at <paramref name="address"/>).</summary>
+    public MmioOutcome ConfigureLpiIst(int idBits, ulong address = 0x8000_0000)
+    {
+        var cfg = MmioWrite(IrsRegisters.IstCfgr.Offset, IstConfig.LinearOf(idBits).Encode(), 4);
+        if (!cfg.Ok) return cfg;
+        var baser = IrsRegisters.IstBaserAddr.Deposit(IrsRegisters.IstBaserValid.Set(0, true), address >> 6);
+        return MmioWrite(IrsRegisters.IstBaser.Offset, baser, 8);
     }
 
     /// <summary>The ISTE of <paramref name="id"/>, or why there is none.</summary>
@@ -103,17 +142,18 @@ public sealed class VirtualIrs
     }
 
     /// <summary>The trigger mode the guest configured (IRS_SPI_CFGR.TM) for an SPI.</summary>
-    public HandlingMode TriggerMode(uint spi) => _triggerModes[spi];
+    public HandlingMode TriggerMode(uint spi) => Frame.TriggerMode(spi);
 
-    /// <summary>IRS_SPI_CFGR.TM written: KVM records it as irq->config (S4). The virtual ISTE's HM follows the
-    /// virtual-level policy: HM=Level only under <see cref="VirtualLevelPolicy.HardwareLevel"/>.</summary>
-    public IrsOutcome ConfigureSpiTrigger(uint spi, HandlingMode tm)
+    /// <summary>The guest sets an SPI's trigger mode the way it must: IRS_SPI_SELR := spi, then IRS_SPI_CFGR.TM := tm.
+    /// KVM records it as irq->config (S4); the virtual ISTE's HM follows the virtual-level policy: HM=Level only under
+    /// <see cref="VirtualLevelPolicy.HardwareLevel"/>.</summary>
+    public MmioOutcome ConfigureSpiTrigger(uint spi, HandlingMode tm)
     {
-        var id = IntId.Spi(spi);
-        if (spi >= Config.SpiCount) return IrsOutcome.Refused(id, $"{id} is beyond this VM's {Config.SpiCount} SPIs");
-        _triggerModes[spi] = tm;
-        var hm = tm == HandlingMode.Level && Config.VirtualLevel == VirtualLevelPolicy.HardwareLevel ? HandlingMode.Level : HandlingMode.Edge;
-        return Apply(id, e => InterruptStateMachine.SetHandlingMode(e, hm));
+        var sel = MmioWrite(IrsRegisters.SpiSelr.Offset, IrsRegisters.SpiSelrId.Deposit(0, Math.Min(spi, (uint)IrsRegisters.SpiSelrId.Max)), 4);
+        if (!sel.Ok) return sel;
+        if (spi >= Config.SpiCount)
+            return new MmioOutcome(MmioResult.Refused($"IRS_SPI_CFGR: spi:{spi} is beyond this VM's {Config.SpiCount} SPIs (SPI_SELR names no SPI)"), [], null);
+        return MmioWrite(IrsRegisters.SpiCfgr.Offset, IrsRegisters.SpiCfgrTm.Deposit(0, (ulong)tm), 4);
     }
 
     /// <summary>GIC VDPEND {ID, TYPE, PENDING, VM} — S2.</summary>
@@ -164,10 +204,8 @@ public sealed class VirtualIrs
     /// <summary>GIC VDRCFG {ID, TYPE}; ISB; read ICC_ICSR_EL1 — S2. F=1 for an interrupt that does not exist.</summary>
     public Icsr Vdrcfg(IntId id) => TryGetEntry(id, out var e, out _) ? Icsr.From(e) : Icsr.Fault;
 
-    /// <summary>IRS_CR0.IRSEN: enabling or disabling the IRS changes every VPE's offer.</summary>
-    public IReadOnlyList<OfferChange> SetEnabled(bool on)
+    private List<OfferChange> RefreshAll()
     {
-        Enabled = on;
         var changes = new List<OfferChange>();
         for (var v = 0; v < Config.VpeCount; v++)
             if (Refresh(v) is { } c) changes.Add(c);

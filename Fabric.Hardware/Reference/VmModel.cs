@@ -30,6 +30,7 @@ public sealed class VmModel
         Cpus = Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray();
         ApList = new SpiApList(config.SpiCount, policies.Notify);
         NotifiedPerSpi = new long[config.SpiCount];
+        Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
     }
 
     public int VmId { get; }
@@ -54,12 +55,16 @@ public sealed class VmModel
     }
 
     /// <summary>The guest configures an SPI's trigger mode (IRS_SPI_CFGR.TM): the IRS and KVM both record it.</summary>
-    public string? ConfigureSpi(uint spi, HandlingMode tm)
+    public string? ConfigureSpi(uint spi, HandlingMode tm) => Mmio(Irs.ConfigureSpiTrigger(spi, tm));
+
+    /// <summary>A guest store to the IRS frame (a hostile one included): refused accesses change nothing.</summary>
+    public string? MmioWrite(ulong offset, ulong value, int sizeBytes) => Mmio(Irs.MmioWrite(offset, value, sizeBytes));
+
+    private string? Mmio(MmioOutcome o)
     {
-        var o = Irs.ConfigureSpiTrigger(spi, tm);
-        if (!o.Ok) return Refuse(o.Error!);
-        ApList.Configure(spi, tm);
-        AfterIrs(o);
+        if (!o.Ok) return Refuse(o.Result.Refusal!);
+        if (o.Trigger is { } t) ApList.Configure(t.Spi, t.Mode);
+        Offer(o.Offers);
         return null;
     }
 
@@ -161,9 +166,11 @@ public sealed class VmModel
         NotifiedPerSpi[spi]++;
     }
 
-    private void AfterIrs(IrsOutcome o)
+    private void AfterIrs(IrsOutcome o) => Offer(o.Offers());
+
+    private void Offer(IEnumerable<OfferChange> changes)
     {
-        foreach (var change in o.Offers())
+        foreach (var change in changes)
         {
             Cpus[change.Vpe].Offered = change.Hppi;
             Doorbell(change.Vpe);

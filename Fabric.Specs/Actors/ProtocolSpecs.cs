@@ -49,6 +49,7 @@ public class VirtualIrsActorSpecs : ProtocolSpec
 
     private IActorRef Start(TrackingPolicy tracking = TrackingPolicy.Push)
     {
+        _state.Irs.EnableIrs();
         var actor = Sys.ActorOf(VirtualIrsActor.Props(_state, Vm, new FabricPolicies(Tracking: tracking), Events));
         actor.Tell(new IrsProtocol.CdPriority(Spi(5), 8));
         actor.Tell(new IrsProtocol.CdAffinity(Spi(5), 1));
