@@ -4,6 +4,14 @@ using static Fabric.Actors.Protocols.ResidencyProtocol;
 
 namespace Fabric.Actors.Drivers;
 
+/// <summary>The scheduler's own state, kept across a restart: which vCPUs it has preempted (they must be resumed) and
+/// whether it still preempts.</summary>
+public sealed class SchedulerState
+{
+    public readonly HashSet<int> Preempted = new();
+    public bool Stopped;
+}
+
 /// <summary>
 /// The host's side of one VM's vCPUs: the doorbell handler (the VM's "GICv5-vpe-db" irq domain: db_fired is set by
 /// the VPE, and this kicks the vCPU) and the scheduler that preempts vCPUs at the scenario's rate and resumes them.
@@ -19,24 +27,33 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 
     private readonly VmTopology _vm;
     private readonly HostSpec _spec;
+    private readonly SchedulerState _s;
     private readonly Random _rng;
 
-    public HostSchedulerActor(VmTopology vm, HostSpec spec, long seed)
+    public HostSchedulerActor(VmTopology vm, HostSpec spec, SchedulerState state, long seed)
     {
         _vm = vm;
         _spec = spec;
+        _s = state;
         _rng = new Random(unchecked((int)(seed * 31 + vm.VmId)));
     }
 
-    public static Props Props(VmTopology vm, HostSpec spec, long seed) =>
-        Akka.Actor.Props.Create(() => new HostSchedulerActor(vm, spec, seed));
+    public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed) =>
+        Akka.Actor.Props.Create(() => new HostSchedulerActor(vm, spec, state, seed));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
-        if (_spec.PreemptPerSecond > 0)
+        if (_spec.PreemptPerSecond > 0 && !_s.Stopped)
             Timers.StartPeriodicTimer("preempt", PreemptTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.PreemptPerSecond));
+    }
+
+    /// <summary>A restarted scheduler lost its resume timers: it resumes every vCPU it had preempted.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        PreStart();
+        foreach (var v in _s.Preempted) Self.Tell(new ResumeVcpu(v));
     }
 
     protected override void OnReceive(object message)
@@ -48,15 +65,19 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 break;
             case PreemptTick:
                 var vpe = _rng.Next(_vm.Vcpus.Length);
+                if (!_s.Preempted.Add(vpe)) return;
                 _vm.Vcpus[vpe].Tell(Preempt.Instance);
                 Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
                 break;
             case Protocols.DeviceProtocol.Stop:
+                _s.Stopped = true;
                 Timers.Cancel("preempt");
                 break;
             case ResumeVcpu r:
-                _vm.Vcpus[r.Vpe].Tell(Resume.Instance);
+                if (_s.Preempted.Remove(r.Vpe)) _vm.Vcpus[r.Vpe].Tell(Resume.Instance);
                 break;
+            case Protocols.IrsProtocol.Crash:
+                throw new InvalidOperationException($"vm-{_vm.VmId}/scheduler: crash requested");
             default:
                 Unhandled(message);
                 break;

@@ -7,6 +7,15 @@ using static Fabric.Actors.Protocols.DeviceProtocol;
 
 namespace Fabric.Actors.Drivers;
 
+/// <summary>A device's progress, kept across a restart of its actor: started/stopped, its remaining budget, and how
+/// often each level line has been serviced.</summary>
+public sealed class DeviceState(long budget)
+{
+    public bool Started, Stopped;
+    public long Budget = budget;
+    public readonly Dictionary<uint, int> Serviced = new();
+}
+
 /// <summary>
 /// A device's eventfd into KVM (SEMANTICS.md §3.3). <see cref="DeviceKind.Irqfd"/>: each write is an edge (one
 /// kvm_set_irq(1); the (0) half of the pulse is dropped by KVM's validation for an edge line, so it is not sent),
@@ -25,22 +34,39 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     private readonly VmTopology _vm;
     private readonly EventLog _log;
     private readonly long _seed;
-    private readonly Dictionary<uint, int> _serviced = new();
-    private long _budget;
-    private bool _started, _stopped;
+    private readonly DeviceState _s;
 
-    public IrqfdActor(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, long budget, long seed)
+    public IrqfdActor(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, DeviceState state, long seed)
     {
         _vmId = vmId;
         _spec = spec;
         _vm = vm;
         _log = log;
-        _budget = budget;
+        _s = state;
         _seed = seed;
     }
 
-    public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, long budget, long seed) =>
-        Akka.Actor.Props.Create(() => new IrqfdActor(vmId, spec, vm, log, budget, seed));
+    public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, DeviceState state, long seed) =>
+        Akka.Actor.Props.Create(() => new IrqfdActor(vmId, spec, vm, log, state, seed));
+
+    /// <summary>A restarted device re-arms its rate timers; lines and windows carry on through notifications.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        if (_s.Started && !_s.Stopped) StartTimers();
+    }
+
+    private void StartTimers()
+    {
+        if (_spec.Rate <= 0 || _spec.Kind == DeviceKind.IrqfdResample) return;
+        var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));
+        var period = TimeSpan.FromSeconds(1.0 / _spec.Rate);
+        foreach (var id in _spec.Ids.All())
+        {
+            // A seeded phase per interrupt: the same seed gives the same schedule of injections.
+            var phase = TimeSpan.FromTicks((long)(rng.NextDouble() * period.Ticks));
+            Timers.StartPeriodicTimer(id, new Tick(id.Id), phase, period);
+        }
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -53,22 +79,15 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
         switch (message)
         {
             case Start:
-                if (_started) return;
-                _started = true;
-                var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));
+                if (_s.Started) return;
+                _s.Started = true;
                 foreach (var id in _spec.Ids.All())
                 {
                     if (id.IsSpi) _vm.ApList.Tell(new ApListProtocol.RegisterNotifier(id.Id, Self));
                     if (_spec.Kind == DeviceKind.IrqfdResample) Assert(id.Id);
-                    else if (_spec.Rate > 0)
-                    {
-                        var period = TimeSpan.FromSeconds(1.0 / _spec.Rate);
-                        // A seeded phase per SPI: the same seed gives the same schedule of injections.
-                        var phase = TimeSpan.FromTicks((long)(rng.NextDouble() * period.Ticks));
-                        Timers.StartPeriodicTimer(id, new Tick(id.Id), phase, period);
-                    }
-                    else for (var w = 0; w < _spec.Window; w++) Edge(id.Id);
+                    else if (_spec.Rate <= 0) for (var w = 0; w < _spec.Window; w++) Edge(id.Id);
                 }
+                StartTimers();
                 break;
             case Tick t:
                 Edge(t.Spi);
@@ -78,9 +97,11 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 else if (_spec.Rate <= 0) Edge(n.Spi);
                 break;
             case Stop:
-                _stopped = true;
+                _s.Stopped = true;
                 Timers.CancelAll();
                 break;
+            case IrsProtocol.Crash:
+                throw new InvalidOperationException($"vm-{_vmId}/{Self.Path.Name}: crash requested");
             case IrsProtocol.Refused:
                 break;
             default:
@@ -91,8 +112,8 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
 
     private bool Take()
     {
-        if (_stopped || _budget <= 0) return false;
-        _budget--;
+        if (_s.Stopped || _s.Budget <= 0) return false;
+        _s.Budget--;
         return true;
     }
 
@@ -126,7 +147,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     private void Resample(uint spi)
     {
         _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, false));
-        var served = _serviced[spi] = _serviced.GetValueOrDefault(spi) + 1;
+        var served = _s.Serviced[spi] = _s.Serviced.GetValueOrDefault(spi) + 1;
         _log.Log(Ev.Resample, _vmId, null, IntId.Spi(spi), served.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (served < _spec.ServiceCount) Assert(spi);
     }

@@ -56,10 +56,10 @@ public sealed class VmActor : UntypedActor
         }
         t.Virs = Context.ActorOf(VirtualIrsActor.Props(new VirtualIrsState(irs), t, p, _log), "virs");
         t.ApList = Context.ActorOf(SpiApListActor.Props(new ApListState(new SpiApList(_spec.Spis, p.Notify)), t, p, _log), "ap-list");
-        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, _spec.Seed ^ _vmId), "scheduler");
+        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, new SchedulerState(), _spec.Seed ^ _vmId), "scheduler");
         var i = 0;
         foreach (var d in _spec.Devices)
-            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, _spec.InjectionsPerDevice, _spec.Seed * 7919 + _vmId * 131 + i++), IrqfdActor.NameOf(d)));
+            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, new DeviceState(_spec.InjectionsPerDevice), _spec.Seed * 7919 + _vmId * 131 + i++), IrqfdActor.NameOf(d)));
         Boot();
         _replyTo.Tell(new Created(_vmId, t));
     }
@@ -87,9 +87,12 @@ public sealed class VmActor : UntypedActor
                 var target = s.Affinity ?? n++ % _spec.Vcpus;
                 if (id.IsPpi)
                 {
-                    var vpe = _topology.Vpes[target];
-                    vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
-                    vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
+                    // PPIs are per PE: each vCPU programs its own.
+                    foreach (var vpe in _topology.Vpes)
+                    {
+                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
+                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
+                    }
                     continue;
                 }
                 if (id.IsSpi) virs.Tell(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));

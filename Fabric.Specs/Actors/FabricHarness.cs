@@ -24,6 +24,20 @@ public static class FabricHarness
              new DeviceSpec(DeviceKind.IrqfdResample, new IntIdRange(IntIdType.Spi, (uint)spis / 2, (uint)spis - 1), ServiceCount: 3)],
             new GuestSpec(TimeSpan.Zero), new VcpuSpec(exitsPerSecond, true), new HostSpec(), 42, perDevice);
 
+    /// <summary>Every path at once: edge and resampled level SPIs, IPIs (LPIs by CDPEND), a timer PPI, run-time
+    /// reprogramming of in-flight interrupts, trap exits and host preemption.</summary>
+    public static VmSpec Everything(FabricPolicies policies, long perDevice, long ipis) =>
+        new(4, 64, policies,
+            [new InterruptSpec(new IntIdRange(IntIdType.Spi, 0, 31), HandlingMode.Edge, 8, null, true),
+             new InterruptSpec(new IntIdRange(IntIdType.Spi, 32, 47), HandlingMode.Level, 4, null, true),
+             new InterruptSpec(new IntIdRange(IntIdType.Lpi, 8192, 8199), HandlingMode.Edge, 2, null, true),
+             new InterruptSpec(new IntIdRange(IntIdType.Ppi, 27, 27), HandlingMode.Edge, 1, null, true)],
+            [new DeviceSpec(DeviceKind.Irqfd, new IntIdRange(IntIdType.Spi, 0, 31)),
+             new DeviceSpec(DeviceKind.IrqfdResample, new IntIdRange(IntIdType.Spi, 32, 47), ServiceCount: 20),
+             new DeviceSpec(DeviceKind.Irqfd, new IntIdRange(IntIdType.Ppi, 27, 27), Rate: 500)],
+            new GuestSpec(TimeSpan.Zero, 31, ReprogramPerSecond: 300, IpiPerSecond: 300, IpiBudget: ipis),
+            new VcpuSpec(ExitsPerSecond: 500, WfiWhenIdle: true), new HostSpec(PreemptPerSecond: 300), 7, perDevice);
+
     public static async Task<Outcome> RunAsync(ActorSystem system, int vms, VmSpec spec, TimeSpan? runFor = null, Action<FabricRuntime>? during = null)
     {
         var log = new EventLog();
