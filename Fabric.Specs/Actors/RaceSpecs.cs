@@ -1,0 +1,126 @@
+using Akka.Actor;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+using Fabric.Hardware;
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Irs;
+using Xunit;
+
+namespace Fabric.Specs.Actors;
+
+/// <summary>The races between actors, each resolved by the owner of the state as the hardware resolves it.</summary>
+public class RaceSpecs : ProtocolSpec
+{
+    private readonly VirtualIrsState _irs = new(new VirtualIrs(new VirtualIrsConfig(32, 2)));
+
+    private IActorRef Virs0()
+    {
+        _irs.Irs.EnableIrs();
+        var virs = Sys.ActorOf(VirtualIrsActor.Props(_irs, Vm, FabricPolicies.Default, Events));
+        virs.Tell(new IrsProtocol.CdPriority(Spi(5), 8));
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(5), 0));
+        virs.Tell(new IrsProtocol.CdEnable(Spi(5), true));
+        return virs;
+    }
+
+    [Fact]
+    public void Re_injection_while_active_makes_it_active_and_pending_and_it_is_offered_again_only_after_cddi()
+    {
+        var virs = Virs0();
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>();
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0), Vpes[0].Ref);
+        Vpes[0].ExpectMsg<IrsProtocol.Activated>();
+        Assert.Null(Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi);
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 2));
+        Vpes[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        AwaitAssert(() => Assert.True(_irs.Irs.Entry(Spi(5)) is { Active: true, Pending: true }));
+        virs.Tell(new IrsProtocol.Cddi(Spi(5), 0));
+        Assert.Equal(Spi(5), Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
+        var report = ApList.ExpectMsg<ApListProtocol.Deactivated>();
+        Assert.True(report.Deactivation && report.Icsr.Pending && !report.Icsr.Active);
+    }
+
+    [Fact]
+    public void An_in_flight_spi_retargeted_between_vcpus_is_deactivated_once_and_delivered_to_the_new_target()
+    {
+        var virs = Virs0();
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>();
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0), Vpes[0].Ref);
+        Vpes[0].ExpectMsg<IrsProtocol.Activated>();
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(5), 1));
+        virs.Tell(new IrsProtocol.Cddi(Spi(5), 0));
+        Assert.True(ApList.ExpectMsg<ApListProtocol.Deactivated>().Deactivation);
+        ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 2));
+        Assert.Equal(Spi(5), Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
+    }
+
+    [Fact]
+    public void A_higher_priority_offer_overtaking_a_cdia_in_flight_is_what_the_irs_activates()
+    {
+        var virs = Virs0();
+        virs.Tell(new IrsProtocol.CdPriority(Spi(6), 2));
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(6), 0));
+        virs.Tell(new IrsProtocol.CdEnable(Spi(6), true));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>();
+        virs.Tell(new IrsProtocol.Vdpend(Spi(6), true, 1));
+        Assert.Equal(Spi(6), Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
+        // The CPU interface acknowledged from the older offer: refused, the newer one stands.
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0), Vpes[0].Ref);
+        Vpes[0].ExpectMsg<IrsProtocol.ActivateRefused>();
+        Assert.False(_irs.Irs.Entry(Spi(5)).Active);
+    }
+}
+
+public class VpeRaceSpecs : ProtocolSpec
+{
+    private readonly VirtualCpuInterface _cpu = new(0);
+
+    private IActorRef Vpe0() => Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, FabricPolicies.Default, Events));
+
+    private static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_doorbell_racing_make_non_resident_is_not_lost(bool offerFirst)
+    {
+        var vpe = Vpe0();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        if (offerFirst) vpe.Tell(OfferOf(5, 8));
+        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
+        if (!offerFirst) vpe.Tell(OfferOf(5, 8));
+        Scheduler.ExpectMsg<ResidencyProtocol.Doorbell>();
+        Scheduler.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_higher_priority_interrupt_preempts_the_handler_and_priority_drops_in_reverse_order()
+    {
+        var vpe = Vpe0();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        vpe.Tell(OfferOf(5, 8));
+        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();
+        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
+        Virs.ExpectMsg<IrsProtocol.Activate>();
+        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
+        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>();
+        vpe.Tell(OfferOf(6, 8));
+        Vcpus[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));     // equal priority does not preempt
+        vpe.Tell(OfferOf(7, 4));
+        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();   // higher priority does
+        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
+        Assert.Equal(IntId.Spi(7), Virs.ExpectMsg<IrsProtocol.Activate>().Id);
+        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(7), Priority.Of(4)), Virs.Ref);
+        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>();
+        AwaitAssert(() => Assert.Equal((1u << 4) | (1u << 8), _cpu.Apr));
+        vpe.Tell(CpuInterfaceProtocol.Cdeoi.Instance);
+        AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));
+        vpe.Tell(CpuInterfaceProtocol.Cdeoi.Instance);
+        AwaitAssert(() => Assert.Equal(0u, _cpu.Apr));
+    }
+}
