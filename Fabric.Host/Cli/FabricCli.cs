@@ -133,8 +133,19 @@ public static class FabricCli
         var builder = FabricHostingExtensions.CreateBuilder(verbose ? LogLevel.Information : LogLevel.Warning);
         var run = new FabricRun(scenario, config, options, console);
         builder.AddFabric(run);
-        using (var host = builder.Build())
+        try
+        {
+            using var host = builder.Build();
             await host.RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!run.Completion.IsCompleted)
+        {
+            // The host could not start: in practice the actor system refusing an akka.* setting of the scenario.
+            var cause = ex;
+            while (cause.InnerException is not null) cause = cause.InnerException;
+            await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: the actor system could not start: {cause.Message}").ConfigureAwait(false);
+            return BadInput;
+        }
         try
         {
             var result = await run.Completion.ConfigureAwait(false);

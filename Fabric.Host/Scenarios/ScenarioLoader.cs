@@ -24,6 +24,15 @@ public static class ScenarioLoader
     /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (VmTable.MaxVmIdBits).</summary>
     public const int MaxVms = 1 << 16;
 
+    /// <summary>
+    /// Rates and short durations are paced by Akka's scheduler, whose wheel turns every 10 ms (akka.scheduler.tick-duration,
+    /// which Akka does not let go lower): a periodic timer fires at most once per tick, and a timer shorter than a tick
+    /// fires at the next one. So a rate above 100 per second, or a duration below 10 ms other than 0, would silently
+    /// become something else; they are refused instead.
+    /// </summary>
+    public const double MaxTimerRate = 100;
+    public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
+
     public static string EmbeddedDefaults()
     {
         using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream("akka.hocon")
@@ -164,7 +173,7 @@ public static class ScenarioLoader
             if (resample && e.Has("rate")) e.Error("rate", "applies to kind = irqfd only (an irqfd-resample re-asserts when notified)");
             if (resample && e.Has("window")) e.Error("window", "applies to kind = irqfd only");
             if (!resample && e.Has("service-count")) e.Error("service-count", "applies to kind = irqfd-resample only");
-            var rate = e.Has("rate") ? e.Double("rate", 0, 1e6) : 0;
+            var rate = e.Has("rate") ? e.Rate("rate") : 0;
             if (rate > 0 && e.Has("window")) e.Error("window", "applies only when rate = 0 (as fast as accepted)");
             switch (ids?.Type)
             {
@@ -196,16 +205,16 @@ public static class ScenarioLoader
         });
         CheckOverlaps(r, "devices", devices.Select(d => d.Ids).ToList(), "injects");
 
-        var handler = r.Duration("guest.handler-time", allowZero: true);
+        var handler = r.Duration("guest.handler-time", allowZero: true, tick: true);
         var mask = r.Int("guest.priority-mask", 0, Priority.Levels - 1);
-        var reprogram = r.Double("guest.reprogram-per-second", 0, 1e6);
-        var ipiRate = r.Double("guest.ipi-per-second", 0, 1e6);
+        var reprogram = r.Rate("guest.reprogram-per-second");
+        var ipiRate = r.Rate("guest.ipi-per-second");
         var ipis = r.Budget("guest.ipis");
         if (ipiRate > 0 && !interrupts.Any(i => i.Ids.Type == IntIdType.Lpi))
             r.Error("guest.ipi-per-second", $"{ipiRate.ToString(CultureInfo.InvariantCulture)} needs an lpi:... range in {Root}.interrupts (GICv5 IPIs are LPIs)");
         var guest = new GuestSpec(handler, mask, reprogram, ipiRate, ipis);
-        var vcpu = new VcpuSpec(r.Double("vcpu.exits-per-second", 0, 1e6), r.Bool("vcpu.wfi-when-idle"));
-        var host = new HostSpec(r.Double("host.preempt-per-second", 0, 1e6), r.Duration("host.preempt-for"));
+        var vcpu = new VcpuSpec(r.Rate("vcpu.exits-per-second"), r.Bool("vcpu.wfi-when-idle"));
+        var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice),
@@ -256,12 +265,19 @@ public static class ScenarioLoader
 
         public int Int(string key, int min, int max) => (int)Long(key, min, max);
 
-        public double Double(string key, double min, double max)
+        /// <summary>A rate paced by Akka's scheduler: 0 (off) up to <see cref="MaxTimerRate"/> per second.</summary>
+        public double Rate(string key)
         {
             var raw = Raw(key);
-            if (raw is null) return min;
-            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v)) { Error(key, $"expected a number, found '{raw}'"); return min; }
-            if (v < min || v > max) { Error(key, $"{v.ToString(CultureInfo.InvariantCulture)} is out of range {min.ToString(CultureInfo.InvariantCulture)}..{max.ToString(CultureInfo.InvariantCulture)}"); return min; }
+            if (raw is null) return 0;
+            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v)) { Error(key, $"expected a number of events per second, found '{raw}'"); return 0; }
+            if (v < 0) { Error(key, $"{raw} is negative: expected 0..{MaxTimerRate} per second"); return 0; }
+            if (v > MaxTimerRate)
+            {
+                Error(key, $"{raw} per second is more than the {MaxTimerRate} per second Akka's scheduler can pace (one timer fires at most once per 10 ms tick): expected 0..{MaxTimerRate}" +
+                           (key == "rate" ? " (rate = 0 injects as fast as the fabric accepts)" : ""));
+                return 0;
+            }
             return v;
         }
 
@@ -294,12 +310,15 @@ public static class ScenarioLoader
             return choices[0].Value;
         }
 
-        public TimeSpan Duration(string key, bool allowZero = false)
+        /// <summary>A duration; with <paramref name="tick"/>, one that a timer paces, so 0 or at least one scheduler tick.</summary>
+        public TimeSpan Duration(string key, bool allowZero = false, bool tick = false)
         {
             var raw = Raw(key);
             if (raw is null) return TimeSpan.Zero;
-            if (!TryDuration(raw, out var v)) { Error(key, $"expected a duration such as 5s, 200ms or 10us, found '{raw}'"); return TimeSpan.Zero; }
+            if (!TryDuration(raw, out var v)) { Error(key, $"expected a duration such as 5s, 200ms or 10ms, found '{raw}'"); return TimeSpan.Zero; }
             if (v < TimeSpan.Zero || (!allowZero && v == TimeSpan.Zero)) Error(key, $"{raw} is not a {(allowZero ? "non-negative" : "positive")} duration");
+            else if (tick && v > TimeSpan.Zero && v < SchedulerTick)
+                Error(key, $"{raw} is shorter than Akka's scheduler tick (10 ms), so it would last a whole tick: expected {(allowZero ? "0 or " : "")}at least 10ms");
             return v;
         }
 
