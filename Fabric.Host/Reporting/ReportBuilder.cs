@@ -38,6 +38,10 @@ public sealed class ReportBuilder : IEventSink
     public long FirstInjectT { get; private set; } = -1;
     public long LastT { get; private set; }
     public long InFlight { get; private set; }
+
+    /// <summary>Events other than <c>exit</c>: what the drain watches. A vCPU that does not sleep when idle keeps
+    /// exiting at its rate after the devices stop, with nothing left to do; that is not activity.</summary>
+    public long Activity { get; private set; }
     public long Acknowledged { get; private set; }
 
     /// <summary>Acknowledges in each 100 ms since the first injection.</summary>
@@ -57,6 +61,7 @@ public sealed class ReportBuilder : IEventSink
     public void Observe(in FabricEvent e)
     {
         LastT = Math.Max(LastT, e.T);
+        if (e.Ev != Ev.Exit) Activity++;
         if (e.IntId is null) return;
         switch (e.Ev)
         {

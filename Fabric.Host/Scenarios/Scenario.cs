@@ -15,6 +15,10 @@ public sealed record Scenario(
     string? File,
     IReadOnlyList<string>? Sets = null)
 {
+    /// <summary>How long the drain may take after injection stops before the run is declared not drained
+    /// (<c>stop-after.drain-timeout</c>).</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public int TotalVcpus => Vms * Vm.Vcpus;
 
     /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>

@@ -150,6 +150,7 @@ public static class ScenarioLoader
         var tracking = r.Enum("tracking", ("push", TrackingPolicy.Push), ("fold", TrackingPolicy.Fold));
         var injections = r.Long("stop-after.injections", 1, long.MaxValue);
         var duration = r.Duration("stop-after.duration");
+        var drainTimeout = r.Duration("stop-after.drain-timeout");
         var policies = new FabricPolicies(tracking,
             r.Enum("policies.notify", ("on-deactivate", NotifyPolicy.OnDeactivate), ("inactive-and-line-low", NotifyPolicy.InactiveAndLineLow)),
             r.Enum("policies.virtual-level", ("edge-emulated", VirtualLevelPolicy.EdgeEmulated), ("hardware-level", VirtualLevelPolicy.HardwareLevel)),
@@ -218,7 +219,7 @@ public static class ScenarioLoader
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice),
-            injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null);
+            injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null) { DrainTimeout = drainTimeout };
     }
 
     /// <summary>Two entries of one list must not share an INTID (one guest programming, one device per line).</summary>
