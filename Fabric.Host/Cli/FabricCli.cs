@@ -103,6 +103,7 @@ public static class FabricCli
         try
         {
             var (s, _) = ScenarioLoader.Load(file, sets: sets);
+            WarnAboutTimers(s, error);
             console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, " +
                               $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)})");
             return Ok;
@@ -123,6 +124,7 @@ public static class FabricCli
         {
             (scenario, config) = ScenarioLoader.Load(file, seed, sets);
             CheckWritable(options);
+            WarnAboutTimers(scenario, error);
         }
         catch (ScenarioException ex)
         {
@@ -156,6 +158,15 @@ public static class FabricCli
             await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: the run could not complete: {ex.Message}").ConfigureAwait(false);
             return BadInput;
         }
+    }
+
+    private static void WarnAboutTimers(Scenario s, TextWriter error)
+    {
+        if (s.TimerFiringsPerSecond <= Scenario.TimerFiringsWarning) return;
+        error.WriteLine($"{s.File ?? ScenarioLoader.DefaultSource}: warning: the scenario's timers (device rates, exits, preemption, " +
+                        $"reprogramming, IPIs) fire about {s.TimerFiringsPerSecond:N0} times a second over {s.Vms} VMs, more than " +
+                        $"{Scenario.TimerFiringsWarning:N0}: they will arrive late and in bursts, and the drain may end before a backlog of " +
+                        "timer messages does (see scenarios/README.md, \"Timers\")");
     }
 
     /// <summary>An artefact path whose folder does not exist is bad input, found before the run rather than after it.</summary>

@@ -69,13 +69,16 @@ public static class ReportConsole
         var byInvariant = violations.GroupBy(v => v.Invariant).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} x{g.Count()}");
         console.MarkupLine($"[red]{violations.Count} violation(s)[/]: {string.Join(", ", byInvariant)}");
         var t = new Table().Border(TableBorder.Rounded).AddColumns("invariant", "vm", "vpe", "intid", "what");
-        foreach (var v in violations.Take(ShownViolations))
+        // A few of each kind, in invariant order, so that no kind hides behind another's many rows.
+        var perKind = Math.Max(2, ShownViolations / Math.Max(1, violations.Select(v => v.Invariant).Distinct().Count()));
+        var shown = violations.GroupBy(v => v.Invariant).OrderBy(g => g.Key, StringComparer.Ordinal).SelectMany(g => g.Take(perKind)).Take(ShownViolations).ToList();
+        foreach (var v in shown)
             t.AddRow(new IRenderable[]
             {
                 new Text(v.Invariant), new Text(v.Vm.ToString(CultureInfo.InvariantCulture)), new Text(v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"),
                 new Text(v.IntId?.ToString() ?? "-"), new Text(v.Message),
             });
         console.Write(t);
-        if (violations.Count > ShownViolations) console.WriteLine($"  ... and {violations.Count - ShownViolations} more (all of them in --report)");
+        if (violations.Count > shown.Count) console.WriteLine($"  ... and {violations.Count - shown.Count} more (all of them in --report)");
     }
 }

@@ -21,6 +21,28 @@ public sealed record Scenario(
 
     public int TotalVcpus => Vms * Vm.Vcpus;
 
+    /// <summary>Above this many timer firings a second in all, a scenario is warned about (see <see cref="TimerFiringsPerSecond"/>).</summary>
+    public const double TimerFiringsWarning = 100_000;
+
+    /// <summary>
+    /// How many times a second the scenario's timers fire in all: device rates, vCPU exits, guest reprogramming and IPIs,
+    /// host preemption. Each firing is a message through Akka's scheduler and a mailbox. Far beyond what one machine
+    /// delivers, they arrive late and in bursts, and a backlog of timer messages that change nothing (an exit tick for
+    /// a sleeping vCPU) can hide real work from the drain.
+    /// </summary>
+    public double TimerFiringsPerSecond
+    {
+        get
+        {
+            var v = Vm;
+            var lpis = v.Interrupts.Any(i => i.Ids.Type == Fabric.Hardware.Interrupts.IntIdType.Lpi);
+            var perVm = v.Vcpus * (v.Vcpu.ExitsPerSecond + v.Guest.ReprogramPerSecond + (lpis ? v.Guest.IpiPerSecond : 0))
+                        + v.Host.PreemptPerSecond
+                        + v.Devices.Where(d => d.Rate > 0).Sum(d => d.Rate * d.Ids.Count);
+            return perVm * Vms;
+        }
+    }
+
     /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>
     public string ReplayCommand
     {
