@@ -249,7 +249,7 @@ public static class ScenarioLoader
             try { value = config.GetValue(key); }
             catch (Exception) { Error(key, "expected a value"); return null; }
             if (value.IsObject()) { Error(key, "expected a value, found an object { ... }"); return null; }
-            if (value.IsArray()) { Error(key, "expected a value, found a list [ ... ]"); return null; }
+            if (IsList(value)) { Error(key, "expected a value, found a list [ ... ]"); return null; }
             return value.GetString();
         }
 
@@ -370,6 +370,9 @@ public static class ScenarioLoader
             return v;
         }
 
+        /// <summary>Akka's HoconValue.IsArray() is false for an empty list <c>[]</c>; this is not.</summary>
+        private static bool IsList(HoconValue value) => value.IsArray() || value.Values.Any(v => v is HoconArray);
+
         /// <summary>A list of objects, each read by <paramref name="item"/> with a reader whose paths name the element
         /// (<c>fabric.scenario.devices[1].rate</c>); keys outside <paramref name="allowed"/> are refused.</summary>
         public List<T> List<T>(string key, string[] allowed, Func<Reader, T> item)
@@ -380,7 +383,7 @@ public static class ScenarioLoader
             try
             {
                 var value = config.GetValue(key);
-                if (!value.IsArray()) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
+                if (!IsList(value)) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
                 values = value.GetArray();
             }
             catch (Exception) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
