@@ -89,16 +89,68 @@ public static class ScenarioLoader
                 return null;
             }
         }
+        if (Unbalanced(text) is { } why)
+        {
+            errors.Add($"{where}:{why}");
+            return null;
+        }
         try
         {
-            var parsed = ConfigurationFactory.ParseString(text);
-            return parsed;
+            return ConfigurationFactory.ParseString(text);
         }
         catch (Exception ex)
         {
             errors.Add($"{where}: not valid HOCON: {ex.Message.Trim()}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// Akka's parser is lenient: it accepts an unclosed object, list or string and silently drops what it cannot read.
+    /// So braces, brackets and quotes are matched here first (outside comments and strings). Returns
+    /// "LINE: not valid HOCON: what", or null.
+    /// </summary>
+    private static string? Unbalanced(string text)
+    {
+        var open = new Stack<(char Bracket, int Line)>();
+        var line = 1;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            switch (c)
+            {
+                case '\n': line++; break;
+                case '#':
+                case '/' when i + 1 < text.Length && text[i + 1] == '/':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    break;
+                case '"':
+                    var start = line;
+                    var triple = i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"';
+                    if (triple)
+                    {
+                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+                        if (end < 0) return $"{start}: not valid HOCON: a \"\"\" string is never closed";
+                        line += text.AsSpan(i, end - i).Count('\n');
+                        i = end + 2;
+                        break;
+                    }
+                    i++;
+                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
+                    if (i >= text.Length || text[i] != '"') return $"{start}: not valid HOCON: a quoted string is not closed on its line";
+                    break;
+                case '{' or '[':
+                    open.Push((c, line));
+                    break;
+                case '}' or ']':
+                    var want = c == '}' ? '{' : '[';
+                    if (open.Count == 0) return $"{line}: not valid HOCON: '{c}' closes nothing";
+                    var (b, at) = open.Pop();
+                    if (b != want) return $"{line}: not valid HOCON: '{c}' closes the '{b}' opened at line {at}";
+                    break;
+            }
+        }
+        return open.Count == 0 ? null : $"{open.Peek().Line}: not valid HOCON: '{open.Peek().Bracket}' is never closed";
     }
 
     private static readonly HashSet<string> ListKeys = [Root + ".interrupts", Root + ".devices"];
