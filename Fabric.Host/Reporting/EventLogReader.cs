@@ -93,7 +93,8 @@ public static class EventLogReader
                 }
             }
             if (r.TokenType != JsonTokenType.EndObject) throw Bad("the object is not closed");
-            if (r.Read()) throw Bad("more than one JSON value on the line");
+            // A second value on the line: the reader refuses it (JsonException) or, if it is only whitespace, reads nothing.
+            r.Read();
         }
         catch (JsonException ex) { throw Bad($"not valid JSON: {ex.Message}"); }
         catch (OverflowException) { throw Bad("a number is out of range"); }
