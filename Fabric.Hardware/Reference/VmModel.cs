@@ -48,9 +48,7 @@ public sealed class VmModel
         if (level) Counters.Injected++;
         var (inj, _) = ApList.Inject(spi, level);
         if (inj.Vdpend is not { } pending) return null;
-        var o = Irs.Vdpend(IntId.Spi(spi), pending);
-        Count(o);
-        AfterIrs(o);
+        Changed(Irs.Vdpend(IntId.Spi(spi), pending));
         return null;
     }
 
@@ -73,10 +71,16 @@ public sealed class VmModel
     {
         var o = op(Irs);
         if (!o.Ok) return Refuse(o.Error!);
+        Changed(o);
+        return null;
+    }
+
+    /// <summary>After a pending-state change: count it, forward offers, and (push) report an SPI that went idle unconsumed.</summary>
+    private void Changed(IrsOutcome o)
+    {
         Count(o);
         AfterIrs(o);
         if (o.Id.IsSpi && o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Push(o.Id.Id, deactivated: false);
-        return null;
     }
 
     /// <summary>GIC CDIA on <paramref name="vpe"/>: the acknowledged INTID, or null (spurious).</summary>
