@@ -62,7 +62,7 @@ public class ActorFabricMatchesReferenceSpecs : TestKit
     private void Agree(FabricPolicies policies, List<Op> ops)
     {
         var reference = new VmModel(0, new VirtualIrsConfig(Spis, VpeCount), policies);
-        var fabric = new ActorVm(this, policies);
+        var fabric = new ActorVm(this, policies, VpeCount, Spis);
         try
         {
             Boot(reference, fabric);
@@ -141,101 +141,5 @@ public class ActorFabricMatchesReferenceSpecs : TestKit
         Assert.True(r.Counters.Doorbells == a.Count(Ev.Doorbell), $"{where}: doorbells reference {r.Counters.Doorbells} actors {a.Count(Ev.Doorbell)}");
         Assert.True(r.Counters.Notified == a.Count(Ev.Notify), $"{where}: notifications reference {r.Counters.Notified} actors {a.Count(Ev.Notify)}");
         Assert.True(r.Counters.Acknowledged == a.Count(Ev.Ack), $"{where}: acknowledges reference {r.Counters.Acknowledged} actors {a.Count(Ev.Ack)}");
-    }
-
-    /// <summary>One VM's actors on the calling thread, with probes for the vCPUs and the host scheduler.</summary>
-    private sealed class ActorVm
-    {
-        private readonly TestKitBase _kit;
-        private readonly TestProbe[] _vcpus;
-        private readonly EventLog _log = new();
-        private readonly List<FabricEvent> _events = new();
-        private readonly List<IActorRef> _actors = new();
-
-        public ActorVm(TestKitBase kit, FabricPolicies policies)
-        {
-            _kit = kit;
-            var vm = new VmTopology(0, VpeCount);
-            _vcpus = Enumerable.Range(0, VpeCount).Select(_ => kit.CreateTestProbe()).ToArray();
-            var irs = new VirtualIrs(new VirtualIrsConfig(Spis, VpeCount, VirtualLevel: policies.VirtualLevel));
-            irs.EnableIrs();
-            Irs = new VirtualIrsState(irs);
-            ApList = new ApListState(new SpiApList(Spis, policies.Notify));
-            Cpus = Enumerable.Range(0, VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray();
-            vm.Scheduler = kit.CreateTestProbe().Ref;
-            for (var v = 0; v < VpeCount; v++)
-            {
-                vm.Vcpus[v] = _vcpus[v].Ref;
-                vm.Vpes[v] = Spawn(VpeActor.Props(new VpeState(Cpus[v]), vm, policies, _log));
-            }
-            vm.Virs = Spawn(VirtualIrsActor.Props(Irs, vm, policies, _log));
-            vm.ApList = Spawn(SpiApListActor.Props(ApList, vm, policies, _log));
-            Vm = vm;
-        }
-
-        public VmTopology Vm { get; }
-        public VirtualIrsState Irs { get; }
-        public ApListState ApList { get; }
-        public VirtualCpuInterface[] Cpus { get; }
-        public IActorRef Virs => Vm.Virs;
-        public IActorRef[] Vpes => Vm.Vpes;
-
-        private IActorRef Spawn(Props props)
-        {
-            var a = _kit.Sys.ActorOf(props.WithDispatcher(CallingThreadDispatcher.Id));
-            _actors.Add(a);
-            // Creation is asynchronous; once the actor answers, every message to it runs on the sender's thread.
-            var started = _kit.CreateTestProbe();
-            a.Tell(new Identify(null), started.Ref);
-            started.ExpectMsg<ActorIdentity>();
-            return a;
-        }
-
-        public int Count(Ev ev)
-        {
-            _log.Drain(_events);
-            return _events.Count(e => e.Ev == ev);
-        }
-
-        public void Apply(Op op, Queue<IntId>[] acked)
-        {
-            var id = IntId.Spi(op.Spi);
-            switch (op.Kind)
-            {
-                case OpKind.Inject: Vm.ApList.Tell(new ApListProtocol.SetIrq(op.Spi, true)); break;
-                case OpKind.Lower: Vm.ApList.Tell(new ApListProtocol.SetIrq(op.Spi, false)); break;
-                case OpKind.Enable: Virs.Tell(new IrsProtocol.CdEnable(id, true)); break;
-                case OpKind.Disable: Virs.Tell(new IrsProtocol.CdEnable(id, false)); break;
-                case OpKind.Priority: Virs.Tell(new IrsProtocol.CdPriority(id, op.Value)); break;
-                case OpKind.Affinity: Virs.Tell(new IrsProtocol.CdAffinity(id, op.Value)); break;
-                case OpKind.Cdia:
-                    var probe = _vcpus[op.Vpe];
-                    Drain(probe);
-                    Vpes[op.Vpe].Tell(CpuInterfaceProtocol.Cdia.Instance, probe.Ref);
-                    if (probe.FishForMessage<CpuInterfaceProtocol.CdiaResult>(_ => true, TimeSpan.FromSeconds(5)).Id is { } got) acked[op.Vpe].Enqueue(got);
-                    break;
-                case OpKind.Cdeoi: Vpes[op.Vpe].Tell(CpuInterfaceProtocol.Cdeoi.Instance); break;
-                case OpKind.Cddi: if (acked[op.Vpe].TryDequeue(out var d)) Virs.Tell(new IrsProtocol.Cddi(d, op.Vpe)); break;
-                case OpKind.Load: Vpes[op.Vpe].Tell(ResidencyProtocol.MakeResident.Instance); break;
-                case OpKind.Put:
-                case OpKind.Wfi:
-                    // vgic_v5_put then kvm_vgic_sync_hwstate: the model's Put folds only when the VPE was resident.
-                    var wasResident = Cpus[op.Vpe].Resident;
-                    Vpes[op.Vpe].Tell(new ResidencyProtocol.MakeNonResident(op.Kind == OpKind.Wfi));
-                    if (wasResident) Vm.ApList.Tell(new ApListProtocol.VcpuExit(op.Vpe));
-                    break;
-                case OpKind.Exit: Vm.ApList.Tell(new ApListProtocol.VcpuExit(-1)); break;
-            }
-        }
-
-        private static void Drain(TestProbe p)
-        {
-            while (p.HasMessages) p.ReceiveOne(TimeSpan.Zero);
-        }
-
-        public void Stop()
-        {
-            foreach (var a in _actors) _kit.Sys.Stop(a);
-        }
     }
 }
