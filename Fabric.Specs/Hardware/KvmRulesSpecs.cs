@@ -36,27 +36,30 @@ public class KvmRulesSpecs
         Assert.Equal(valid, KvmRules.ValidateInjection(new KvmIrq(config, line, false, false), level));
 
     [Theory]
-    //          config  line   latch  onList level  | accepted lineAfter latchAfter vdpend(-1 none) queued
-    [InlineData(Edge, false, false, false, true, true, false, true, 1, true)]
-    [InlineData(Edge, false, true, true, true, true, false, true, 1, false)]
-    [InlineData(Edge, false, false, true, true, true, false, true, 1, false)]
-    [InlineData(Edge, false, false, false, false, false, false, false, -1, false)]
-    [InlineData(Level, false, false, false, true, true, true, false, 1, true)]
-    [InlineData(Level, true, false, true, false, true, false, false, 0, false)]
-    [InlineData(Level, true, false, false, false, true, false, false, 0, true)]
-    [InlineData(Level, true, true, true, false, true, false, true, 1, false)]
-    [InlineData(Level, true, false, true, true, false, true, false, -1, false)]
-    [InlineData(Level, false, false, false, false, false, false, false, -1, false)]
-    public void Inject_edge_sets_the_latch_level_sets_the_line_VDPEND_is_irq_is_pending_and_queues_once(
+    //          config  line   latch  onList level  | accepted lineAfter latchAfter vdpend(-1 none) queued onListAfter
+    [InlineData(Edge, false, false, false, true, true, false, true, 1, true, true)]
+    [InlineData(Edge, false, true, true, true, true, false, true, 1, false, true)]
+    [InlineData(Edge, false, false, true, true, true, false, true, 1, false, true)]
+    [InlineData(Edge, false, false, false, false, false, false, false, -1, false, false)]
+    [InlineData(Edge, false, true, true, false, false, false, true, -1, false, true)]
+    [InlineData(Level, false, false, false, true, true, true, false, 1, true, true)]
+    [InlineData(Level, true, false, true, false, true, false, false, 0, false, true)]
+    [InlineData(Level, true, true, true, false, true, false, true, 1, false, true)]
+    [InlineData(Level, true, true, false, false, true, false, true, 1, true, true)]
+    [InlineData(Level, true, false, true, true, false, true, false, -1, false, true)]
+    [InlineData(Level, false, false, false, false, false, false, false, -1, false, false)]
+    // Fabric's departure from S1: a lowering that leaves the SPI not pending is not queued (DESIGN.md I3).
+    [InlineData(Level, true, false, false, false, true, false, false, 0, false, false)]
+    public void Inject_edge_sets_the_latch_level_sets_the_line_VDPEND_is_irq_is_pending_and_only_a_pending_SPI_is_queued(
         HandlingMode config, bool line, bool latch, bool onList, bool level,
-        bool accepted, bool lineAfter, bool latchAfter, int vdpend, bool queued)
+        bool accepted, bool lineAfter, bool latchAfter, int vdpend, bool queued, bool onListAfter)
     {
         var before = new KvmIrq(config, line, latch, onList);
         var inj = KvmRules.Inject(before, level);
         Assert.Equal(accepted, inj.Accepted);
         Assert.Equal(vdpend < 0 ? null : vdpend == 1, inj.Vdpend);
         Assert.Equal(queued, inj.Queued);
-        Assert.Equal(accepted ? new KvmIrq(config, lineAfter, latchAfter, true) : before, inj.Irq);
+        Assert.Equal(accepted ? new KvmIrq(config, lineAfter, latchAfter, onListAfter) : before, inj.Irq);
     }
 
     [Fact]

@@ -74,6 +74,20 @@ public class SpiApListSpecs
     }
 
     [Fact]
+    public void A_lowering_that_leaves_a_level_SPI_not_pending_is_not_queued()
+    {
+        var list = new SpiApList(32, NotifyPolicy.OnDeactivate);
+        list.Configure(6, HandlingMode.Level);
+        list.Inject(6, true);
+        Assert.True(list.Pushed(6, Idle, deactivated: true, list.LastSent(6)).Untrack);   // consumed, line still high
+        var (inj, seq) = list.Inject(6, false);                                          // the resampler lowers it
+        Assert.Equal(false, inj.Vdpend);
+        Assert.False(inj.Queued);
+        Assert.Equal(2, seq);
+        Assert.Empty(list.Entries);
+    }
+
+    [Fact]
     public void A_fold_that_finds_an_SPI_consumed_removes_only_that_entry()
     {
         var list = new SpiApList(32, NotifyPolicy.OnDeactivate);
