@@ -260,12 +260,11 @@ public class ReferenceFabricSpecs
     }
 
     [Theory]
-    [InlineData(TrackingPolicy.Push, Skip = "BUG (I3): VmModel.Inject (VmModel.cs:44-54) never reports a retire to the AP list: " +
-        "the VDPEND(0) of a lowered level line takes spi:5 P->I (Unpended, idle) but, unlike VmModel.Guest (line 73), Inject does " +
-        "not call Push(spi, deactivated: false), so under push tracking the SPI stays on the AP list though neither pending nor active.")]
+    [InlineData(TrackingPolicy.Push)]
     [InlineData(TrackingPolicy.Fold, Skip = "BUG (I2): under fold + OnDeactivate the next Exit notifies spi:5 although the guest " +
-        "never acknowledged it: KvmRules.Fold (KvmIrq.cs:69-71) treats any idle tracked SPI as consumed, and the lowering left " +
-        "the entry on the list (KvmRules.Inject keeps OnApList, SpiApList has no retire path for it). Expected: untracked, 0 notifications.")]
+        "never acknowledged it. The VDPEND(0) of the lowering takes it P->I; VmModel.Changed (VmModel.cs:79) reports that retire " +
+        "only under push (Push returns at line 162 under fold), so the SPI stays on the AP list and KvmRules.Fold " +
+        "(KvmIrq.cs:69-71) takes any idle tracked SPI for a consumption. Expected: untracked, 0 notifications.")]
     public void A_level_SPI_lowered_before_it_was_acknowledged_leaves_the_AP_list_without_a_notification(TrackingPolicy tracking)
     {
         var vm = Vm(Policies(tracking));
