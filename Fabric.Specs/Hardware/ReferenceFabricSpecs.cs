@@ -261,10 +261,7 @@ public class ReferenceFabricSpecs
 
     [Theory]
     [InlineData(TrackingPolicy.Push)]
-    [InlineData(TrackingPolicy.Fold, Skip = "BUG (I2): under fold + OnDeactivate the next Exit notifies spi:5 although the guest " +
-        "never acknowledged it. The VDPEND(0) of the lowering takes it P->I; VmModel.Changed (VmModel.cs:79) reports that retire " +
-        "only under push (Push returns at line 162 under fold), so the SPI stays on the AP list and KvmRules.Fold " +
-        "(KvmIrq.cs:69-71) takes any idle tracked SPI for a consumption. Expected: untracked, 0 notifications.")]
+    [InlineData(TrackingPolicy.Fold)]
     public void A_level_SPI_lowered_before_it_was_acknowledged_leaves_the_AP_list_without_a_notification(TrackingPolicy tracking)
     {
         var vm = Vm(Policies(tracking));
@@ -395,4 +392,20 @@ public class ReferenceFabricSpecs
             Assert.Empty(vm.ApList.Entries);                                              // I3
             Assert.All(vm.Irs.Entries(), x => Assert.True(x.Entry.Idle, $"{x.Id} {x.Entry}"));
         });
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(2)]
+    public void An_operation_on_a_VPE_the_VM_does_not_have_is_refused_and_changes_nothing(int vpe)
+    {
+        var vm = new ReferenceFabric(1, TwoVpes, Policies())[0];
+        var before = string.Join(",", vm.Cpus.Select(c => $"{c.Resident}/{c.Apr}/{c.Offered}"));
+        Assert.Null(vm.Cdia(vpe));
+        Assert.Null(vm.Cdeoi(vpe));
+        Assert.NotNull(vm.Cddi(vpe, IntId.Spi(0)));
+        vm.Load(vpe);
+        vm.Put(vpe, wfi: true);
+        Assert.Equal(5L, vm.Counters.Refused);
+        Assert.Equal(before, string.Join(",", vm.Cpus.Select(c => $"{c.Resident}/{c.Apr}/{c.Offered}")));
+    }
 }
