@@ -17,15 +17,7 @@ public static class ScenarioRunner
         var log = new EventLog();
         using var system = ActorSystem.Create("fabric", config);
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == Fabric.Hardware.Kvm.TrackingPolicy.Push);
-        var sequencer = new EventSequencer();
-        var buffer = new List<FabricEvent>(1 << 16);
-        void Pump()
-        {
-            buffer.Clear();
-            log.Drain(buffer);
-            foreach (var e in buffer) sequencer.Add(e);
-            sequencer.Release(e => checker.Observe(e));
-        }
+        var pump = new EventPump(log, e => checker.Observe(e));
 
         var clock = Stopwatch.StartNew();
         var rt = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log).ConfigureAwait(false);
@@ -36,7 +28,7 @@ public static class ScenarioRunner
         while (clock.Elapsed < stopAt && checker.Injected < s.StopAfterInjections && !ct.IsCancellationRequested)
         {
             await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
-            Pump();
+            pump.Pump();
             if (clock.Elapsed >= nextProgress)
             {
                 output.WriteLine($"  {clock.Elapsed.TotalSeconds,5:F1}s  injected {checker.Injected,10}  acked {checker.Acknowledged,10}  doorbells {checker.Doorbells,8}  notified {checker.Notified,10}");
@@ -46,7 +38,7 @@ public static class ScenarioRunner
         rt.StopDevices();
         var drained = await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
-        Pump();
+        pump.PumpAll();
         var violations = checker.Finish();
         await system.Terminate().ConfigureAwait(false);
 
