@@ -116,8 +116,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 Notified++;
                 s!.Notified++;
                 if (s.ConsumedSinceNotify == 0) Fail("I2", e.Vm, null, id, $"notifier fired (#{s.Notified}) without a consumption since the previous one");
-                // Push: each notification answers one consumption, and two consumptions may both happen before the
-                // AP list has processed the first report. Fold: one notification answers every consumption since the last.
+                // Push: one notification per consumption (two consumptions may both precede their notifications);
+                // fold: one notification covers every consumption since the previous fold.
                 s.ConsumedSinceNotify = pushTracking ? Math.Max(0, s.ConsumedSinceNotify - 1) : 0;
                 break;
             case Ev.Resample: Resampled++; s!.LineLow = true; break;

@@ -193,10 +193,10 @@ public static class FabricCli
         }
         var checker = new InvariantChecker(shape, pushTracking: !fold);
         var report = new ReportBuilder();
-        var pump = new EventPump(null, checker, [report]);
+        var consumers = new EventConsumers(checker, [report]);
         try
         {
-            foreach (var e in EventLogReader.Read(file)) pump.Deliver(e);
+            foreach (var e in EventLogReader.Read(file)) consumers.Observe(e);
         }
         catch (EventLogFormatException ex)
         {

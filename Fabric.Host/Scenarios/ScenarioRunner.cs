@@ -25,6 +25,7 @@ public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyLis
 public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger)
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(500), PumpEvery = TimeSpan.FromMilliseconds(20);
+    private const int PumpBatch = 1 << 16;
 
     public async Task<RunResult> RunAsync(ActorSystem system, CancellationToken stopInjecting)
     {
@@ -34,7 +35,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var report = new ReportBuilder();
         using var events = options.EventsPath is { } ep ? new EventLogWriter(ep) : null;
         using var trace = options.TracePath is { } tp ? new TraceWriter(tp) : null;
-        var pump = new EventPump(log, checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
+        var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
+        var pump = new EventPump(log, e => consumers.Observe(e));
 
         var p = s.Vm.Policies;
         console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, tracking {Lower(p.Tracking)}, " +
@@ -73,7 +75,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         {
             void Show(string phase)
             {
-                pump.Pump();
+                // Everything logged so far, a bounded batch at a time.
+                while (pump.Pump(PumpBatch) == PumpBatch) { }
                 progress.Update(new ProgressSnapshot(clock.Elapsed, phase, checker.Injected, checker.Acknowledged, checker.Doorbells,
                     report.InFlight, rate.Sample(clock.Elapsed, checker.Acknowledged)));
             }

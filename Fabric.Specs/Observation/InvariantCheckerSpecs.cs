@@ -1,0 +1,184 @@
+using Fabric.Actors.Observation;
+using Fabric.Hardware.Interrupts;
+using Xunit;
+
+namespace Fabric.Specs.Observation;
+
+/// <summary>The checker must have teeth: each invariant is broken on purpose in a hand-written log.</summary>
+public class InvariantCheckerSpecs
+{
+    private readonly List<FabricEvent> _log = new();
+    private static readonly IntId S5 = IntId.Spi(5);
+
+    private InvariantCheckerSpecs E(Ev ev, int? vpe = null, IntId? id = null, string? arg = null, int vm = 0)
+    {
+        _log.Add(new FabricEvent(_log.Count + 1, _log.Count * 10, ev, vm, vpe, id, arg));
+        return this;
+    }
+
+    /// <summary>Guest boot of spi:5 (priority 8, VPE 0, enabled) and the VPE resident.</summary>
+    private InvariantCheckerSpecs Boot() =>
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0);
+
+    /// <summary>One whole edge lifecycle of spi:5 on VPE 0 under push tracking.</summary>
+    private InvariantCheckerSpecs Lifecycle() =>
+        E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Offer, 0, S5, "8")
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
+
+    private IReadOnlyList<Violation> Check(bool push = true, FabricShape? shape = null)
+    {
+        var c = new InvariantChecker(shape, push);
+        foreach (var e in _log) c.Observe(e);
+        return c.Finish();
+    }
+
+    private void Broken(string invariant, string text, bool push = true, FabricShape? shape = null)
+    {
+        var v = Check(push, shape);
+        Assert.Contains(v, x => x.Invariant == invariant && x.Message.Contains(text));
+    }
+
+    [Fact]
+    public void A_whole_lifecycle_keeps_every_invariant() => Assert.Empty(Boot().Lifecycle().Lifecycle().Check());
+
+    [Fact]
+    public void I1_an_injection_neither_acknowledged_nor_coalesced_is_lost()
+    {
+        Boot().Lifecycle().E(Ev.Inject, null, S5, "edge");
+        Broken("I1", "injected 2 != acknowledged 1 + coalesced 0");
+    }
+
+    [Fact]
+    public void I1_a_coalesce_counted_twice_breaks_conservation()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Inject, null, S5, "edge")
+            .E(Ev.Coalesce, 0, S5).E(Ev.Coalesce, 0, S5)
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0).E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
+        Broken("I1", "injected 2 != acknowledged 1 + coalesced 2");
+    }
+
+    [Fact]
+    public void I2_a_deactivation_that_does_not_notify_is_caught()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Untrack, null, S5);
+        Broken("I2", "never notified");
+    }
+
+    [Fact]
+    public void I2_a_notifier_fired_twice_is_caught()
+    {
+        Boot().Lifecycle().E(Ev.Notify, null, S5);
+        Broken("I2", "without a consumption");
+    }
+
+    [Fact]
+    public void I2_under_fold_two_consumptions_may_share_one_notification()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Deactivate, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Exit, 0).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
+        Assert.Empty(Check(push: false));
+        Broken("I2", "notified 1 times for 2 deactivations", push: true);
+    }
+
+    [Fact]
+    public void I3_an_spi_left_on_the_ap_list_is_caught() { Boot().Lifecycle().E(Ev.Track, null, S5); Broken("I3", "still on the AP list"); }
+
+    [Fact]
+    public void I3_an_spi_queued_twice_is_caught() { Boot().E(Ev.Track, null, S5).E(Ev.Track, null, S5); Broken("I3", "twice"); }
+
+    [Fact]
+    public void I4_an_enabled_interrupt_still_pending_at_the_end_is_stuck()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5);
+        Broken("I4", "still pending");
+    }
+
+    [Fact]
+    public void I4_a_disabled_pending_interrupt_is_not_stuck()
+    {
+        Boot().E(Ev.Disable, null, S5).E(Ev.Pend, 0, S5);
+        Assert.DoesNotContain(Check(), v => v.Invariant == "I4");
+    }
+
+    [Fact]
+    public void I5_a_level_line_asserted_but_never_delivered_is_caught()
+    {
+        Boot().E(Ev.Inject, null, S5, "level").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Unpend, 0, S5).E(Ev.Untrack, null, S5);
+        Broken("I5", "never delivered");
+    }
+
+    [Fact]
+    public void I5_a_level_spi_delivered_after_its_line_was_lowered_is_caught()
+    {
+        Boot().E(Ev.Inject, null, S5, "level").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5).E(Ev.Resample, null, S5, "1")
+            .E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0).E(Ev.Deactivate, 0, S5);
+        Broken("I5", "after its line was lowered");
+    }
+
+    [Fact]
+    public void I6_acknowledging_a_lower_priority_while_a_higher_one_waits_is_caught()
+    {
+        var s6 = IntId.Spi(6);
+        Boot().E(Ev.Priority, null, s6, "2").E(Ev.Affinity, null, s6, "0").E(Ev.Enable, null, s6)
+            .E(Ev.Pend, 0, S5).E(Ev.Pend, 0, s6).E(Ev.Ack, 0, S5, "edge");
+        Broken("I6", "while spi:6 at priority 2 was pending");
+    }
+
+    [Fact]
+    public void I6_acknowledging_below_the_running_priority_is_caught()
+    {
+        var s6 = IntId.Spi(6);
+        Boot().E(Ev.Priority, null, s6, "9").E(Ev.Affinity, null, s6, "0").E(Ev.Enable, null, s6)
+            .E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Pend, 0, s6).E(Ev.Ack, 0, s6, "edge");
+        Broken("I6", "not above the running priority 8");
+    }
+
+    [Fact]
+    public void I7_a_missed_doorbell_is_caught()
+    {
+        Boot().E(Ev.Nonresident, 0, null, "db:31").E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Resident, 0);
+        Broken("I7", "missed doorbell");
+    }
+
+    [Fact]
+    public void I7_a_doorbell_for_a_vpe_that_requested_none_is_caught()
+    {
+        Boot().E(Ev.Nonresident, 0, null, "nodb").E(Ev.Pend, 0, S5).E(Ev.Doorbell, 0, S5);
+        Broken("I7", "requested none");
+    }
+
+    [Fact]
+    public void I7_a_second_doorbell_in_one_period_is_caught()
+    {
+        Boot().E(Ev.Nonresident, 0, null, "db:31").E(Ev.Pend, 0, S5).E(Ev.Doorbell, 0, S5).E(Ev.Doorbell, 0, S5);
+        Broken("I7", "second doorbell");
+    }
+
+    [Fact]
+    public void I8_an_event_outside_the_fabric_is_caught()
+    {
+        Boot().E(Ev.Pend, 0, IntId.Spi(40));
+        Broken("I8", "beyond the VM's 32 SPIs", shape: new FabricShape(1, 1, 32));
+    }
+
+    [Fact]
+    public void I8_a_log_out_of_order_is_caught()
+    {
+        Boot();
+        _log.Add(_log[0]);
+        Broken("I8", "out of order");
+    }
+
+    [Fact]
+    public void I2_under_push_two_consumptions_may_precede_their_two_notifications()
+    {
+        // A re-injection overtakes the first deactivation's report: deactivate, deactivate, notify, notify.
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
+        Assert.Empty(Check(push: true));
+    }
+}
