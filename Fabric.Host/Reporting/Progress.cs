@@ -39,8 +39,8 @@ public abstract class ProgressView : IAsyncDisposable
         public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    /// <summary>A Spectre live table, redrawn ten times a second from the latest snapshot on a thread of its own (the
-    /// actors keep the thread pool busy); cleared at the end (the report follows).</summary>
+    /// <summary>A Spectre live table, redrawn ten times a second from the latest snapshot on a thread of its own (a
+    /// storm keeps every core busy); cleared at the end (the report follows).</summary>
     private sealed class LiveProgress(IAnsiConsole console) : ProgressView
     {
         private ProgressSnapshot? _latest;

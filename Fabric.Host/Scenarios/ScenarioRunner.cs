@@ -62,8 +62,9 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
 
     /// <summary>
     /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), then
-    /// stops the devices and drains. On a thread of its own: the actors keep every thread-pool thread busy, and the
-    /// pump must keep pace with them, or the checks and the progress would lag behind the run.
+    /// stops the devices and drains. On a thread of its own, scheduled as often as each of the actors' threads: the pump
+    /// must keep pace with a storm that keeps every core busy, or the checks and the progress would lag behind the run
+    /// (a thread-pool continuation, queued behind the storm's work, would).
     /// </summary>
     private (bool Interrupted, bool Drained) Drive(FabricRuntime rt, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
@@ -82,7 +83,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             }
 
             var interrupted = false;
-            rt.StartDevices();
+            // A shutdown requested while the VMs were being built: nothing is started.
+            if (!stopInjecting.IsCancellationRequested) rt.StartDevices();
             while (true)
             {
                 stopInjecting.WaitHandle.WaitOne(PumpEvery);
