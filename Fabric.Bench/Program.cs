@@ -1,14 +1,17 @@
-using Fabric.Bench.FabricRuns;
-using Fabric.Bench.Messaging;
-using Fabric.Bench.Workloads;
-foreach (var wfi in new[] { false, true })
+using Fabric.Bench;
+
+// Fabric.Bench: the fabric side by side with KVM's lock design and the raw Akka limit (README.md, "Benchmarks").
+var options = BenchOptions.Parse(args, Console.Error);
+if (options is null) return 2;
+if (options.Micro)
 {
-    MessageCounter.ResetByType();
-    MessageCounter.ByType = true;
-    var r = await FabricRun.ClosedLoopAsync(16, Workloads.EdgeStorm(wfi), TimeSpan.FromSeconds(0.2), TimeSpan.FromSeconds(1));
-    MessageCounter.ByType = false;
-    var by = MessageCounter.SnapshotByType();
-    var total = r.Check.Acknowledged;
-    Console.WriteLine($"wfi={wfi} lc={total} msg/lc={r.MessagesPerLifecycle:F2}");
-    foreach (var (t, n) in by.OrderByDescending(kv => kv.Value)) Console.WriteLine($"   {t.FullName,-70} {n,10} {n / (double)total,6:F3}");
+    Fabric.Bench.Micro.MicroBenchmarks.Run(options.MicroArgs);
+    return 0;
 }
+var report = await new BenchRunner(options, Console.Out, Console.Error).RunAsync("dotnet run -c Release --project Fabric.Bench -- " + string.Join(' ', args));
+if (options.JsonPath is { } path)
+{
+    await File.WriteAllTextAsync(path, report.ToJson());
+    Console.WriteLine($"wrote {path}");
+}
+return report.Failures.Count == 0 ? 0 : 1;

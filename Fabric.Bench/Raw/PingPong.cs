@@ -37,6 +37,7 @@ public static class PingPong
             {
                 case Ball:
                     _delivered++;
+                    SharedAtomic.Touch();
                     if (!stats.Stop) Sender.Tell(Ball.Instance);
                     break;
                 case IActorRef partner:
@@ -48,8 +49,9 @@ public static class PingPong
         protected override void PostStop() => Interlocked.Add(ref stats.Delivered, _delivered);
     }
 
-    public static async Task<RawResult> RunAsync(int pairs, int inFlight, TimeSpan warmup, TimeSpan measure)
+    public static async Task<RawResult> RunAsync(int pairs, int inFlight, TimeSpan warmup, TimeSpan measure, bool sharedAtomic = false)
     {
+        SharedAtomic.Enabled = sharedAtomic;
         using var system = BenchSystems.Create("raw", countMessages: true);
         var start = MessageCounter.Total;
         var stats = new Stats();
@@ -75,6 +77,7 @@ public static class PingPong
         var counted = MessageCounter.Total - start - (long)pairs * inFlight;
         foreach (var p in players) await p.GracefulStop(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await system.Terminate().ConfigureAwait(false);
+        SharedAtomic.Enabled = false;
         return new RawResult(pairs, inFlight, (m1 - m0) / seconds, counted, Interlocked.Read(ref stats.Delivered));
     }
 }
