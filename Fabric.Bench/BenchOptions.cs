@@ -12,8 +12,8 @@ public sealed record BenchOptions(bool Quick, string? JsonPath, IReadOnlySet<str
     public bool Runs(string section) => Sections.Contains(section);
 
     /// <summary>Sizes and durations: --quick keeps the whole run under two minutes on two cores.</summary>
-    public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromSeconds(1);
-    public TimeSpan Measure => Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(3);
+    public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1);
+    public TimeSpan Measure => Quick ? TimeSpan.FromMilliseconds(800) : TimeSpan.FromSeconds(3);
     public int[] StormVms => [1, 16, 256, 4096];
     public int[] MemoryVms => Quick ? [10_000] : [10_000, 100_000];
 

@@ -240,7 +240,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             var r = _report.RawAkka;
             o.WriteLine();
             o.WriteLine("(a) raw Akka (Tell ping-pong; counting mailbox)");
-            o.WriteLine($"  limit: {r.Pairs} pairs x {r.InFlightPerPair} in flight     {r.MessagesPerSecond,14:N0} msg/s   (counted {r.CountedMessages:N0} = delivered {r.DeliveredMessages:N0})");
+            o.WriteLine($"  limit: {r.Pairs} pairs x {r.InFlightPerPair} in flight     {r.MessagesPerSecond,14:N0} msg/s   (counting mailbox {r.CountedMessages:N0}, players received {r.DeliveredMessages:N0}, difference {r.CountedMessages - r.DeliveredMessages:N0}: Akka's own start-up messages)");
             o.WriteLine($"  batched: {r.BatchedPairs} pairs x {r.BatchedInFlightPerPair} in flight     {r.BatchedMessagesPerSecond,14:N0} msg/s");
             o.WriteLine($"  limit + 1 shared atomic per message  {r.WithSharedAtomicMessagesPerSecond,14:N0} msg/s");
         }
@@ -252,7 +252,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             foreach (var r in _report.Storm)
                 o.WriteLine(F($"  {(r.WfiWhenIdle ? "yes" : "no "),-3}  {r.Vms,4} | {r.FabricLifecyclesPerSecond,11:N0}  {r.MessagesPerLifecycle,6:F2}  {r.FabricMessagesPerSecond,11:N0}  {r.FabricOverLimit,5:F2}  {r.FabricOverBatchedCeiling,5:F2} | {r.BaselineVariant,-17}  {Opt(r.BaselineThreads),7}  {Opt(r.BaselineLifecyclesPerSecond, "N0"),10}  {Opt(r.BaselineFoldStepsPerLifecycle, "F1"),13}  {Opt(r.FabricOverBaseline, "F2"),11} | {(r.FabricCheck == "ok" && r.BaselineCheck is "ok" or "not run" ? "ok" : r.FabricCheck + " / " + r.BaselineCheck)}"));
             foreach (var r in _report.Storm.Where(r => r.BaselineSkipped is not null))
-                o.WriteLine($"  baseline {r.Vms} VMs {r.BaselineVariant} not run: {r.BaselineSkipped}");
+                o.WriteLine($"  baseline {r.Vms} VMs {r.BaselineVariant} WFI {(r.WfiWhenIdle ? "yes" : "no")} not run: {r.BaselineSkipped}");
             foreach (var b in _report.MessageBreakdown)
                 o.WriteLine($"  messages per lifecycle, {b.Vms} VMs, WFI {(b.WfiWhenIdle ? "yes" : "no")}: {b.MessagesPerLifecycle:F2} = " +
                             string.Join(" + ", b.PerLifecycleByType.Select(kv => F($"{kv.Value:F2} {kv.Key}"))));
