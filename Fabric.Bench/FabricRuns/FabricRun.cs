@@ -29,8 +29,12 @@ public sealed record FabricCheck(long Injected, long Coalesced, long Acknowledge
 
 /// <summary>A closed-loop fabric measurement: lifecycles (acknowledged and deactivated SPIs) and counted actor messages
 /// over the measured window, after a warm-up; then the drain and the conservation check.</summary>
-public sealed record FabricResult(int Vms, double Seconds, long Lifecycles, long Messages, FabricCheck Check, double BuildSeconds)
+/// <paramref name="Events"/>: events logged in the window (each one an increment of the log's shared seq counter);
+/// <paramref name="GcPause"/>: the GC's pause time in the window; <paramref name="Gen2"/>: full collections in it.
+public sealed record FabricResult(int Vms, double Seconds, long Lifecycles, long Messages, FabricCheck Check, double BuildSeconds, long Events, TimeSpan GcPause, int Gen2)
 {
+    public double EventsPerLifecycle => Lifecycles == 0 ? 0 : (double)Events / Lifecycles;
+    public double GcPauseFraction => GcPause.TotalSeconds / Seconds;
     public double LifecyclesPerSecond => Lifecycles / Seconds;
     public double MessagesPerSecond => Messages / Seconds;
     public double MessagesPerLifecycle => Lifecycles == 0 ? 0 : (double)Messages / Lifecycles;
@@ -52,13 +56,13 @@ public static class FabricRun
         onBuilt?.Invoke(rt);
         rt.StartDevices();
         await Task.Delay(warmup).ConfigureAwait(false);
-        var (l0, m0, t0) = (log.Count(Ev.Deactivate), MessageCounter.Total, Stopwatch.GetTimestamp());
+        var (l0, m0, e0, p0, g0, t0) = (log.Count(Ev.Deactivate), MessageCounter.Total, log.LastSeq, GC.GetTotalPauseDuration(), GC.CollectionCount(2), Stopwatch.GetTimestamp());
         await Task.Delay(measure).ConfigureAwait(false);
-        var (l1, m1, seconds) = (log.Count(Ev.Deactivate), MessageCounter.Total, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        var (l1, m1, e1, p1, g1, seconds) = (log.Count(Ev.Deactivate), MessageCounter.Total, log.LastSeq, GC.GetTotalPauseDuration(), GC.CollectionCount(2), Stopwatch.GetElapsedTime(t0).TotalSeconds);
         rt.StopDevices();
         var quiesced = await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         var check = FabricCheck.From(log, quiesced, spec.Policies.Tracking);
         await system.Terminate().ConfigureAwait(false);
-        return new FabricResult(vms, seconds, l1 - l0, m1 - m0, check, buildSeconds);
+        return new FabricResult(vms, seconds, l1 - l0, m1 - m0, check, buildSeconds, e1 - e0, p1 - p0, g1 - g0);
     }
 }

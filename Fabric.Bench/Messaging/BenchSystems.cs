@@ -18,9 +18,10 @@ public static class BenchSystems
     /// <summary>The dispatcher throughput the fabric runs with (akka.hocon).</summary>
     public static int Throughput => Embedded.Value.GetInt("akka.actor.default-dispatcher.throughput", 30);
 
-    public static ActorSystem Create(string name, bool countMessages)
+    public static ActorSystem Create(string name, bool countMessages, string? extraHocon = null)
     {
         var config = Embedded.Value;
+        if (extraHocon is not null) config = ConfigurationFactory.ParseString(extraHocon).WithFallback(config);
         if (countMessages)
             config = ConfigurationFactory.ParseString(
                 $"akka.actor.default-mailbox.mailbox-type = \"{typeof(CountingMailbox).AssemblyQualifiedNameWithoutVersion()}\"")

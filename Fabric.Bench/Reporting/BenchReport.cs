@@ -70,6 +70,10 @@ public sealed class StormRow
     public double FabricLifecyclesPerSecond { get; set; }
     public double MessagesPerLifecycle { get; set; }
     public double FabricMessagesPerSecond { get; set; }
+    /// <summary>Events the fabric logged per lifecycle: each one increments the event log's one shared seq counter.</summary>
+    public double FabricEventsPerLifecycle { get; set; }
+    /// <summary>The share of the measured window the GC paused the fabric.</summary>
+    public double FabricGcPauseFraction { get; set; }
     public double FabricOverLimit { get; set; }
     public double FabricOverBatchedCeiling { get; set; }
     public string BaselineVariant { get; set; } = "";
@@ -131,6 +135,8 @@ public sealed class MemoryRow
     public int Vms { get; set; }
     public double BytesPerVm { get; set; }
     public double BuildSeconds { get; set; }
+    /// <summary>Of the build: until every VM's actors exist and answered Created; the rest is the guests' boot messages.</summary>
+    public double CreateSeconds { get; set; }
 }
 
 public sealed class MemoryBreakdown
