@@ -36,6 +36,8 @@ public sealed class BaselineRun
     {
         public readonly ConcurrentQueue<(KvmVm Vm, uint Spi)> Queue = new();
         public readonly ManualResetEventSlim Signal = new(false, spinCount: 20);
+        /// <summary>1 while this injector's one thread is between its check of the stop flag and the end of an injection.</summary>
+        public int Busy;
     }
 
     private readonly VmSpec _spec;
@@ -44,7 +46,8 @@ public sealed class BaselineRun
     private readonly Injector[] _injectors;
     private readonly (KvmVm Vm, Fabric.Hardware.Interrupts.IntIdRange Ids, Injector Injector)[] _devices;
     private readonly bool _wfi;
-    private volatile bool _stopping, _done;
+    private volatile bool _done;
+    private int _stopping;
     private readonly List<Thread> _threads = new();
 
     /// <summary>Lifecycles a multiplexed vCPU runs before its worker switches to the next one.</summary>
@@ -140,9 +143,14 @@ public sealed class BaselineRun
     /// threads and checks the invariants.</summary>
     public (bool Drained, BaselineCounts Counts) StopAndCheck(TimeSpan timeout)
     {
-        _stopping = true;
+        // Stop the devices: once every injector has seen the flag outside an injection, none will inject again
+        // (each raises Busy with a full fence before it reads the flag; this writes the flag with a full fence before it
+        // reads Busy), so a drained fabric stays drained.
+        Interlocked.Exchange(ref _stopping, 1);
         foreach (var inj in _injectors) inj.Signal.Set();
         var deadline = Stopwatch.StartNew();
+        foreach (var inj in _injectors)
+            while (Volatile.Read(ref inj.Busy) != 0) Thread.Yield();
         var drained = false;
         while (deadline.Elapsed < timeout)
         {
@@ -207,10 +215,20 @@ public sealed class BaselineRun
     {
         while (!_done)
         {
-            while (inj.Queue.TryDequeue(out var w))
-                if (!_stopping) w.Vm.Inject(w.Spi, true);
+            Drain(inj);
             inj.Signal.Reset();
             if (inj.Queue.IsEmpty && !_done) inj.Signal.Wait();
+        }
+    }
+
+    /// <summary>The irqfd writes of every notification queued for this injector (none once the devices are stopped).</summary>
+    private void Drain(Injector inj)
+    {
+        while (inj.Queue.TryDequeue(out var w))
+        {
+            Interlocked.Exchange(ref inj.Busy, 1);
+            if (Volatile.Read(ref _stopping) == 0) w.Vm.Inject(w.Spi, true);
+            Volatile.Write(ref inj.Busy, 0);
         }
     }
 
@@ -246,9 +264,7 @@ public sealed class BaselineRun
                 x.Vm.Put(x.Vpe, wfi: idle && _wfi);
                 x.InWfi = idle && _wfi;
             }
-            foreach (var inj in injectors)
-                while (inj.Queue.TryDequeue(out var w))
-                    if (!_stopping) w.Vm.Inject(w.Spi, true);
+            foreach (var inj in injectors) Drain(inj);
         }
     }
 
