@@ -46,7 +46,7 @@ public sealed class BaselineRun
     private readonly Injector[] _injectors;
     private readonly (KvmVm Vm, Fabric.Hardware.Interrupts.IntIdRange Ids, Injector Injector)[] _devices;
     private readonly bool _wfi;
-    private volatile bool _done;
+    private volatile bool _done, _draining;
     private int _stopping;
     private readonly List<Thread> _threads = new();
 
@@ -151,11 +151,16 @@ public sealed class BaselineRun
         var deadline = Stopwatch.StartNew();
         foreach (var inj in _injectors)
             while (Volatile.Read(ref inj.Busy) != 0) Thread.Yield();
+        // The drain. An SPI can be queued on the AP list after the fold that would have seen it consumed (the queue path
+        // drops its irq_lock between VDPEND and list_add): KVM folds it at the next exit of any vCPU, so the drain kicks
+        // every vCPU through an exit until nothing is left.
+        _draining = true;
         var drained = false;
         while (deadline.Elapsed < timeout)
         {
             Thread.Sleep(5);
             if (_vms.All(vm => vm.Quiescent())) { drained = true; break; }
+            foreach (var vm in _vms) vm.KickAll();
         }
         _done = true;
         foreach (var vm in _vms) vm.KickAll();
@@ -198,6 +203,7 @@ public sealed class BaselineRun
                 {
                     wake.Reset();
                     if (vm.DoorbellFired(vpe)) break;
+                    if (_draining) vm.Exit();
                     wake.Wait();
                 }
                 vm.Load(vpe);
@@ -206,7 +212,11 @@ public sealed class BaselineRun
             {
                 vm.Exit();
                 var spin = new SpinWait();
-                while (!_done && !vm.LineAsserted(vpe)) spin.SpinOnce(sleep1Threshold: -1);
+                while (!_done && !vm.LineAsserted(vpe))
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                    if (_draining && spin.Count % 64 == 0) vm.Exit();
+                }
             }
         }
     }
@@ -249,7 +259,11 @@ public sealed class BaselineRun
             {
                 if (x.InWfi)
                 {
-                    if (!x.Vm.DoorbellFired(x.Vpe)) continue;
+                    if (!x.Vm.DoorbellFired(x.Vpe))
+                    {
+                        if (_draining) x.Vm.Exit();
+                        continue;
+                    }
                     x.InWfi = false;
                 }
                 x.Vm.Load(x.Vpe);
