@@ -1,24 +1,22 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Irs;
 
 namespace Fabric.Bench.Micro;
 
-/// <summary>BenchmarkDotNet over the hot Fabric.Hardware functions; runs only with <c>--micro</c>. In process (no generated
-/// project to build, so the repository's central package management and warnings-as-errors stay out of its way); any
-/// BenchmarkDotNet argument may follow, e.g. <c>--filter *Iste*</c> or <c>--job short</c>.</summary>
+/// <summary>BenchmarkDotNet over the hot Fabric.Hardware functions; runs only with <c>--micro</c>. In process
+/// (<c>--inProcess</c> is added: no generated project to build, so the repository's central package management and
+/// warnings-as-errors stay out of its way); any BenchmarkDotNet argument may follow, e.g. <c>--filter *Iste*</c> or
+/// <c>--job short</c>.</summary>
 public static class MicroBenchmarks
 {
     public static void Run(string[] args)
     {
-        var config = DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).AsDefault());
-        var switcher = BenchmarkSwitcher.FromTypes([typeof(StateTransitionBenchmarks), typeof(HppiBenchmarks), typeof(IsteBenchmarks)]);
-        switcher.Run(args.Length == 0 ? ["--filter", "*"] : args, config);
+        var a = args.Length == 0 ? ["--filter", "*"] : args;
+        if (!a.Contains("--inProcess") && !a.Contains("-i")) a = [.. a, "--inProcess"];
+        BenchmarkSwitcher.FromTypes([typeof(StateTransitionBenchmarks), typeof(HppiBenchmarks), typeof(IsteBenchmarks)]).Run(a);
     }
 }
 
