@@ -39,6 +39,15 @@ public sealed class FabricRuntime
         return new FabricRuntime(system, irs, log, built);
     }
 
+    /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/> (kvm_set_irq). A VM that does
+    /// not exist is refused here; the VM's AP list refuses an SPI it does not have (answering <paramref name="replyTo"/>).</summary>
+    public string? Inject(int vm, uint spi, bool level, IActorRef? replyTo = null)
+    {
+        if (vm < 0 || vm >= Vms.Length) return $"kvm_set_irq: VM {vm} does not exist (0..{Vms.Length - 1})";
+        Vms[vm].ApList.Tell(new ApListProtocol.SetIrq(spi, level), replyTo ?? ActorRefs.NoSender);
+        return null;
+    }
+
     public void StartDevices()
     {
         foreach (var vm in Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));

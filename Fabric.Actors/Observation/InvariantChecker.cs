@@ -53,7 +53,9 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     {
         var key = (vm, id, id.IsPpi ? vpe ?? 0 : -1);
         if (_irqs.TryGetValue(key, out var s)) return s;
-        s = _irqs[key] = new Irq { Priority = Priority.Levels - 1, Target = id.IsPpi ? vpe ?? 0 : 0 };
+        // An interrupt starts as its ISTE (or PPI state) resets: priority 0, IAFFID 0, disabled. A CDPRI that writes
+        // the value already held changes nothing and logs nothing, so the checker must start from the same value.
+        s = _irqs[key] = new Irq { Priority = 0, Target = id.IsPpi ? vpe ?? 0 : 0 };
         if (!_perVm.TryGetValue(vm, out var list)) _perVm[vm] = list = new List<(IntId, Irq)>();
         list.Add((id, s));
         return s;
@@ -114,7 +116,9 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 Notified++;
                 s!.Notified++;
                 if (s.ConsumedSinceNotify == 0) Fail("I2", e.Vm, null, id, $"notifier fired (#{s.Notified}) without a consumption since the previous one");
-                s.ConsumedSinceNotify = 0;
+                // Push: one notification per consumption (two consumptions may both precede their notifications);
+                // fold: one notification covers every consumption since the previous fold.
+                s.ConsumedSinceNotify = pushTracking ? Math.Max(0, s.ConsumedSinceNotify - 1) : 0;
                 break;
             case Ev.Resample: Resampled++; s!.LineLow = true; break;
             case Ev.Resident:

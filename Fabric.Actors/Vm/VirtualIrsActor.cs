@@ -61,7 +61,7 @@ public sealed class VirtualIrsActor : UntypedActor
                 if (!o.Ok) { Refuse("VDPEND", o.Error!); return; }
                 if (m.Id.IsSpi) _state.AppliedSeq[m.Id.Id] = m.Seq;
                 Effects(o);
-                if (o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Report(m.Id, deactivation: false);
+                if (o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Report(m.Id, deactivation: false, byKvm: true);
                 break;
             case Vdrcfg m:
                 var icsrs = new Icsr[m.Spis.Length];
@@ -90,7 +90,7 @@ public sealed class VirtualIrsActor : UntypedActor
                 if (!d.Has(IstEffect.Deactivated)) return;
                 _log.Log(Ev.Deactivate, _vm.VmId, m.Vpe, m.Id);
                 Offers(d);
-                Report(m.Id, deactivation: true);
+                Report(m.Id, deactivation: true, byKvm: false);
                 break;
             case ConfigureSpi m:
                 var c = Mmio(Irs.ConfigureSpiTrigger(m.Spi, m.TriggerMode));
@@ -110,7 +110,7 @@ public sealed class VirtualIrsActor : UntypedActor
                 var p = Irs.CdPend(m.Id, m.Pending);
                 if (!p.Ok) { Refuse("CDPEND", p.Error!); return; }
                 Effects(p);
-                if (p.Has(IstEffect.Unpended) && p.Transition.Entry.Idle) Report(m.Id, deactivation: false);
+                if (p.Has(IstEffect.Unpended) && p.Transition.Entry.Idle) Report(m.Id, deactivation: false, byKvm: false);
                 break;
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
@@ -154,10 +154,11 @@ public sealed class VirtualIrsActor : UntypedActor
         _vm.Vpes[change.Vpe].Tell(new CpuInterfaceProtocol.Offer(change.Hppi));
     }
 
-    /// <summary>Push tracking: tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed).</summary>
-    private void Report(IntId id, bool deactivation)
+    /// <summary>Tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed): under push every
+    /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds).</summary>
+    private void Report(IntId id, bool deactivation, bool byKvm)
     {
-        if (!id.IsSpi || _policies.Tracking != TrackingPolicy.Push) return;
+        if (!id.IsSpi || (_policies.Tracking != TrackingPolicy.Push && !byKvm)) return;
         _vm.ApList.Tell(new ApListProtocol.Deactivated(id.Id, Irs.Vdrcfg(id), deactivation, _state.AppliedSeq[id.Id]));
     }
 

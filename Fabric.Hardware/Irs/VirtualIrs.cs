@@ -14,7 +14,7 @@ public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBi
     public string? Validate()
     {
         if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0) return $"SPI count {SpiCount} is not 32..1024 in steps of 32";
-        if (VpeCount is < 1 or > ushort.MaxValue + 1) return $"VPE count {VpeCount} is not 1..65536";
+        if (VpeCount is < 1 or > IrsFrameConfig.MaxVpes) return $"VPE count {VpeCount} is not 1..{IrsFrameConfig.MaxVpes}";
         if (PriorityBits is < 1 or > Priority.Bits) return $"priority bits {PriorityBits} is not 1..{Priority.Bits}";
         return null;
     }
@@ -95,7 +95,7 @@ public sealed class VirtualIrs
                 return new MmioOutcome(r, RefreshAll(), null);
             case IrsFrameEffect.SpiTriggerModeChanged t:
                 var hm = t.Mode == HandlingMode.Level && Config.VirtualLevel == VirtualLevelPolicy.HardwareLevel ? HandlingMode.Level : HandlingMode.Edge;
-                var o = Apply(IntId.Spi(t.Spi), e => InterruptStateMachine.SetHandlingMode(e, hm));
+                var o = Apply("IRS_SPI_CFGR", IntId.Spi(t.Spi), e => InterruptStateMachine.SetHandlingMode(e, hm));
                 return new MmioOutcome(r, o.Offers().ToList(), t);
             case IrsFrameEffect.LpiIstCreated or IrsFrameEffect.LpiIstDestroyed:
                 Rebuild();
@@ -157,19 +157,19 @@ public sealed class VirtualIrs
     }
 
     /// <summary>GIC VDPEND {ID, TYPE, PENDING, VM} — S2.</summary>
-    public IrsOutcome Vdpend(IntId id, bool pending) => Apply(id, e => InterruptStateMachine.SetPending(e, pending));
+    public IrsOutcome Vdpend(IntId id, bool pending) => Apply("VDPEND", id, e => InterruptStateMachine.SetPending(e, pending));
 
     /// <summary>The guest's GIC CDPEND (used for LPIs as IPIs) — same transition as VDPEND.</summary>
-    public IrsOutcome CdPend(IntId id, bool pending) => Vdpend(id, pending);
+    public IrsOutcome CdPend(IntId id, bool pending) => Apply("CDPEND", id, e => InterruptStateMachine.SetPending(e, pending));
 
     /// <summary>GIC CDEN / CDDIS.</summary>
-    public IrsOutcome CdEnable(IntId id, bool on) => Apply(id, e => InterruptStateMachine.SetEnabled(e, on));
+    public IrsOutcome CdEnable(IntId id, bool on) => Apply(on ? "CDEN" : "CDDIS", id, e => InterruptStateMachine.SetEnabled(e, on));
 
     /// <summary>GIC CDPRI: out-of-range priorities are refused; unimplemented low bits ignored.</summary>
     public IrsOutcome CdPriority(IntId id, int priority)
     {
         if (!Priority.TryCreate(priority, out var p, out var error)) return IrsOutcome.Refused(id, $"CDPRI {id}: {error}");
-        return Apply(id, e => InterruptStateMachine.SetPriority(e, p, Config.PriorityBits));
+        return Apply("CDPRI", id, e => InterruptStateMachine.SetPriority(e, p, Config.PriorityBits));
     }
 
     /// <summary>GIC CDAFF: targeted routing only (IRM=1 refused: DPS=1 in KVM and QEMU); the IAFFID must name a VPE
@@ -178,12 +178,12 @@ public sealed class VirtualIrs
     {
         if (irm) return IrsOutcome.Refused(id, $"CDAFF {id}: IRM=1 (1-of-N routing) is not supported (IRS_VPE_CR0.DPS=1)");
         if (iaffid < 0 || iaffid >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDAFF {id}: IAFFID {iaffid} names no VPE of this VM (0..{Config.VpeCount - 1})");
-        return Apply(id, e => InterruptStateMachine.SetAffinity(e, (ushort)iaffid));
+        return Apply("CDAFF", id, e => InterruptStateMachine.SetAffinity(e, (ushort)iaffid));
     }
 
     /// <summary>GIC CDHM: only LPIs take their handling mode from the guest; an SPI's comes from its trigger mode.</summary>
     public IrsOutcome CdHandlingMode(IntId id, HandlingMode hm) =>
-        id.IsLpi ? Apply(id, e => InterruptStateMachine.SetHandlingMode(e, hm))
+        id.IsLpi ? Apply("CDHM", id, e => InterruptStateMachine.SetHandlingMode(e, hm))
                  : IrsOutcome.Refused(id, $"CDHM {id}: only LPIs have a guest-set handling mode");
 
     /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. The IRS
@@ -192,14 +192,14 @@ public sealed class VirtualIrs
     /// CPU interface acknowledges what the IRS presents — and the outcome carries the VPE's current offer.</summary>
     public IrsOutcome Activate(IntId id, int vpe)
     {
-        if (!TryGetEntry(id, out var e, out var error)) return IrsOutcome.Refused(id, error);
+        if (!TryGetEntry(id, out var e, out var error)) return IrsOutcome.Refused(id, $"CDIA {error}");
         if (vpe < 0 || vpe >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDIA from VPE {vpe}: no such VPE");
         if (HppiFor(vpe) is not { } h || h.Id != id) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
-        return Apply(id, InterruptStateMachine.Activate, alsoRefresh: vpe);
+        return Apply("CDIA", id, InterruptStateMachine.Activate, alsoRefresh: vpe);
     }
 
     /// <summary>GIC CDDI — S12 gic_cddi_write.</summary>
-    public IrsOutcome Deactivate(IntId id) => Apply(id, InterruptStateMachine.Deactivate);
+    public IrsOutcome Deactivate(IntId id) => Apply("CDDI", id, InterruptStateMachine.Deactivate);
 
     /// <summary>GIC VDRCFG {ID, TYPE}; ISB; read ICC_ICSR_EL1 — S2. F=1 for an interrupt that does not exist.</summary>
     public Icsr Vdrcfg(IntId id) => TryGetEntry(id, out var e, out _) ? Icsr.From(e) : Icsr.Fault;
@@ -244,10 +244,10 @@ public sealed class VirtualIrs
             if (Lpis.TryGet(i, out var e, out _)) yield return (IntId.Lpi(i), e);
     }
 
-    private IrsOutcome Apply(IntId id, Func<IstEntry, Transition> rule, int alsoRefresh = -1)
+    private IrsOutcome Apply(string operation, IntId id, Func<IstEntry, Transition> rule, int alsoRefresh = -1)
     {
         var ist = TableOf(id, out var error);
-        if (ist is null || !ist.TryGet(id.Id, out var before, out error)) return IrsOutcome.Refused(id, error);
+        if (ist is null || !ist.TryGet(id.Id, out var before, out error)) return IrsOutcome.Refused(id, $"{operation} {error}");
         var t = rule(before);
         if (t.Entry == before) return WithOffers(id, t, alsoRefresh, null);
         ist[id.Id] = t.Entry;

@@ -48,9 +48,7 @@ public sealed class VmModel
         if (level) Counters.Injected++;
         var (inj, _) = ApList.Inject(spi, level);
         if (inj.Vdpend is not { } pending) return null;
-        var o = Irs.Vdpend(IntId.Spi(spi), pending);
-        Count(o);
-        AfterIrs(o);
+        Changed(Irs.Vdpend(IntId.Spi(spi), pending), byKvm: true);
         return null;
     }
 
@@ -73,15 +71,23 @@ public sealed class VmModel
     {
         var o = op(Irs);
         if (!o.Ok) return Refuse(o.Error!);
+        Changed(o, byKvm: false);
+        return null;
+    }
+
+    /// <summary>After a pending-state change: count it, forward offers, and report an SPI that went idle unconsumed —
+    /// always when KVM's own VDPEND(0) did it (KVM issued it and sees its result), only under push when the guest did.</summary>
+    private void Changed(IrsOutcome o, bool byKvm)
+    {
         Count(o);
         AfterIrs(o);
-        if (o.Id.IsSpi && o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Push(o.Id.Id, deactivated: false);
-        return null;
+        if (o.Id.IsSpi && o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Report(o.Id.Id, deactivated: false, byKvm);
     }
 
     /// <summary>GIC CDIA on <paramref name="vpe"/>: the acknowledged INTID, or null (spurious).</summary>
     public IntId? Cdia(int vpe)
     {
+        if (BadVpe("CDIA", vpe)) return null;
         var c = Cpus[vpe];
         var choice = CpuInterfaceRules.ChooseAck(c);
         switch (choice.Source)
@@ -102,11 +108,12 @@ public sealed class VmModel
     }
 
     /// <summary>GIC CDEOI on <paramref name="vpe"/>.</summary>
-    public int? Cdeoi(int vpe) => CpuInterfaceRules.PriorityDrop(Cpus[vpe]);
+    public int? Cdeoi(int vpe) => BadVpe("CDEOI", vpe) ? null : CpuInterfaceRules.PriorityDrop(Cpus[vpe]);
 
     /// <summary>GIC CDDI: PPIs deactivate in the CPU interface, SPIs/LPIs in the IRS (then push tracking reports it).</summary>
     public string? Cddi(int vpe, IntId id)
     {
+        if (BadVpe("CDDI", vpe)) return $"CDDI from VPE {vpe}: no such VPE";
         if (id.IsPpi)
         {
             var t = CpuInterfaceRules.ApplyPpi(Cpus[vpe], id, InterruptStateMachine.Deactivate);
@@ -118,14 +125,14 @@ public sealed class VmModel
         AfterIrs(o);
         if (!o.Has(IstEffect.Deactivated)) return null;
         Counters.Deactivated++;
-        if (id.IsSpi) Push(id.Id, deactivated: true);
+        if (id.IsSpi) Report(id.Id, deactivated: true, byKvm: false);
         return null;
     }
 
     /// <summary>vgic_v5_load: make the VPE resident (a residency change when it was not).</summary>
     public void Load(int vpe)
     {
-        if (Cpus[vpe].Resident) return;
+        if (BadVpe("load", vpe) || Cpus[vpe].Resident) return;
         CpuInterfaceRules.MakeResident(Cpus[vpe]);
         Counters.ResidencyChanges++;
     }
@@ -134,6 +141,7 @@ public sealed class VmModel
     /// kvm_vgic_sync_hwstate: under fold tracking, the fold of the whole AP list.</summary>
     public void Put(int vpe, bool wfi)
     {
+        if (BadVpe("put", vpe)) return;
         var c = Cpus[vpe];
         if (!c.Resident) return;
         CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null);
@@ -153,9 +161,11 @@ public sealed class VmModel
         }
     }
 
-    private void Push(uint spi, bool deactivated)
+    /// <summary>The IRS reports a tracked SPI's end to the AP list: under push every end; under fold only the retire of
+    /// KVM's own VDPEND(0) (the rest the fold finds).</summary>
+    private void Report(uint spi, bool deactivated, bool byKvm)
     {
-        if (Policies.Tracking != TrackingPolicy.Push) return;
+        if (Policies.Tracking != TrackingPolicy.Push && !byKvm) return;
         var step = ApList.Pushed(spi, Irs.Vdrcfg(IntId.Spi(spi)), deactivated, ApList.LastSent(spi));
         if (step.Notify) Notified(spi);
     }
@@ -186,6 +196,14 @@ public sealed class VmModel
     {
         if (o.Has(IstEffect.Coalesced)) Counters.Coalesced++;
         if (o.Has(IstEffect.Pended)) Counters.Pended++;
+    }
+
+    /// <summary>An operation naming a VPE this VM does not have is refused (counted) and changes nothing (I8).</summary>
+    private bool BadVpe(string operation, int vpe)
+    {
+        if (vpe >= 0 && vpe < Cpus.Length) return false;
+        Refuse($"{operation} on VPE {vpe}: this VM has VPEs 0..{Cpus.Length - 1}");
+        return true;
     }
 
     private string Refuse(string error)

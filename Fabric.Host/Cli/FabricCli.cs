@@ -1,56 +1,211 @@
 using System.CommandLine;
+using Fabric.Actors.Observation;
+using Fabric.Host.Hosting;
+using Fabric.Host.Reporting;
 using Fabric.Host.Scenarios;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
 
 namespace Fabric.Host.Cli;
 
-/// <summary>The CLI of DESIGN.md §5: no arguments runs the default scenario; run, validate. Exit 0 / 1 / 2.</summary>
+/// <summary>
+/// The CLI of DESIGN.md §5. No arguments runs the default scenario; <c>run</c>, <c>validate</c>, <c>check</c>.
+/// Exit codes: 0 every invariant held, 1 an invariant was violated, 2 bad input (the message names the file, the HOCON
+/// path or log line, and what was expected). Only <c>run</c> (and no arguments) starts a host and an actor system.
+/// </summary>
 public static class FabricCli
 {
     public const int Ok = 0, Violated = 1, BadInput = 2;
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>Runs the CLI. <paramref name="stdout"/> / <paramref name="stderr"/> replace the console (for in-process
+    /// use: no terminal, so no live progress and no colours).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
     {
-        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon" };
-        var seedOpt = new Option<long?>("--seed") { Description = "Override the scenario's seed" };
+        var output = stdout ?? System.Console.Out;
+        var error = stderr ?? System.Console.Error;
+        var console = CreateConsole(stdout);
 
-        var run = new Command("run", "Run a scenario and check every invariant") { scenarioArg, seedOpt };
-        run.SetAction((pr, ct) => RunScenarioAsync(pr.GetValue(scenarioArg), pr.GetValue(seedOpt), ct));
+        var seed = new Option<long?>("--seed") { Description = "Override the scenario's seed (the same seed replays the same injection schedule)" };
+        var set = new Option<string[]>("--set") { Description = "Override one key, relative to fabric.scenario: --set policies.dbpm=strict (repeatable)", HelpName = "KEY=VALUE" };
+        var report = new Option<string?>("--report") { Description = "Write the report as JSON (DESIGN.md §5)", HelpName = "FILE.json" };
+        var events = new Option<string?>("--events") { Description = "Write the event log as JSON Lines (DESIGN.md §5)", HelpName = "FILE.jsonl" };
+        var plot = new Option<string?>("--plot") { Description = "Draw the latency distribution and the throughput over time", HelpName = "FILE.png" };
+        var trace = new Option<string?>("--trace") { Description = "Write a Chrome trace-event file (Perfetto, chrome://tracing): a track per VPE", HelpName = "FILE.json" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the host does (to stderr)" };
+        Option[] runOptions = [seed, set, report, events, plot, trace, verbose];
+
+        Task<int> Run(ParseResult pr, string? file) => RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [],
+            new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
+            pr.GetValue(verbose), console, error);
+
+        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon" };
+        var run = new Command("run", "Run a scenario, check every invariant, report") { scenarioArg };
+        foreach (var o in runOptions) run.Options.Add(o);
+        run.SetAction((pr, _) => Run(pr, pr.GetValue(scenarioArg)));
 
         var validateArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
-        var validate = new Command("validate", "Parse and check a scenario only") { validateArg };
-        validate.SetAction(pr => Validate(pr.GetValue(validateArg)!));
+        var validate = new Command("validate", "Parse and check a scenario only; list every error") { validateArg, set };
+        validate.SetAction(pr => Validate(pr.GetValue(validateArg)!, pr.GetValue(set) ?? [], console, error));
 
-        var root = new RootCommand("Fabric: the GICv5 virtual interrupt fabric as actors") { run, validate };
-        root.SetAction((pr, ct) => RunScenarioAsync(null, null, ct));
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        var logArg = new Argument<string>("log") { Description = "An event log (JSON Lines) written by --events" };
+        var tracking = new Option<string>("--tracking") { Description = "The tracking policy of the run that wrote the log", DefaultValueFactory = _ => "push" };
+        tracking.AcceptOnlyFromAmong("push", "fold");
+        var vms = new Option<int?>("--vms") { Description = "With --vcpus and --spis: also check every event's VM, VPE and SPI range (I8)" };
+        var vcpus = new Option<int?>("--vcpus") { Description = "vCPUs per VM" };
+        var spis = new Option<int?>("--spis") { Description = "SPIs per VM" };
+        var check = new Command("check", "Re-check every invariant (I1-I8) from an event log alone") { logArg, tracking, vms, vcpus, spis };
+        check.SetAction(pr => Check(pr.GetValue(logArg)!, pr.GetValue(tracking) == "fold", pr.GetValue(vms), pr.GetValue(vcpus), pr.GetValue(spis), console, error));
+
+        var root = new RootCommand("Fabric: the Arm GICv5 virtual interrupt fabric, and KVM's handling of it, as actors. " +
+                                   "With no command: run the default scenario of akka.hocon.") { run, validate, check };
+        foreach (var o in runOptions) root.Options.Add(o);
+        root.SetAction((pr, _) => Run(pr, null));
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            await error.WriteLineAsync("Try --help.").ConfigureAwait(false);
+            return BadInput;
+        }
+        // The host handles Ctrl-C (it drains first), so System.CommandLine must not.
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null })
+            .ConfigureAwait(false);
     }
 
-    private static int Validate(string file)
+    private static IAnsiConsole CreateConsole(TextWriter? stdout)
+    {
+        if (stdout is null)
+        {
+            var terminal = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Out) });
+            // Not a terminal (CI, a pipe): no width to detect, so do not wrap the report at 80 columns.
+            if (System.Console.IsOutputRedirected) terminal.Profile.Width = 160;
+            return terminal;
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(stdout),
+        });
+        console.Profile.Width = 160;
+        return console;
+    }
+
+    /// <summary>Live progress only on a real terminal; CI, pipes and in-process callers get plain lines.</summary>
+    private static bool IsTerminal(IAnsiConsole console, TextWriter? stdout) =>
+        stdout is null && !System.Console.IsOutputRedirected && console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi;
+
+    private static int Validate(string file, string[] sets, IAnsiConsole console, TextWriter error)
     {
         try
         {
-            var (s, _) = ScenarioLoader.Load(file);
-            Console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, tracking {s.Vm.Policies.Tracking})");
+            var (s, _) = ScenarioLoader.Load(file, sets: sets);
+            WarnAboutTimers(s, error);
+            console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, " +
+                              $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)})");
             return Ok;
         }
         catch (ScenarioException ex)
         {
-            foreach (var e in ex.Errors) Console.Error.WriteLine(e);
+            foreach (var e in ex.Errors) error.WriteLine(e);
+            error.WriteLine($"{ex.Errors.Count} error(s)");
             return BadInput;
         }
     }
 
-    private static async Task<int> RunScenarioAsync(string? file, long? seed, CancellationToken ct)
+    private static async Task<int> RunScenarioAsync(string? file, long? seed, string[] sets, RunOptions options, bool verbose, IAnsiConsole console, TextWriter error)
     {
         Scenario scenario;
         Akka.Configuration.Config config;
-        try { (scenario, config) = ScenarioLoader.Load(file, seed); }
+        try
+        {
+            (scenario, config) = ScenarioLoader.Load(file, seed, sets);
+            CheckWritable(options);
+            WarnAboutTimers(scenario, error);
+        }
         catch (ScenarioException ex)
         {
-            foreach (var e in ex.Errors) Console.Error.WriteLine(e);
+            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
             return BadInput;
         }
-        var result = await ScenarioRunner.RunAsync(scenario, config, Console.Out, ct).ConfigureAwait(false);
-        return result.Violations.Count == 0 ? Ok : Violated;
+
+        var builder = FabricHostingExtensions.CreateBuilder(verbose ? LogLevel.Information : LogLevel.Warning);
+        var run = new FabricRun(scenario, config, options, console);
+        builder.AddFabric(run);
+        try
+        {
+            using var host = builder.Build();
+            await host.RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!run.Completion.IsCompleted)
+        {
+            // The host could not start: in practice the actor system refusing an akka.* setting of the scenario.
+            var cause = ex;
+            while (cause.InnerException is not null) cause = cause.InnerException;
+            await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: the actor system could not start: {cause.Message}").ConfigureAwait(false);
+            return BadInput;
+        }
+        try
+        {
+            var result = await run.Completion.ConfigureAwait(false);
+            return result.Violations.Count == 0 ? Ok : Violated;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: the run could not complete: {ex.Message}").ConfigureAwait(false);
+            return BadInput;
+        }
+    }
+
+    private static void WarnAboutTimers(Scenario s, TextWriter error)
+    {
+        if (s.TimerFiringsPerSecond <= Scenario.TimerFiringsWarning) return;
+        error.WriteLine($"{s.File ?? ScenarioLoader.DefaultSource}: warning: the scenario's timers (device rates, exits, preemption, " +
+                        $"reprogramming, IPIs) fire about {s.TimerFiringsPerSecond:N0} times a second over {s.Vms} VMs, more than " +
+                        $"{Scenario.TimerFiringsWarning:N0}: they will arrive late and in bursts, and the drain may end before a backlog of " +
+                        "timer messages does (see scenarios/README.md, \"Timers\")");
+    }
+
+    /// <summary>An artefact path whose folder does not exist is bad input, found before the run rather than after it.</summary>
+    private static void CheckWritable(RunOptions o)
+    {
+        var errors = new List<string>();
+        foreach (var (option, path) in new[] { ("--report", o.ReportPath), ("--events", o.EventsPath), ("--plot", o.PlotPath), ("--trace", o.TracePath) })
+        {
+            if (path is null) continue;
+            var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (dir is not null && !Directory.Exists(dir)) errors.Add($"{option} {path}: the folder {dir} does not exist");
+        }
+        if (errors.Count > 0) throw new ScenarioException(errors);
+    }
+
+    private static int Check(string file, bool fold, int? vms, int? vcpus, int? spis, IAnsiConsole console, TextWriter error)
+    {
+        if (!File.Exists(file)) { error.WriteLine($"{file}: no such file"); return BadInput; }
+        FabricShape? shape = null;
+        if (vms is not null || vcpus is not null || spis is not null)
+        {
+            if (vms is not { } v || vcpus is not { } c || spis is not { } s) { error.WriteLine("--vms, --vcpus and --spis go together (the shape the log is checked against for I8)"); return BadInput; }
+            shape = new FabricShape(v, c, s);
+        }
+        var checker = new InvariantChecker(shape, pushTracking: !fold);
+        var report = new ReportBuilder();
+        var consumers = new EventConsumers(checker, [report]);
+        try
+        {
+            foreach (var e in EventLogReader.Read(file)) consumers.Observe(e);
+        }
+        catch (EventLogFormatException ex)
+        {
+            error.WriteLine(ex.Message);
+            return BadInput;
+        }
+        if (checker.Events == 0) { error.WriteLine($"{file}: no events (an event log has one JSON object per line)"); return BadInput; }
+        var violations = checker.Finish();
+        ReportConsole.PrintCheck(console, file, checker, report, violations);
+        return violations.Count == 0 ? Ok : Violated;
     }
 }

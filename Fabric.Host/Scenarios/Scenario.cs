@@ -2,8 +2,62 @@ using Fabric.Actors.Vm;
 
 namespace Fabric.Host.Scenarios;
 
-/// <summary>A validated scenario: the VMs to build and when to stop.</summary>
-public sealed record Scenario(string Name, long Seed, int Vms, VmSpec Vm, long StopAfterInjections, TimeSpan StopAfterDuration, string? File);
+/// <summary>A validated scenario: the VMs to build, when to stop, and where it came from (for the replay command).
+/// <paramref name="File"/> is null for the embedded default scenario; <paramref name="Sets"/> are the <c>--set</c>
+/// overrides it was loaded with.</summary>
+public sealed record Scenario(
+    string Name,
+    long Seed,
+    int Vms,
+    VmSpec Vm,
+    long StopAfterInjections,
+    TimeSpan StopAfterDuration,
+    string? File,
+    IReadOnlyList<string>? Sets = null)
+{
+    /// <summary>How long the drain may take after injection stops before the run is declared not drained
+    /// (<c>stop-after.drain-timeout</c>).</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public int TotalVcpus => Vms * Vm.Vcpus;
+
+    /// <summary>Above this many timer firings a second in all, a scenario is warned about (see <see cref="TimerFiringsPerSecond"/>).</summary>
+    public const double TimerFiringsWarning = 100_000;
+
+    /// <summary>
+    /// How many times a second the scenario's timers fire in all: device rates, vCPU exits, guest reprogramming and IPIs,
+    /// host preemption. Each firing is a message through Akka's scheduler and a mailbox. Far beyond what one machine
+    /// delivers, they arrive late and in bursts, and a backlog of timer messages that change nothing (an exit tick for
+    /// a sleeping vCPU) can hide real work from the drain.
+    /// </summary>
+    public double TimerFiringsPerSecond
+    {
+        get
+        {
+            var v = Vm;
+            var lpis = v.Interrupts.Any(i => i.Ids.Type == Fabric.Hardware.Interrupts.IntIdType.Lpi);
+            var perVm = v.Vcpus * (v.Vcpu.ExitsPerSecond + v.Guest.ReprogramPerSecond + (lpis ? v.Guest.IpiPerSecond : 0))
+                        + v.Host.PreemptPerSecond
+                        + v.Devices.Where(d => d.Rate > 0).Sum(d => d.Rate * d.Ids.Count);
+            return perVm * Vms;
+        }
+    }
+
+    /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>
+    public string ReplayCommand
+    {
+        get
+        {
+            var cmd = "dotnet run --project Fabric.Host --" + (File is null ? "" : " run " + Quote(File)) + $" --seed {Seed}";
+            foreach (var s in Sets ?? []) cmd += " --set " + Quote(s);
+            return cmd;
+        }
+    }
+
+    private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '$' or '`' or '[' or '{' or '*')
+        ? "'" + s.Replace("'", "'\\''") + "'"
+        : s;
+}
 
 /// <summary>Bad input: names the file, the HOCON path and what was expected. Exit code 2.</summary>
 public sealed class ScenarioException(IReadOnlyList<string> errors) : Exception(string.Join(Environment.NewLine, errors))

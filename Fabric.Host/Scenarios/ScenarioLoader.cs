@@ -11,13 +11,27 @@ using Fabric.Hardware.Kvm;
 namespace Fabric.Host.Scenarios;
 
 /// <summary>
-/// Loads a scenario: the file merged over the embedded <c>akka.hocon</c> (Akka's own HOCON parser; no include, so
-/// merging is <c>WithFallback</c>), every key validated into typed settings, unknown keys refused, and every error
-/// collected (not just the first), each naming the file and the HOCON path.
+/// Loads a scenario: the file (and any <c>--set</c> overrides) merged over the embedded <c>akka.hocon</c> with Akka's
+/// own HOCON parser — no include, no environment substitution, so merging is <c>WithFallback</c> — then every key
+/// validated into typed settings. Unknown keys are refused (a typo must not fall back to a default silently) and
+/// every error is collected, not just the first, each naming the file, the HOCON path and what was expected.
 /// </summary>
 public static class ScenarioLoader
 {
     public const string Root = "fabric.scenario";
+    public const string DefaultSource = "akka.hocon (embedded default scenario)";
+
+    /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (VmTable.MaxVmIdBits).</summary>
+    public const int MaxVms = 1 << 16;
+
+    /// <summary>
+    /// Rates and short durations are paced by Akka's scheduler, whose wheel turns every 10 ms (akka.scheduler.tick-duration,
+    /// which Akka does not let go lower): a periodic timer fires at most once per tick, and a timer shorter than a tick
+    /// fires at the next one. So a rate above 100 per second, or a duration below 10 ms other than 0, would silently
+    /// become something else; they are refused instead.
+    /// </summary>
+    public const double MaxTimerRate = 100;
+    public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
 
     public static string EmbeddedDefaults()
     {
@@ -29,33 +43,136 @@ public static class ScenarioLoader
 
     public static Config Defaults() => ConfigurationFactory.ParseString(EmbeddedDefaults());
 
-    /// <summary>Loads the default scenario, or <paramref name="file"/> merged over it.</summary>
-    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null)
+    /// <summary>Loads the default scenario, or <paramref name="file"/> merged over it; then the <paramref name="sets"/>
+    /// (<c>key=value</c>, the key relative to <c>fabric.scenario</c>) over both. Throws <see cref="ScenarioException"/>
+    /// with every error found.</summary>
+    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null, IReadOnlyList<string>? sets = null)
     {
         var defaults = Defaults();
-        var where = file ?? "akka.hocon (embedded default scenario)";
-        Config config = defaults;
+        var where = file ?? DefaultSource;
+        var errors = new List<string>();
+        var config = defaults;
         if (file is not null)
         {
             if (!System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
-            Config parsed;
-            try { parsed = ConfigurationFactory.ParseString(System.IO.File.ReadAllText(file)); }
-            catch (Exception ex) { throw new ScenarioException([$"{file}: not valid HOCON: {ex.Message}"]); }
-            var errors = new List<string>();
+            var parsed = ParseHocon(System.IO.File.ReadAllText(file), file, errors);
+            if (parsed is null) throw new ScenarioException(errors);
             CheckKnownKeys(parsed, defaults, where, errors);
-            if (errors.Count > 0) throw new ScenarioException(errors);
             config = parsed.WithFallback(defaults);
         }
-        return (Parse(config, where, seedOverride, file), config);
+        foreach (var set in sets ?? [])
+        {
+            var eq = set.IndexOf('=');
+            var source = $"--set {set}";
+            if (eq <= 0) { errors.Add($"{source}: expected KEY=VALUE, the key relative to {Root} (e.g. --set policies.dbpm=strict)"); continue; }
+            var parsed = ParseHocon($"{Root}.{set[..eq].Trim()} = {set[(eq + 1)..]}", source, errors);
+            if (parsed is null) continue;
+            CheckKnownKeys(parsed, defaults, source, errors);
+            config = parsed.WithFallback(config);
+        }
+        var scenario = Parse(config, where, seedOverride, file, sets, errors);
+        if (errors.Count > 0) throw new ScenarioException(errors);
+        return (scenario, config);
+    }
+
+    /// <summary>Parses HOCON text with Akka's parser, refusing what it would not honour here (include, ${...}).</summary>
+    private static Config? ParseHocon(string text, string where, List<string> errors)
+    {
+        var line = 0;
+        foreach (var raw in text.Split('\n'))
+        {
+            line++;
+            var t = raw.TrimStart();
+            if (t.StartsWith("include ", StringComparison.Ordinal) || t == "include")
+            {
+                errors.Add($"{where}:{line}: include is not supported (a scenario is one file merged over akka.hocon)");
+                return null;
+            }
+        }
+        if (Unbalanced(text) is { } why)
+        {
+            errors.Add($"{where}:{why}");
+            return null;
+        }
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception ex)
+        {
+            errors.Add($"{where}: not valid HOCON: {ex.Message.Trim()}");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Akka's parser is lenient: it accepts an unclosed object, list or string and silently drops what it cannot read.
+    /// So braces, brackets and quotes are matched here first (outside comments and strings). Returns
+    /// "LINE: not valid HOCON: what", or null.
+    /// </summary>
+    private static string? Unbalanced(string text)
+    {
+        var open = new Stack<(char Bracket, int Line)>();
+        var line = 1;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            switch (c)
+            {
+                case '\n': line++; break;
+                case '#':
+                case '/' when i + 1 < text.Length && text[i + 1] == '/':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    break;
+                case '"':
+                    var start = line;
+                    var triple = i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"';
+                    if (triple)
+                    {
+                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+                        if (end < 0) return $"{start}: not valid HOCON: a \"\"\" string is never closed";
+                        line += text.AsSpan(i, end - i).Count('\n');
+                        i = end + 2;
+                        break;
+                    }
+                    i++;
+                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
+                    if (i >= text.Length || text[i] != '"') return $"{start}: not valid HOCON: a quoted string is not closed on its line";
+                    break;
+                case '{' or '[':
+                    open.Push((c, line));
+                    break;
+                case '}' or ']':
+                    var want = c == '}' ? '{' : '[';
+                    if (open.Count == 0) return $"{line}: not valid HOCON: '{c}' closes nothing";
+                    var (b, at) = open.Pop();
+                    if (b != want) return $"{line}: not valid HOCON: '{c}' closes the '{b}' opened at line {at}";
+                    break;
+            }
+        }
+        return open.Count == 0 ? null : $"{open.Peek().Line}: not valid HOCON: '{open.Peek().Bracket}' is never closed";
     }
 
     private static readonly HashSet<string> ListKeys = [Root + ".interrupts", Root + ".devices"];
 
-    /// <summary>Every key under fabric.scenario in the file must exist in the defaults (a typo must not fall back silently).</summary>
+    /// <summary>Every key the file sets must exist in the defaults: at the top only <c>akka</c> (Akka's own settings,
+    /// which Akka validates) and <c>fabric.scenario</c>, and under it only the keys <c>akka.hocon</c> defines.</summary>
     private static void CheckKnownKeys(Config file, Config defaults, string where, List<string> errors)
     {
-        if (!file.HasPath(Root)) return;
-        Walk(file.GetConfig(Root).Root.GetObject(), Root);
+        var root = file.Root;
+        if (!root.IsObject()) return;
+        foreach (var (key, value) in root.GetObject().Items)
+        {
+            if (key == "akka") continue;
+            if (key != "fabric") { errors.Add($"{where}: {key}: unknown key (expected akka or {Root})"); continue; }
+            if (!value.IsObject()) { errors.Add($"{where}: fabric: expected an object {{ scenario {{ ... }} }}"); continue; }
+            foreach (var (sub, subValue) in value.GetObject().Items)
+            {
+                if (sub != "scenario") { errors.Add($"{where}: fabric.{sub}: unknown key (expected {Root})"); continue; }
+                if (!subValue.IsObject()) { errors.Add($"{where}: {Root}: expected an object {{ ... }}"); continue; }
+                Walk(subValue.GetObject(), Root);
+            }
+        }
 
         void Walk(HoconObject obj, string path)
         {
@@ -69,66 +186,123 @@ public static class ScenarioLoader
         }
     }
 
-    private static Scenario Parse(Config config, string where, long? seedOverride, string? file)
+    private static readonly string[] InterruptKeys = ["intids", "mode", "priority", "affinity", "enabled"];
+    private static readonly string[] DeviceKeys = ["kind", "intids", "rate", "service-count", "window"];
+
+    private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors)
     {
-        var r = new Reader(config.GetConfig(Root), where);
+        var r = new Reader(config.GetConfig(Root) ?? Config.Empty, where, Root, errors);
         var name = r.String("name");
+        if (name.Length == 0 && r.Has("name")) r.Error("name", "expected a non-empty name");
         var seed = seedOverride ?? r.Long("seed", 0, long.MaxValue);
-        var vms = r.Int("vms", 1, 1_000_000);
+        var vms = r.Int("vms", 1, MaxVms);
         var vcpus = r.Int("vcpus-per-vm", 1, 512);
         var spis = r.Int("spis-per-vm", 32, 1024);
         if (spis % 32 != 0) r.Error("spis-per-vm", $"{spis} is not a multiple of 32 (KVM allows 32..1024 in steps of 32)");
         var tracking = r.Enum("tracking", ("push", TrackingPolicy.Push), ("fold", TrackingPolicy.Fold));
         var injections = r.Long("stop-after.injections", 1, long.MaxValue);
         var duration = r.Duration("stop-after.duration");
+        var drainTimeout = r.Duration("stop-after.drain-timeout");
         var policies = new FabricPolicies(tracking,
             r.Enum("policies.notify", ("on-deactivate", NotifyPolicy.OnDeactivate), ("inactive-and-line-low", NotifyPolicy.InactiveAndLineLow)),
             r.Enum("policies.virtual-level", ("edge-emulated", VirtualLevelPolicy.EdgeEmulated), ("hardware-level", VirtualLevelPolicy.HardwareLevel)),
             r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)));
-        var interrupts = r.List("interrupts", (e, path) => new InterruptSpec(
-            e.IntIds("intids", spis),
-            e.Enum("mode", ("edge", HandlingMode.Edge), ("level", HandlingMode.Level)),
-            e.Int("priority", 0, 31),
-            e.Affinity("affinity", vcpus),
-            e.Bool("enabled")), ["intids", "mode", "priority", "affinity", "enabled"]);
-        var devices = r.List("devices", (e, path) =>
+
+        var interrupts = r.List("interrupts", InterruptKeys, e =>
+        {
+            var ids = e.IntIds("intids", spis);
+            var mode = e.Enum("mode", ("edge", HandlingMode.Edge), ("level", HandlingMode.Level));
+            if (ids is { Type: IntIdType.Ppi } && mode == HandlingMode.Level)
+                e.Error("mode", "PPIs are modelled as edge (a level PPI's line belongs to its PE's timer, which Fabric does not model): expected edge");
+            return new InterruptSpec(ids ?? default, mode, e.Int("priority", 0, Priority.Levels - 1), e.Affinity("affinity", vcpus), e.Bool("enabled"));
+        });
+        CheckOverlaps(r, "interrupts", interrupts.Select(i => i.Ids).ToList(), "programs");
+
+        var devices = r.List("devices", DeviceKeys, e =>
         {
             var kind = e.Enum("kind", ("irqfd", DeviceKind.Irqfd), ("irqfd-resample", DeviceKind.IrqfdResample));
             var ids = e.IntIds("intids", spis);
-            if (ids.Type != IntIdType.Spi) e.Error("intids", "devices inject SPIs (irqfd routes a GSI to an SPI)");
-            return new DeviceSpec(kind, ids,
-                e.Has("rate") ? e.Double("rate", 0, 1e9) : 0,
+            var resample = kind == DeviceKind.IrqfdResample;
+            if (resample && e.Has("rate")) e.Error("rate", "applies to kind = irqfd only (an irqfd-resample re-asserts when notified)");
+            if (resample && e.Has("window")) e.Error("window", "applies to kind = irqfd only");
+            if (!resample && e.Has("service-count")) e.Error("service-count", "applies to kind = irqfd-resample only");
+            var rate = e.Has("rate") ? e.Rate("rate") : 0;
+            if (rate > 0 && e.Has("window")) e.Error("window", "applies only when rate = 0 (as fast as accepted)");
+            switch (ids?.Type)
+            {
+                case IntIdType.Lpi:
+                    e.Error("intids", "expected spi:... or ppi:... (an irqfd routes a GSI to an SPI; LPIs are injected by the guest's IPIs, guest.ipi-per-second)");
+                    break;
+                case IntIdType.Ppi when resample:
+                    e.Error("kind", "a PPI source is kind = irqfd with rate > 0 (an irqfd-resample drives an SPI's level line)");
+                    break;
+                case IntIdType.Ppi when rate <= 0:
+                    e.Error("rate", "a PPI source (a timer) needs rate > 0: it fires at that rate on every vCPU");
+                    break;
+            }
+            if (ids is { } range && range.Type != IntIdType.Lpi)
+            {
+                var programmed = interrupts.Where(i => i.Ids.Type == range.Type && i.Ids.First <= range.Last && range.First <= i.Ids.Last).ToList();
+                var covered = programmed.Sum(i => (long)Math.Min(i.Ids.Last, range.Last) - Math.Max(i.Ids.First, range.First) + 1);
+                if (covered < range.Count)
+                    e.Error("intids", $"{range} is not all programmed by the guest: every INTID a device injects needs an entry in {Root}.interrupts");
+                var wanted = resample || range.Type == IntIdType.Ppi ? (HandlingMode?)null : HandlingMode.Edge;
+                if (resample && programmed.FirstOrDefault(i => i.Mode != HandlingMode.Level) is { } edge)
+                    e.Error("intids", $"an irqfd-resample drives a level line, but {edge.Ids} is programmed with mode = edge (expected level)");
+                if (wanted is not null && programmed.FirstOrDefault(i => i.Mode != HandlingMode.Edge) is { } level)
+                    e.Error("intids", $"an irqfd without resample writes edges, but {level.Ids} is programmed with mode = level (use kind = irqfd-resample, or mode = edge)");
+            }
+            return new DeviceSpec(kind, ids ?? default, rate,
                 e.Has("service-count") ? e.Int("service-count", 1, int.MaxValue) : 1,
                 e.Has("window") ? e.Int("window", 1, 1024) : 2);
-        }, ["kind", "intids", "rate", "service-count", "window"]);
-        var guest = new GuestSpec(r.Duration("guest.handler-time", allowZero: true), r.Int("guest.priority-mask", 0, 31));
-        var vcpu = new VcpuSpec(r.Double("vcpu.exits-per-second", 0, 1e6), r.Bool("vcpu.wfi-when-idle"));
-        var host = new HostSpec(r.Double("host.preempt-per-second", 0, 1e6));
-        r.ThrowIfAny();
+        });
+        CheckOverlaps(r, "devices", devices.Select(d => d.Ids).ToList(), "injects");
+
+        var handler = r.Duration("guest.handler-time", allowZero: true, tick: true);
+        var mask = r.Int("guest.priority-mask", 0, Priority.Levels - 1);
+        var reprogram = r.Rate("guest.reprogram-per-second");
+        var ipiRate = r.Rate("guest.ipi-per-second");
+        var ipis = r.Budget("guest.ipis");
+        if (ipiRate > 0 && !interrupts.Any(i => i.Ids.Type == IntIdType.Lpi))
+            r.Error("guest.ipi-per-second", $"{ipiRate.ToString(CultureInfo.InvariantCulture)} needs an lpi:... range in {Root}.interrupts (GICv5 IPIs are LPIs)");
+        var guest = new GuestSpec(handler, mask, reprogram, ipiRate, ipis);
+        var vcpu = new VcpuSpec(r.Rate("vcpu.exits-per-second"), r.Bool("vcpu.wfi-when-idle"));
+        var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
+
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice),
-            injections, duration, file);
+            injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null) { DrainTimeout = drainTimeout };
+    }
+
+    /// <summary>Two entries of one list must not share an INTID (one guest programming, one device per line).</summary>
+    private static void CheckOverlaps(Reader r, string list, List<IntIdRange> ranges, string verb)
+    {
+        for (var i = 0; i < ranges.Count; i++)
+            for (var j = 0; j < i; j++)
+            {
+                var (a, b) = (ranges[i], ranges[j]);
+                if (a.Count == 0 || b.Count == 0 || a == default || b == default) continue;
+                if (a.Type == b.Type && a.First <= b.Last && b.First <= a.Last)
+                    r.Error($"{list}[{i}].intids", $"{a} overlaps {list}[{j}] ({b}): expected each INTID {verb} by one entry");
+            }
     }
 
     /// <summary>Typed reads with errors that name the file and the HOCON path; errors are collected.</summary>
-    private sealed class Reader(Config config, string where, string prefix = Root, List<string>? errors = null)
+    private sealed class Reader(Config config, string where, string prefix, List<string> errors)
     {
-        private readonly List<string> _errors = errors ?? new List<string>();
-
-        public void Error(string key, string what) => _errors.Add($"{where}: {prefix}.{key}: {what}");
-
-        public void ThrowIfAny()
-        {
-            if (_errors.Count > 0) throw new ScenarioException(_errors);
-        }
+        public void Error(string key, string what) => errors.Add($"{where}: {prefix}.{key}: {what}");
 
         public bool Has(string key) => config.HasPath(key);
 
         private string? Raw(string key)
         {
             if (!config.HasPath(key)) { Error(key, "missing"); return null; }
-            try { return config.GetString(key); }
-            catch (Exception) { Error(key, "expected a value, found an object or list"); return null; }
+            HoconValue value;
+            try { value = config.GetValue(key); }
+            catch (Exception) { Error(key, "expected a value"); return null; }
+            if (value.IsObject()) { Error(key, "expected a value, found an object { ... }"); return null; }
+            if (IsList(value)) { Error(key, "expected a value, found a list [ ... ]"); return null; }
+            return value.GetString();
         }
 
         public string String(string key) => Raw(key) ?? "";
@@ -137,19 +311,35 @@ public static class ScenarioLoader
         {
             var raw = Raw(key);
             if (raw is null) return min;
-            if (!long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) { Error(key, $"expected an integer, found '{raw}'"); return min; }
+            if (!long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) { Error(key, $"expected an integer, found '{raw}'"); return min; }
             if (v < min || v > max) { Error(key, $"{v} is out of range {min}..{max}"); return min; }
             return v;
         }
 
         public int Int(string key, int min, int max) => (int)Long(key, min, max);
 
-        public double Double(string key, double min, double max)
+        /// <summary>A rate paced by Akka's scheduler: 0 (off) up to <see cref="MaxTimerRate"/> per second.</summary>
+        public double Rate(string key)
         {
             var raw = Raw(key);
-            if (raw is null) return min;
-            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || double.IsNaN(v)) { Error(key, $"expected a number, found '{raw}'"); return min; }
-            if (v < min || v > max) { Error(key, $"{v} is out of range {min}..{max}"); return min; }
+            if (raw is null) return 0;
+            if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v)) { Error(key, $"expected a number of events per second, found '{raw}'"); return 0; }
+            if (v < 0) { Error(key, $"{raw} is negative: expected 0..{MaxTimerRate} per second"); return 0; }
+            if (v > MaxTimerRate)
+            {
+                Error(key, $"{raw} per second is more than the {MaxTimerRate} per second Akka's scheduler can pace (one timer fires at most once per 10 ms tick): expected 0..{MaxTimerRate}" +
+                           (key == "rate" ? " (rate = 0 injects as fast as the fabric accepts)" : ""));
+                return 0;
+            }
+            return v;
+        }
+
+        /// <summary>A count that may be <c>unlimited</c> (long.MaxValue).</summary>
+        public long Budget(string key)
+        {
+            var raw = Raw(key);
+            if (raw is null or "unlimited") return long.MaxValue;
+            if (!long.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) { Error(key, $"expected unlimited or an integer >= 0, found '{raw}'"); return long.MaxValue; }
             return v;
         }
 
@@ -173,12 +363,15 @@ public static class ScenarioLoader
             return choices[0].Value;
         }
 
-        public TimeSpan Duration(string key, bool allowZero = false)
+        /// <summary>A duration; with <paramref name="tick"/>, one that a timer paces, so 0 or at least one scheduler tick.</summary>
+        public TimeSpan Duration(string key, bool allowZero = false, bool tick = false)
         {
             var raw = Raw(key);
             if (raw is null) return TimeSpan.Zero;
-            if (!TryDuration(raw, out var v)) { Error(key, $"expected a duration such as 5s, 200ms or 10us, found '{raw}'"); return TimeSpan.Zero; }
+            if (!TryDuration(raw, out var v)) { Error(key, $"expected a duration such as 5s, 200ms or 10ms, found '{raw}'"); return TimeSpan.Zero; }
             if (v < TimeSpan.Zero || (!allowZero && v == TimeSpan.Zero)) Error(key, $"{raw} is not a {(allowZero ? "non-negative" : "positive")} duration");
+            else if (tick && v > TimeSpan.Zero && v < SchedulerTick)
+                Error(key, $"{raw} is shorter than Akka's scheduler tick (10 ms), so it would last a whole tick: expected {(allowZero ? "0 or " : "")}at least 10ms");
             return v;
         }
 
@@ -206,13 +399,14 @@ public static class ScenarioLoader
             return true;
         }
 
-        public IntIdRange IntIds(string key, int spis)
+        /// <summary>An INTID range (<c>spi:0-31</c>, <c>lpi:8192-8199</c>, <c>ppi:27</c>) that fits the VM; null when invalid.</summary>
+        public IntIdRange? IntIds(string key, int spis)
         {
             var raw = Raw(key);
-            if (raw is null) return default;
-            if (!IntIdRange.TryParse(raw, out var range, out var why)) { Error(key, why); return default; }
-            if (range.Type == IntIdType.Spi && range.Last >= spis) Error(key, $"{raw} reaches beyond the VM's {spis} SPIs (spis-per-vm)");
-            if (range.Type == IntIdType.Lpi && range.Last >= 1 << 16) Error(key, $"{raw} reaches beyond the guest's 16 LPI ID bits");
+            if (raw is null) return null;
+            if (!IntIdRange.TryParse(raw, out var range, out var why)) { Error(key, $"expected an INTID range such as spi:0-31, lpi:8192-8199 or ppi:27: {why}"); return null; }
+            if (range.Type == IntIdType.Spi && range.Last >= spis) { Error(key, $"{raw} reaches beyond the VM's {spis} SPIs (spi:0-{spis - 1}, spis-per-vm)"); return null; }
+            if (range.Type == IntIdType.Lpi && range.Last >= 1 << 16) { Error(key, $"{raw} reaches beyond the guest's 16 LPI ID bits (lpi:0-65535)"); return null; }
             return range;
         }
 
@@ -222,27 +416,37 @@ public static class ScenarioLoader
             if (raw is null or "round-robin") return null;
             if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v >= vcpus)
             {
-                Error(key, $"expected round-robin or a vCPU 0..{vcpus - 1}, found '{raw}'");
+                Error(key, $"expected round-robin or a vCPU 0..{vcpus - 1} (vcpus-per-vm = {vcpus}), found '{raw}'");
                 return null;
             }
             return v;
         }
 
-        public List<T> List<T>(string key, Func<Reader, string, T> item, string[] allowed)
+        /// <summary>Akka's HoconValue.IsArray() is false for an empty list <c>[]</c>; this is not.</summary>
+        private static bool IsList(HoconValue value) => value.IsArray() || value.Values.Any(v => v is HoconArray);
+
+        /// <summary>A list of objects, each read by <paramref name="item"/> with a reader whose paths name the element
+        /// (<c>fabric.scenario.devices[1].rate</c>); keys outside <paramref name="allowed"/> are refused.</summary>
+        public List<T> List<T>(string key, string[] allowed, Func<Reader, T> item)
         {
             var result = new List<T>();
             if (!config.HasPath(key)) { Error(key, "missing"); return result; }
             IList<HoconValue> values;
-            try { values = config.GetValue(key).GetArray(); }
+            try
+            {
+                var value = config.GetValue(key);
+                if (!IsList(value)) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
+                values = value.GetArray();
+            }
             catch (Exception) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
             for (var i = 0; i < values.Count; i++)
             {
                 var path = $"{key}[{i}]";
                 if (!values[i].IsObject()) { Error(path, "expected an object { ... }"); continue; }
                 var obj = values[i].GetObject();
-                foreach (var k in obj.Items.Keys.Where(k => !allowed.Contains(k))) Error($"{path}.{k}", $"unknown key (expected {string.Join(", ", allowed)})");
-                var sub = new Reader(new Config(new HoconRoot(values[i])), where, $"{prefix}.{path}", _errors);
-                result.Add(item(sub, path));
+                foreach (var k in obj.Items.Keys.Where(k => !allowed.Contains(k))) Error($"{path}.{k}", $"unknown key (expected one of {string.Join(", ", allowed)})");
+                var sub = new Reader(new Config(new HoconRoot(values[i])), where, $"{prefix}.{path}", errors);
+                result.Add(item(sub));
             }
             return result;
         }

@@ -10,10 +10,19 @@ namespace Fabric.Specs.Actors;
 /// <summary>Runs a whole fabric inside a spec's actor system and checks every invariant from its event log.</summary>
 public static class FabricHarness
 {
+    /// <summary>FABRIC_STRESS_SCALE multiplies the stress specs' VMs and injections for long local runs (default 1).</summary>
+    public static int Scale => int.TryParse(Environment.GetEnvironmentVariable("FABRIC_STRESS_SCALE"), out var s) && s > 0 ? s : 1;
+
+    /// <summary>FABRIC_STRESS_SEED replays a stress run; otherwise each run takes a fresh seed, printed on failure.</summary>
+    public static long Seed => long.TryParse(Environment.GetEnvironmentVariable("FABRIC_STRESS_SEED"), out var s) ? s : Random.Shared.NextInt64(1, int.MaxValue);
+
     public sealed record Outcome(FabricRuntime Runtime, List<FabricEvent> Events, InvariantChecker Checker, IReadOnlyList<Violation> Violations, bool Quiesced)
     {
         public int Count(Ev ev) => Events.Count(e => e.Ev == ev);
-        public string Describe() => $"quiesced={Quiesced} events={Events.Count} violations:\n" + string.Join("\n", Violations.Take(20));
+        public string Describe() =>
+            $"seed {Seed} (replay with FABRIC_STRESS_SEED={Seed}) quiesced={Quiesced} events={Events.Count} violations:\n" + string.Join("\n", Violations.Take(20));
+
+        public long Seed { get; init; }
     }
 
     public static VmSpec EdgeStorm(int vcpus, int spis, FabricPolicies policies, long perDevice, double exitsPerSecond = 0, int window = 2) =>
@@ -22,7 +31,7 @@ public static class FabricHarness
              new InterruptSpec(new IntIdRange(IntIdType.Spi, (uint)spis / 2, (uint)spis - 1), HandlingMode.Level, 4, 0, true)],
             [new DeviceSpec(DeviceKind.Irqfd, new IntIdRange(IntIdType.Spi, 0, (uint)spis / 2 - 1), Window: window),
              new DeviceSpec(DeviceKind.IrqfdResample, new IntIdRange(IntIdType.Spi, (uint)spis / 2, (uint)spis - 1), ServiceCount: 3)],
-            new GuestSpec(TimeSpan.Zero), new VcpuSpec(exitsPerSecond, true), new HostSpec(), 42, perDevice);
+            new GuestSpec(TimeSpan.Zero), new VcpuSpec(exitsPerSecond, true), new HostSpec(), Seed, perDevice * Scale);
 
     /// <summary>Every path at once: edge and resampled level SPIs, IPIs (LPIs by CDPEND), a timer PPI, run-time
     /// reprogramming of in-flight interrupts, trap exits and host preemption.</summary>
@@ -36,7 +45,7 @@ public static class FabricHarness
              new DeviceSpec(DeviceKind.IrqfdResample, new IntIdRange(IntIdType.Spi, 32, 47), ServiceCount: 20),
              new DeviceSpec(DeviceKind.Irqfd, new IntIdRange(IntIdType.Ppi, 27, 27), Rate: 500)],
             new GuestSpec(TimeSpan.Zero, 31, ReprogramPerSecond: 300, IpiPerSecond: 300, IpiBudget: ipis),
-            new VcpuSpec(ExitsPerSecond: 500, WfiWhenIdle: true), new HostSpec(PreemptPerSecond: 300), 7, perDevice);
+            new VcpuSpec(ExitsPerSecond: 500, WfiWhenIdle: true), new HostSpec(PreemptPerSecond: 300), Seed, perDevice * Scale);
 
     public static async Task<Outcome> RunAsync(ActorSystem system, int vms, VmSpec spec, TimeSpan? runFor = null, Action<FabricRuntime>? during = null)
     {
@@ -51,6 +60,6 @@ public static class FabricHarness
         events.Sort((a, b) => a.Seq.CompareTo(b.Seq));
         var checker = new InvariantChecker(new FabricShape(vms, spec.Vcpus, spec.Spis), spec.Policies.Tracking == Fabric.Hardware.Kvm.TrackingPolicy.Push);
         foreach (var e in events) checker.Observe(e);
-        return new Outcome(rt, events, checker, checker.Finish(), quiesced);
+        return new Outcome(rt, events, checker, checker.Finish(), quiesced) { Seed = spec.Seed };
     }
 }

@@ -41,21 +41,25 @@ public abstract class ProtocolSpec : TestKit
     }
 
     protected static IntId Spi(uint n) => IntId.Spi(n);
+
+    /// <summary>A VirtualIrsActor around <paramref name="state"/>, with the guest's boot of spi:5 (priority 8, enabled,
+    /// routed to <paramref name="target"/>).</summary>
+    protected IActorRef StartVirs(VirtualIrsState state, FabricPolicies policies, int target)
+    {
+        state.Irs.EnableIrs();
+        var actor = Sys.ActorOf(VirtualIrsActor.Props(state, Vm, policies, Events));
+        actor.Tell(new IrsProtocol.CdPriority(Spi(5), 8));
+        actor.Tell(new IrsProtocol.CdAffinity(Spi(5), target));
+        actor.Tell(new IrsProtocol.CdEnable(Spi(5), true));
+        return actor;
+    }
 }
 
 public class VirtualIrsActorSpecs : ProtocolSpec
 {
     private readonly VirtualIrsState _state = new(new VirtualIrs(new VirtualIrsConfig(32, 2)));
 
-    private IActorRef Start(TrackingPolicy tracking = TrackingPolicy.Push)
-    {
-        _state.Irs.EnableIrs();
-        var actor = Sys.ActorOf(VirtualIrsActor.Props(_state, Vm, new FabricPolicies(Tracking: tracking), Events));
-        actor.Tell(new IrsProtocol.CdPriority(Spi(5), 8));
-        actor.Tell(new IrsProtocol.CdAffinity(Spi(5), 1));
-        actor.Tell(new IrsProtocol.CdEnable(Spi(5), true));
-        return actor;
-    }
+    private IActorRef Start(TrackingPolicy tracking = TrackingPolicy.Push) => StartVirs(_state, new FabricPolicies(Tracking: tracking), target: 1);
 
     [Fact]
     public void Vdpend_pends_and_offers_the_interrupt_to_the_vpe_its_iaffid_names()

@@ -14,15 +14,7 @@ public class RaceSpecs : ProtocolSpec
 {
     private readonly VirtualIrsState _irs = new(new VirtualIrs(new VirtualIrsConfig(32, 2)));
 
-    private IActorRef Virs0()
-    {
-        _irs.Irs.EnableIrs();
-        var virs = Sys.ActorOf(VirtualIrsActor.Props(_irs, Vm, FabricPolicies.Default, Events));
-        virs.Tell(new IrsProtocol.CdPriority(Spi(5), 8));
-        virs.Tell(new IrsProtocol.CdAffinity(Spi(5), 0));
-        virs.Tell(new IrsProtocol.CdEnable(Spi(5), true));
-        return virs;
-    }
+    private IActorRef Virs0() => StartVirs(_irs, FabricPolicies.Default, target: 0);
 
     [Fact]
     public void Re_injection_while_active_makes_it_active_and_pending_and_it_is_offered_again_only_after_cddi()

@@ -171,4 +171,14 @@ public class InvariantCheckerSpecs
         _log.Add(_log[0]);
         Broken("I8", "out of order");
     }
+
+    [Fact]
+    public void I2_under_push_two_consumptions_may_precede_their_two_notifications()
+    {
+        // A re-injection overtakes the first deactivation's report: deactivate, deactivate, notify, notify.
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0)
+            .E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
+        Assert.Empty(Check(push: true));
+    }
 }

@@ -6,7 +6,9 @@ using Fabric.Hardware;
 using Fabric.Hardware.Kvm;
 using Xunit;
 
-namespace Fabric.Specs.Actors;
+namespace Fabric.Specs.Stress;
+
+using Fabric.Specs.Actors;
 
 public class SupervisionSpecs : TestKit
 {

@@ -1,0 +1,34 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Protocols;
+
+/// <summary>Messages to a VpeActor: the IRS's offers, the guest's CPU-interface instructions, residency.</summary>
+public static class CpuInterfaceProtocol
+{
+    /// <summary>Stream: the IRS forwards this HPPI to the VPE (null: nothing pending for it).</summary>
+    public sealed record Offer(Hppi? Hppi);
+    /// <summary>GICR CDIA.</summary>
+    public sealed record Cdia
+    {
+        public static readonly Cdia Instance = new();
+    }
+    /// <summary>What CDIA returned: an INTID, or none (spurious: VALID=0).</summary>
+    public sealed record CdiaResult(IntId? Id);
+    /// <summary>GIC CDEOI: priority drop, no operand.</summary>
+    public sealed record Cdeoi
+    {
+        public static readonly Cdeoi Instance = new();
+    }
+    /// <summary>ICC_PCR_EL1 written.</summary>
+    public sealed record SetPriorityMask(int Mask);
+    /// <summary>A guest operation on one of this VPE's PPIs (CDPEND, CDEN, CDPRI, CDDI on a PPI).</summary>
+    public sealed record PpiOp(IntId Id, PpiOperation Operation, int Value);
+    /// <summary>The VPE's virtual IRQ line is asserted: the vCPU should acknowledge.</summary>
+    public sealed record IrqAsserted
+    {
+        public static readonly IrqAsserted Instance = new();
+    }
+}
+
+public enum PpiOperation { Pend, Enable, Priority, Deactivate }

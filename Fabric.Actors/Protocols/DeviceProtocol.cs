@@ -1,0 +1,20 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Protocols;
+
+/// <summary>Messages to devices.</summary>
+public static class DeviceProtocol
+{
+    /// <summary>kvm_notify_acked_irq: the guest consumed this SPI.</summary>
+    public sealed record Notified(uint Spi);
+    public sealed record Start
+    {
+        public static readonly Start Instance = new();
+    }
+    /// <summary>Stop injecting (drain): a resampled line is lowered once its service completes.</summary>
+    public sealed record Stop
+    {
+        public static readonly Stop Instance = new();
+    }
+}

@@ -1,0 +1,30 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+
+namespace Fabric.Actors.Protocols;
+
+/// <summary>Residency (vgic_v5_load / vgic_v5_put, make_resident / make_non_resident) and doorbells.</summary>
+public static class ResidencyProtocol
+{
+    public sealed record MakeResident
+    {
+        public static readonly MakeResident Instance = new();
+    }
+    /// <summary>A put; <paramref name="Wfi"/>: the vCPU blocks in WFI and requests a doorbell at the effective mask − 1.</summary>
+    public sealed record MakeNonResident(bool Wfi);
+    /// <summary>The IRS rang this VPE's doorbell (a host LPI; the handler sets db_fired and kicks the vCPU).</summary>
+    public sealed record Doorbell(int Vpe);
+    /// <summary>The host scheduler wakes a vCPU (after a doorbell) or preempts / resumes it.</summary>
+    public sealed record Wake
+    {
+        public static readonly Wake Instance = new();
+    }
+    public sealed record Preempt
+    {
+        public static readonly Preempt Instance = new();
+    }
+    public sealed record Resume
+    {
+        public static readonly Resume Instance = new();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Fabric.Actors.Observation;
+using Fabric.Host.Scenarios;
+
+namespace Fabric.Host.Reporting;
+
+/// <summary>Latency percentiles in microseconds (HdrHistogram, 3 significant digits). <see cref="Count"/> is the number
+/// of samples; it is shown in the table, not part of DESIGN.md §5's JSON.</summary>
+public sealed record LatencySummary(double P50, double P90, double P99, double P999, double Max, [property: JsonIgnore] long Count);
+
+public sealed record ViolationReport(string Invariant, int Vm, int? Vpe, string? Intid, string Message)
+{
+    public static ViolationReport From(Violation v) => new(v.Invariant, v.Vm, v.Vpe, v.IntId?.ToString(), v.Message);
+}
+
+public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyList<ViolationReport> Violations);
+
+/// <summary>
+/// The report of DESIGN.md §5, key for key (plus <c>notifyLatencyMicros</c>): written by <c>--report</c> and printed as
+/// a table. <c>vcpus</c> is the total over all VMs; <c>throughputPerSecond</c> is acknowledged interrupts per wall
+/// second from the first injection to the last event; <c>latencyMicros</c> runs from a device's trigger to the guest's
+/// acknowledge, <c>notifyLatencyMicros</c> from a tracked SPI's deactivation to its notifier.
+/// </summary>
+public sealed record RunReport(
+    string Scenario,
+    long Seed,
+    int Vms,
+    int Vcpus,
+    long Injected,
+    long Coalesced,
+    long Acknowledged,
+    long Deactivated,
+    long Notified,
+    long Resampled,
+    long Doorbells,
+    long ResidencyChanges,
+    long PendingAtEnd,
+    long ApListAtEnd,
+    InvariantsReport Invariants,
+    double ElapsedSeconds,
+    double ThroughputPerSecond,
+    LatencySummary LatencyMicros,
+    LatencySummary NotifyLatencyMicros,
+    string Replay)
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public static RunReport From(Scenario s, InvariantChecker checker, IReadOnlyList<Violation> violations, ReportBuilder b)
+    {
+        var elapsed = b.ElapsedSeconds;
+        return new RunReport(s.Name, s.Seed, s.Vms, s.TotalVcpus,
+            checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
+            checker.Resampled, checker.Doorbells, checker.ResidencyChanges, checker.PendingNow, checker.TrackedNow,
+            new InvariantsReport(InvariantChecker.All, violations.Select(ViolationReport.From).ToArray()),
+            Math.Round(elapsed, 3), elapsed > 0 ? Math.Round(checker.Acknowledged / elapsed, 1) : 0,
+            ReportBuilder.Summarise(b.Latency), ReportBuilder.Summarise(b.NotifyLatency), s.ReplayCommand);
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public async Task WriteAsync(string path)
+    {
+        await File.WriteAllTextAsync(path, ToJson() + Environment.NewLine).ConfigureAwait(false);
+    }
+}

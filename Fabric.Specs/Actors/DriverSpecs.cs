@@ -1,0 +1,148 @@
+using Akka.Actor;
+using Fabric.Actors.Drivers;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+using Fabric.Hardware;
+using Fabric.Hardware.Interrupts;
+using Xunit;
+
+namespace Fabric.Specs.Actors;
+
+public class VcpuActorSpecs : ProtocolSpec
+{
+    private IActorRef Start(VmSpec? spec = null)
+    {
+        var s = spec ?? VmSpec.Simple(vcpus: 2);
+        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, s), Vm, s, Events));
+        vcpu.Tell(VcpuActor.Boot.Instance);
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.SetPriorityMask>();
+        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
+        return vcpu;
+    }
+
+    [Fact]
+    public void The_handler_loop_acknowledges_drops_priority_deactivates_and_asks_again()
+    {
+        var vcpu = Start();
+        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
+        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(IntId.Spi(5)), Vpes[0].Ref);
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdeoi>();
+        Assert.Equal(new IrsProtocol.Cddi(IntId.Spi(5), 0), Virs.ExpectMsg<IrsProtocol.Cddi>());
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
+    }
+
+    [Fact]
+    public void An_idle_vcpu_blocks_in_wfi_with_a_doorbell_request_and_exits_to_kvm()
+    {
+        var vcpu = Start();
+        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
+        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(null));
+        Assert.True(Vpes[0].ExpectMsg<ResidencyProtocol.MakeNonResident>().Wfi);
+        ApList.ExpectMsg<ApListProtocol.VcpuExit>();
+        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);             // asleep: only a doorbell wakes it
+        Vpes[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        vcpu.Tell(ResidencyProtocol.Wake.Instance);
+        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
+    }
+
+    [Fact]
+    public void A_preempted_vcpu_is_put_without_a_doorbell_and_finishes_its_handler_after_resuming()
+    {
+        var vcpu = Start();
+        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
+        vcpu.Tell(ResidencyProtocol.Preempt.Instance);
+        Assert.False(Vpes[0].ExpectMsg<ResidencyProtocol.MakeNonResident>().Wfi);
+        ApList.ExpectMsg<ApListProtocol.VcpuExit>();
+        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(IntId.Spi(5)));     // the CDIA issued before the put
+        Virs.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        vcpu.Tell(ResidencyProtocol.Resume.Instance);
+        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
+        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdeoi>();
+        Assert.Equal(IntId.Spi(5), Virs.ExpectMsg<IrsProtocol.Cddi>().Id);
+    }
+}
+
+public class IrqfdActorSpecs : ProtocolSpec
+{
+    private IActorRef Start(DeviceSpec spec, long budget = long.MaxValue) =>
+        Sys.ActorOf(IrqfdActor.Props(0, spec, Vm, Events, new DeviceState(budget), 1));
+
+    [Fact]
+    public void An_edge_irqfd_as_fast_as_accepted_keeps_its_window_and_writes_once_more_per_notification()
+    {
+        var dev = Start(new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("spi:4"), Window: 2));
+        dev.Tell(DeviceProtocol.Start.Instance);
+        Assert.Equal(4u, ApList.ExpectMsg<ApListProtocol.RegisterNotifier>().Spi);
+        Assert.Equal(new ApListProtocol.SetIrq(4, true), ApList.ExpectMsg<ApListProtocol.SetIrq>());
+        Assert.Equal(new ApListProtocol.SetIrq(4, true), ApList.ExpectMsg<ApListProtocol.SetIrq>());
+        ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        dev.Tell(new DeviceProtocol.Notified(4));
+        Assert.Equal(new ApListProtocol.SetIrq(4, true), ApList.ExpectMsg<ApListProtocol.SetIrq>());
+    }
+
+    [Fact]
+    public void A_resampled_level_line_is_lowered_at_each_notification_and_reasserted_until_serviced()
+    {
+        var dev = Start(new DeviceSpec(DeviceKind.IrqfdResample, IntIdRange.Parse("spi:40"), ServiceCount: 2));
+        dev.Tell(DeviceProtocol.Start.Instance);
+        ApList.ExpectMsg<ApListProtocol.RegisterNotifier>();
+        Assert.True(ApList.ExpectMsg<ApListProtocol.SetIrq>().Level);
+        dev.Tell(new DeviceProtocol.Notified(40));
+        Assert.False(ApList.ExpectMsg<ApListProtocol.SetIrq>().Level);
+        Assert.True(ApList.ExpectMsg<ApListProtocol.SetIrq>().Level);      // still needs service
+        dev.Tell(new DeviceProtocol.Notified(40));
+        Assert.False(ApList.ExpectMsg<ApListProtocol.SetIrq>().Level);     // serviced twice: stays low
+        ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_device_stops_at_its_budget()
+    {
+        var dev = Start(new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("spi:4"), Window: 4), budget: 3);
+        dev.Tell(DeviceProtocol.Start.Instance);
+        ApList.ExpectMsg<ApListProtocol.RegisterNotifier>();
+        for (var i = 0; i < 3; i++) ApList.ExpectMsg<ApListProtocol.SetIrq>();
+        dev.Tell(new DeviceProtocol.Notified(4));
+        ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_ppi_source_pends_the_ppi_in_every_vpe()
+    {
+        var dev = Start(new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("ppi:27"), Rate: 200));
+        dev.Tell(DeviceProtocol.Start.Instance);
+        foreach (var vpe in Vpes)
+            Assert.Equal(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(27), PpiOperation.Pend, 1), vpe.ExpectMsg<CpuInterfaceProtocol.PpiOp>());
+        ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+}
+
+public class HostSchedulerActorSpecs : ProtocolSpec
+{
+    [Fact]
+    public void A_doorbell_wakes_its_vcpu()
+    {
+        var s = Sys.ActorOf(HostSchedulerActor.Props(Vm, new HostSpec(), new SchedulerState(), 1));
+        s.Tell(new ResidencyProtocol.Doorbell(1));
+        Vcpus[1].ExpectMsg<ResidencyProtocol.Wake>();
+        Vcpus[0].ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void Preemption_puts_a_vcpu_and_resumes_it_and_stops_when_told()
+    {
+        var host = CreateTestProbe();
+        var vm = new VmTopology(0, 2);
+        vm.Vcpus[0] = vm.Vcpus[1] = host.Ref;
+        var s = Sys.ActorOf(HostSchedulerActor.Props(vm, new HostSpec(PreemptPerSecond: 50, PreemptFor: TimeSpan.FromMilliseconds(5)), new SchedulerState(), 1));
+        host.ExpectMsg<ResidencyProtocol.Preempt>(TimeSpan.FromSeconds(3));
+        host.ExpectMsg<ResidencyProtocol.Resume>(TimeSpan.FromSeconds(3));
+        s.Tell(DeviceProtocol.Stop.Instance);
+        host.ReceiveWhile(TimeSpan.FromMilliseconds(100), m => m);     // what was already under way
+        host.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+    }
+}

@@ -1,0 +1,58 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Fabric.Actors;
+using Fabric.Actors.Irs;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+using Xunit;
+
+namespace Fabric.Specs.Actors;
+
+/// <summary>I8: what names a VM, VPE or INTID that does not exist is refused with an error and changes nothing.</summary>
+public class IsolationSpecs : TestKit
+{
+    [Theory]
+    [InlineData(-1, "out of range")]
+    [InlineData(4, "out of range")]
+    public void The_irs_refuses_a_vm_id_outside_its_table(int vmId, string reason)
+    {
+        var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
+        irs.Tell(new IrsActor.CreateVm(vmId, VmSpec.Simple()));
+        Assert.Contains(reason, ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
+
+    [Fact]
+    public void The_irs_refuses_a_vm_id_already_valid_and_a_destroy_of_one_that_is_not()
+    {
+        var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
+        irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
+        Assert.Equal(1, ExpectMsg<VmActor.Created>().VmId);
+        irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
+        Assert.Contains("already valid", ExpectMsg<IrsProtocol.Refused>().Reason);
+        irs.Tell(new IrsActor.DestroyVm(2));
+        Assert.Contains("does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
+
+    [Fact]
+    public void The_irs_refuses_a_vm_kvm_could_not_build()
+    {
+        var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
+        irs.Tell(new IrsActor.CreateVm(0, VmSpec.Simple(spis: 48)));
+        Assert.Contains("48 SPIs", ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
+
+    [Fact]
+    public async Task Injecting_into_a_vm_or_spi_that_does_not_exist_is_refused_and_nothing_happens()
+    {
+        var log = new EventLog();
+        var rt = await FabricRuntime.BuildAsync(Sys, 2, VmSpec.Simple(vcpus: 2), log);
+        Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
+        var before = log.LastSeq;
+        Assert.Contains("VM 2 does not exist", rt.Inject(2, 0, true));
+        Assert.Null(rt.Inject(1, 32, true, TestActor));
+        Assert.Equal("kvm_set_irq", ExpectMsg<IrsProtocol.Refused>().Operation);
+        Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
+        Assert.Equal(before, log.LastSeq);
+    }
+}

@@ -1,0 +1,176 @@
+using Fabric.Host.Cli;
+using Fabric.Host.Scenarios;
+using Xunit;
+
+namespace Fabric.Specs.Host;
+
+/// <summary>
+/// Every kind of bad scenario is refused with exit code 2 and a message naming the file, the HOCON path of the key and
+/// what was expected; <c>validate</c> lists every error at once.
+/// </summary>
+public sealed class ScenarioValidationSpecs : IDisposable
+{
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>A valid scenario with one key replaced (or added) by <paramref name="set"/>, written to a file.</summary>
+    private string With(string name, string set) => _dir.Write(name + ".hocon", Scenarios.Healthy + "\n" + set + "\n");
+
+    public static TheoryData<string, string, string> BadScenarios => new()
+    {
+        // name, what the file adds, what the error must say (after "FILE: ")
+        { "unknown-key", "fabric.scenario.vmz = 4", "fabric.scenario.vmz: unknown key" },
+        { "unknown-nested-key", "fabric.scenario.guest.handler-tme = 0us", "fabric.scenario.guest.handler-tme: unknown key" },
+        { "unknown-top-level", "fabrik.scenario.vms = 4", "fabrik: unknown key (expected akka or fabric.scenario)" },
+        { "unknown-under-fabric", "fabric.scenarios.vms = 4", "fabric.scenarios: unknown key (expected fabric.scenario)" },
+        { "wrong-type-integer", "fabric.scenario.vms = lots", "fabric.scenario.vms: expected an integer, found 'lots'" },
+        { "wrong-type-bool", "fabric.scenario.vcpu.wfi-when-idle = maybe", "fabric.scenario.vcpu.wfi-when-idle: expected true or false, found 'maybe'" },
+        { "wrong-type-enum", "fabric.scenario.tracking = pull", "fabric.scenario.tracking: expected one of push | fold, found 'pull'" },
+        { "wrong-type-duration", "fabric.scenario.stop-after.duration = soon", "fabric.scenario.stop-after.duration: expected a duration such as 5s" },
+        { "object-for-value", "fabric.scenario.seed { a = 1 }", "fabric.scenario.seed: expected a value, found an object" },
+        { "list-for-value", "fabric.scenario.name = [a, b]", "fabric.scenario.name: expected a value, found a list" },
+        { "value-for-list", "fabric.scenario.devices = 5", "fabric.scenario.devices: expected a list" },
+        { "out-of-range", "fabric.scenario.vcpus-per-vm = 600", "fabric.scenario.vcpus-per-vm: 600 is out of range 1..512" },
+        { "too-many-vms", "fabric.scenario.vms = 70000", "fabric.scenario.vms: 70000 is out of range 1..65536" },
+        { "spis-not-multiple-of-32", "fabric.scenario.spis-per-vm = 40", "fabric.scenario.spis-per-vm: 40 is not a multiple of 32" },
+        { "priority-out-of-range", "fabric.scenario.guest.priority-mask = 32", "fabric.scenario.guest.priority-mask: 32 is out of range 0..31" },
+        { "rate-beyond-the-scheduler", "fabric.scenario.vcpu.exits-per-second = 1000", "fabric.scenario.vcpu.exits-per-second: 1000 per second is more than the 100 per second" },
+        { "duration-below-a-tick", "fabric.scenario.guest.handler-time = 20us", "fabric.scenario.guest.handler-time: 20us is shorter than Akka's scheduler tick" },
+        { "negative-budget", "fabric.scenario.guest.ipis = -3", "fabric.scenario.guest.ipis: expected unlimited or an integer >= 0, found '-3'" },
+        { "bad-intids", """fabric.scenario.interrupts = [ { intids = "irq:0-7", mode = edge, priority = 8, affinity = 0, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].intids: expected an INTID range such as spi:0-31" },
+        { "empty-intid-range", """fabric.scenario.interrupts = [ { intids = "spi:7-3", mode = edge, priority = 8, affinity = 0, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].intids: expected an INTID range such as spi:0-31, lpi:8192-8199 or ppi:27: 'spi:7-3' is an empty range" },
+        { "intids-beyond-spis", """fabric.scenario.interrupts = [ { intids = "spi:0-40", mode = edge, priority = 8, affinity = 0, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].intids: spi:0-40 reaches beyond the VM's 32 SPIs" },
+        { "affinity-out-of-range", """fabric.scenario.interrupts = [ { intids = "spi:0-11", mode = edge, priority = 8, affinity = 2, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].affinity: expected round-robin or a vCPU 0..1 (vcpus-per-vm = 2), found '2'" },
+        { "list-item-unknown-key", """fabric.scenario.devices = [ { kind = irqfd, intids = "spi:0-7", rte = 5 } ]""",
+            "fabric.scenario.devices[0].rte: unknown key (expected one of kind, intids, rate, service-count, window)" },
+        { "list-item-missing-key", """fabric.scenario.interrupts = [ { intids = "spi:0-11", mode = edge, affinity = 0, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].priority: missing" },
+        { "list-item-not-an-object", "fabric.scenario.devices = [ irqfd ]", "fabric.scenario.devices[0]: expected an object" },
+        { "overlapping-interrupts", """fabric.scenario.interrupts = [ { intids = "spi:0-11", mode = edge, priority = 8, affinity = 0, enabled = true }, { intids = "spi:8-9", mode = edge, priority = 4, affinity = 0, enabled = true } ]""",
+            "fabric.scenario.interrupts[1].intids: spi:8-9 overlaps interrupts[0] (spi:0-11)" },
+        { "device-on-unprogrammed-intids", """fabric.scenario.devices = [ { kind = irqfd, intids = "spi:20-23", rate = 0 } ]""",
+            "fabric.scenario.devices[0].intids: spi:20-23 is not all programmed by the guest" },
+        { "resample-on-edge-line", """fabric.scenario.devices = [ { kind = irqfd-resample, intids = "spi:0-3", service-count = 2 } ]""",
+            "fabric.scenario.devices[0].intids: an irqfd-resample drives a level line, but spi:0-7 is programmed with mode = edge" },
+        { "edge-irqfd-on-level-line", """fabric.scenario.devices = [ { kind = irqfd, intids = "spi:8-11", rate = 0 } ]""",
+            "fabric.scenario.devices[0].intids: an irqfd without resample writes edges, but spi:8-11 is programmed with mode = level" },
+        { "device-key-for-the-other-kind", """fabric.scenario.devices = [ { kind = irqfd, intids = "spi:0-7", service-count = 3 } ]""",
+            "fabric.scenario.devices[0].service-count: applies to kind = irqfd-resample only" },
+        { "ppi-source-without-rate", """fabric.scenario.interrupts = [ { intids = "ppi:27", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""" + "\n" +
+            """fabric.scenario.devices = [ { kind = irqfd, intids = "ppi:27", rate = 0 } ]""",
+            "fabric.scenario.devices[0].rate: a PPI source (a timer) needs rate > 0" },
+        { "device-injecting-lpis", """fabric.scenario.interrupts = [ { intids = "lpi:8192-8195", mode = edge, priority = 1, affinity = 0, enabled = true } ]""" + "\n" +
+            """fabric.scenario.devices = [ { kind = irqfd, intids = "lpi:8192-8195", rate = 0 } ]""",
+            "fabric.scenario.devices[0].intids: expected spi:... or ppi:..." },
+        { "ipis-without-lpis", "fabric.scenario.guest.ipi-per-second = 10", "fabric.scenario.guest.ipi-per-second: 10 needs an lpi:... range in fabric.scenario.interrupts" },
+        { "include", "include \"other.conf\"", "include is not supported" },
+        { "bad-hocon", "fabric.scenario { vms = ", "not valid HOCON" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadScenarios))]
+    public async Task A_bad_scenario_is_refused_with_exit_2_naming_the_file_the_path_and_what_was_expected(string name, string set, string expected)
+    {
+        var file = With(name, set);
+
+        var validate = await Cli.RunAsync("validate", file);
+        var run = await Cli.RunAsync("run", file);
+
+        Assert.True(validate.ExitCode == FabricCli.BadInput, validate.ToString());
+        Assert.Contains($"{file}", validate.Err);
+        Assert.Contains(expected, validate.Err);
+        Assert.True(run.ExitCode == FabricCli.BadInput, run.ToString());
+        Assert.Contains(expected, run.Err);
+        Assert.DoesNotContain("spec-healthy", run.Out);   // refused before anything was built
+    }
+
+    [Fact]
+    public async Task Validate_lists_every_error_at_once()
+    {
+        var file = With("many-errors", """
+            fabric.scenario.vms = lots
+            fabric.scenario.vmz = 4
+            fabric.scenario.tracking = pull
+            fabric.scenario.devices = [ { kind = irqfd, intids = "spi:0-7", rte = 5 } ]
+            fabric.scenario.interrupts = [ { intids = "spi:0-11", mode = edge, priority = 99, affinity = 7, enabled = true } ]
+            """);
+
+        var r = await Cli.RunAsync("validate", file);
+
+        Assert.Equal(FabricCli.BadInput, r.ExitCode);
+        string[] expected =
+        [
+            "fabric.scenario.vms: expected an integer", "fabric.scenario.vmz: unknown key", "fabric.scenario.tracking: expected one of push | fold",
+            "fabric.scenario.devices[0].rte: unknown key", "fabric.scenario.interrupts[0].priority: 99 is out of range 0..31",
+            "fabric.scenario.interrupts[0].affinity: expected round-robin or a vCPU 0..1",
+        ];
+        foreach (var e in expected) Assert.Contains($"{file}: {e}", r.Err);
+        Assert.Contains($"{expected.Length} error(s)", r.Err);
+    }
+
+    [Fact]
+    public async Task A_valid_scenario_validates_with_exit_0_and_builds_nothing()
+    {
+        var r = await Cli.RunAsync("validate", With("valid", ""));
+
+        Assert.True(r.ExitCode == FabricCli.Ok, r.ToString());
+        Assert.Contains("valid (spec-healthy: 2 VMs x 2 vCPUs, 32 SPIs", r.Out);
+    }
+
+    [Fact]
+    public async Task A_set_override_is_validated_like_the_file_and_named_as_the_set()
+    {
+        var file = With("valid", "");
+
+        var typo = await Cli.RunAsync("validate", file, "--set", "policies.dbmp=strict");
+        var malformed = await Cli.RunAsync("validate", file, "--set", "policies.dbpm");
+        var wrong = await Cli.RunAsync("validate", file, "--set", "policies.dbpm=sometimes");
+
+        Assert.Equal(FabricCli.BadInput, typo.ExitCode);
+        Assert.Contains("--set policies.dbmp=strict: fabric.scenario.policies.dbmp: unknown key", typo.Err);
+        Assert.Equal(FabricCli.BadInput, malformed.ExitCode);
+        Assert.Contains("--set policies.dbpm: expected KEY=VALUE", malformed.Err);
+        Assert.Equal(FabricCli.BadInput, wrong.ExitCode);
+        Assert.Contains("fabric.scenario.policies.dbpm: expected one of inclusive | strict, found 'sometimes'", wrong.Err);
+    }
+
+    [Fact]
+    public void A_key_left_out_keeps_its_value_from_akka_hocon_and_a_set_wins_over_the_file()
+    {
+        var (s, _) = ScenarioLoader.Load(With("partial", ""), sets: ["host.preempt-per-second=7", "seed=4"]);
+        var (defaults, _) = ScenarioLoader.Load(null);
+
+        Assert.Equal("spec-healthy", s.Name);
+        Assert.Equal(defaults.Vm.Guest.PriorityMask, s.Vm.Guest.PriorityMask);   // not in the file: from akka.hocon
+        Assert.Equal(7, s.Vm.Host.PreemptPerSecond);                           // the file says 20; --set wins
+        Assert.Equal(4, s.Seed);
+        Assert.Equal(2, s.Vm.Devices.Count);                                    // a list replaces the default list whole
+    }
+
+    [Fact]
+    public void Every_shipped_scenario_is_valid()
+    {
+        var folder = Path.Combine(RepositoryRoot(), "scenarios");
+        var files = Directory.GetFiles(folder, "*.hocon");
+
+        Assert.True(files.Length >= 11, $"scenarios/ holds {files.Length} files");
+        foreach (var f in files)
+        {
+            var (s, _) = ScenarioLoader.Load(f);
+            Assert.Equal(Path.GetFileNameWithoutExtension(f), s.Name);
+            Assert.True(s.TimerFiringsPerSecond <= Fabric.Host.Scenarios.Scenario.TimerFiringsWarning, $"{f}: {s.TimerFiringsPerSecond} timer firings a second");
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("Fabric.sln not found above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using Fabric.Host.Hosting;
+using Fabric.Host.Scenarios;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Xunit;
+
+namespace Fabric.Specs.Host;
+
+/// <summary>
+/// Stopping a run early (Ctrl-C and SIGTERM stop the host; CoordinatedShutdown may start first): injection stops, the
+/// fabric drains while its actors are still alive, the report is printed, and the outcome is judged by the invariants.
+/// </summary>
+public sealed class ShutdownSpecs : IDisposable
+{
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>A long healthy run (it would inject for a minute) hosted as the CLI hosts it.</summary>
+    private (IHost Host, FabricRun Run, StringWriter Out) Host()
+    {
+        var file = _dir.Write("long.hocon", Scenarios.Healthy.Replace("duration = 400ms", "duration = 60s", StringComparison.Ordinal)
+            .Replace("injections = 3000", "injections = 100000000", StringComparison.Ordinal));
+        var (scenario, config) = ScenarioLoader.Load(file);
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
+        var run = new FabricRun(scenario, config, new RunOptions(), console);
+        var builder = FabricHostingExtensions.CreateBuilder(LogLevel.Warning);
+        builder.AddFabric(run);
+        return (builder.Build(), run, output);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_stops_injection_drains_and_reports_with_every_invariant_held()
+    {
+        var (host, run, output) = Host();
+        using (host)
+        {
+            await host.StartAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(800));
+            await host.StopAsync();   // what Ctrl-C does through the console lifetime
+        }
+        var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(result.Interrupted);
+        Assert.True(result.Drained);
+        Assert.Empty(result.Violations);
+        Assert.True(result.Report.Acknowledged > 0);
+        Assert.Contains("stopped early by a shutdown request; drained", output.ToString());
+        Assert.Contains("all held", output.ToString());
+    }
+
+    [Fact]
+    public async Task CoordinatedShutdown_waits_for_the_drain_before_the_actors_stop()
+    {
+        var (host, run, output) = Host();
+        using (host)
+        {
+            await host.StartAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(800));
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
+            Assert.True(run.Completion.IsCompleted, "CoordinatedShutdown finished before the run had drained and reported");
+            await host.StopAsync();
+        }
+        var result = await run.Completion;
+
+        Assert.True(result.Interrupted);
+        Assert.True(result.Drained);
+        Assert.Empty(result.Violations);
+        Assert.Contains("all held", output.ToString());
+    }
+}
