@@ -41,8 +41,27 @@ public sealed class EventLog
     private long _seq;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ConcurrentQueue<FabricEvent>? _queue;
+    // Optional per-kind counts, one array per logging thread (no shared write): what a benchmark reads with recording off.
+    // Every array stays in _allCounts, so a thread that ends takes none of its counts with it.
+    private readonly ThreadLocal<long[]>? _counts;
+    private readonly ConcurrentBag<long[]> _allCounts = new();
 
-    public EventLog(bool record = true) => _queue = record ? new ConcurrentQueue<FabricEvent>() : null;
+    /// <param name="record">Keep every event for <see cref="Drain"/>.</param>
+    /// <param name="count">Also count events per kind (<see cref="Count"/>), recorded or not.</param>
+    public EventLog(bool record = true, bool count = false)
+    {
+        _queue = record ? new ConcurrentQueue<FabricEvent>() : null;
+        _counts = count ? new ThreadLocal<long[]>(NewCounts) : null;
+    }
+
+    private static readonly int KindCount = Enum.GetValues<Ev>().Length;
+
+    private long[] NewCounts()
+    {
+        var counts = new long[KindCount];
+        _allCounts.Add(counts);
+        return counts;
+    }
 
     public static EventLog Off() => new(record: false);
 
@@ -54,8 +73,19 @@ public sealed class EventLog
     public long Log(Ev ev, int vm, int? vpe = null, IntId? intid = null, string? arg = null)
     {
         var seq = Interlocked.Increment(ref _seq);
+        if (_counts is not null) _counts.Value![(int)ev]++;
         _queue?.Enqueue(new FabricEvent(seq, (long)(_clock.Elapsed.Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond)), ev, vm, vpe, intid, arg));
         return seq;
+    }
+
+    /// <summary>How many events of kind <paramref name="ev"/> were logged (0 unless built with <c>count: true</c>). Exact once
+    /// the fabric is quiescent; while it runs, a recent count from each thread.</summary>
+    public long Count(Ev ev)
+    {
+        if (_counts is null) return 0;
+        long n = 0;
+        foreach (var perThread in _allCounts) n += Volatile.Read(ref perThread[(int)ev]);
+        return n;
     }
 
     /// <summary>Takes what has been logged so far (in arrival order; sort by seq for causal order).</summary>

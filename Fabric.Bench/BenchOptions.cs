@@ -1,0 +1,55 @@
+namespace Fabric.Bench;
+
+/// <summary>The command line: <c>[--quick] [--json FILE] [--only SECTIONS] [--micro [BenchmarkDotNet args]]</c>.</summary>
+public sealed record BenchOptions(bool Quick, string? JsonPath, IReadOnlySet<string> Sections, bool Micro, string[] MicroArgs)
+{
+    public static readonly string[] AllSections = ["raw", "storm", "contention", "latency", "memory"];
+
+    public const string Usage =
+        "usage: dotnet run -c Release --project Fabric.Bench -- [--quick] [--json FILE] [--only raw,storm,contention,latency,memory]\n" +
+        "       dotnet run -c Release --project Fabric.Bench -- --micro [BenchmarkDotNet arguments, e.g. --filter *Iste*]";
+
+    public bool Runs(string section) => Sections.Contains(section);
+
+    /// <summary>Sizes and durations: --quick keeps the whole run under two minutes on two cores.</summary>
+    public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1);
+    public TimeSpan Measure => Quick ? TimeSpan.FromMilliseconds(800) : TimeSpan.FromSeconds(3);
+    public int[] StormVms => [1, 16, 256, 4096];
+    public int[] MemoryVms => Quick ? [10_000] : [10_000, 100_000];
+
+    public static BenchOptions? Parse(string[] args, TextWriter error)
+    {
+        var quick = false;
+        string? json = null;
+        var sections = new HashSet<string>(AllSections);
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick":
+                    quick = true;
+                    break;
+                case "--json" when i + 1 < args.Length:
+                    json = args[++i];
+                    break;
+                case "--only" when i + 1 < args.Length:
+                    sections = new HashSet<string>(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    if (sections.FirstOrDefault(s => !AllSections.Contains(s)) is { } bad)
+                    {
+                        error.WriteLine($"--only: unknown section '{bad}' (sections: {string.Join(", ", AllSections)})");
+                        return null;
+                    }
+                    break;
+                case "--micro":
+                    return new BenchOptions(quick, json, sections, true, args[(i + 1)..]);
+                case "-h" or "--help":
+                    error.WriteLine(Usage);
+                    return null;
+                default:
+                    error.WriteLine($"unknown or incomplete argument '{args[i]}'\n{Usage}");
+                    return null;
+            }
+        }
+        return new BenchOptions(quick, json, sections, false, []);
+    }
+}

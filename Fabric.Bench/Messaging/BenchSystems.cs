@@ -1,0 +1,33 @@
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace Fabric.Bench.Messaging;
+
+/// <summary>The bench's actor systems: Akka settings from the same embedded <c>akka.hocon</c> the host uses (dispatcher
+/// throughput included), plus, when counting, <see cref="CountingMailbox"/> as every actor's default mailbox.</summary>
+public static class BenchSystems
+{
+    private static readonly Lazy<Config> Embedded = new(() =>
+    {
+        using var stream = typeof(BenchSystems).Assembly.GetManifestResourceStream("akka.hocon")
+                           ?? throw new InvalidOperationException("akka.hocon is not embedded in Fabric.Bench");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    });
+
+    /// <summary>The dispatcher throughput the fabric runs with (akka.hocon).</summary>
+    public static int Throughput => Embedded.Value.GetInt("akka.actor.default-dispatcher.throughput", 30);
+
+    public static ActorSystem Create(string name, bool countMessages, string? extraHocon = null)
+    {
+        var config = Embedded.Value;
+        if (extraHocon is not null) config = ConfigurationFactory.ParseString(extraHocon).WithFallback(config);
+        if (countMessages)
+            config = ConfigurationFactory.ParseString(
+                $"akka.actor.default-mailbox.mailbox-type = \"{typeof(CountingMailbox).AssemblyQualifiedNameWithoutVersion()}\"")
+                .WithFallback(config);
+        return ActorSystem.Create(name, config);
+    }
+
+    private static string AssemblyQualifiedNameWithoutVersion(this Type t) => $"{t.FullName}, {t.Assembly.GetName().Name}";
+}

@@ -1,0 +1,155 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Fabric.Bench.Reporting;
+
+/// <summary>The JSON the bench writes (<c>--json FILE</c>): the keys issue 6 asks for, and beside them what each figure was
+/// measured on. Rates are per wall second; latencies in microseconds; null = not measured (the reason is beside it).</summary>
+public sealed class BenchReport
+{
+    public string Command { get; set; } = "";
+    public bool Quick { get; set; }
+    public MachineInfo Machine { get; set; } = new();
+    public double RawAkkaMessagesPerSecond { get; set; }
+    public RawAkkaReport RawAkka { get; set; } = new();
+    public List<StormRow> Storm { get; set; } = new();
+    public List<BreakdownReport> MessageBreakdown { get; set; } = new();
+    public ContentionReport? Contention { get; set; }
+    public LatencyReport? Latency { get; set; }
+    public List<MemoryRow> Memory { get; set; } = new();
+    public MemoryBreakdown? MemoryBreakdown { get; set; }
+    public List<TargetRow> Targets { get; set; } = new();
+    /// <summary>Every invariant a run broke (fabric or baseline); empty when all held.</summary>
+    public List<string> Failures { get; set; } = new();
+    public double TotalSeconds { get; set; }
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Options);
+}
+
+public sealed class MachineInfo
+{
+    public int Cores { get; set; } = Environment.ProcessorCount;
+    public string Os { get; set; } = System.Runtime.InteropServices.RuntimeInformation.OSDescription;
+    public string Runtime { get; set; } = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
+    public string Akka { get; set; } = typeof(Akka.Actor.ActorSystem).Assembly.GetName().Version?.ToString() ?? "";
+    public int DispatcherThroughput { get; set; }
+    public bool ServerGc { get; set; } = System.Runtime.GCSettings.IsServerGC;
+    public double LoadAverageAtStart { get; set; }
+}
+
+public sealed class RawAkkaReport
+{
+    /// <summary>The limit: ping-pong, one message in flight per pair (the shape of the fabric's traffic).</summary>
+    public int Pairs { get; set; }
+    public int InFlightPerPair { get; set; }
+    public double MessagesPerSecond { get; set; }
+    /// <summary>The counting mailbox's count of the limit run against the messages the players received.</summary>
+    public long CountedMessages { get; set; }
+    public long DeliveredMessages { get; set; }
+    /// <summary>Ping-pong with many messages in flight per pair: mailboxes full, Akka's batched ceiling.</summary>
+    public int BatchedInFlightPerPair { get; set; }
+    public int BatchedPairs { get; set; }
+    public double BatchedMessagesPerSecond { get; set; }
+    /// <summary>The limit run again with one shared Interlocked.Increment per message (the event log's seq counter).</summary>
+    public double WithSharedAtomicMessagesPerSecond { get; set; }
+}
+
+public sealed class StormRow
+{
+    public int Vms { get; set; }
+    public int VcpusPerVm { get; set; }
+    public bool WfiWhenIdle { get; set; }
+    public double FabricLifecyclesPerSecond { get; set; }
+    public double MessagesPerLifecycle { get; set; }
+    public double FabricMessagesPerSecond { get; set; }
+    /// <summary>Events the fabric logged per lifecycle: each one increments the event log's one shared seq counter.</summary>
+    public double FabricEventsPerLifecycle { get; set; }
+    /// <summary>The share of the measured window the GC paused the fabric.</summary>
+    public double FabricGcPauseFraction { get; set; }
+    public double FabricOverLimit { get; set; }
+    public double FabricOverBatchedCeiling { get; set; }
+    public string BaselineVariant { get; set; } = "";
+    public int? BaselineThreads { get; set; }
+    public double? BaselineLifecyclesPerSecond { get; set; }
+    public double? FabricOverBaseline { get; set; }
+    public double? BaselineFoldStepsPerLifecycle { get; set; }
+    public string? BaselineSkipped { get; set; }
+    public string FabricCheck { get; set; } = "ok";
+    public string BaselineCheck { get; set; } = "ok";
+}
+
+public sealed class BreakdownReport
+{
+    public int Vms { get; set; }
+    public bool WfiWhenIdle { get; set; }
+    public double MessagesPerLifecycle { get; set; }
+    public Dictionary<string, double> PerLifecycleByType { get; set; } = new();
+}
+
+public sealed class ContentionReport
+{
+    public int Vms { get; set; } = 1;
+    public int Injectors { get; set; }
+    public int InFlightSpis { get; set; }
+    public double PushLifecyclesPerSecond { get; set; }
+    public double FoldLifecyclesPerSecond { get; set; }
+    public double BaselineLifecyclesPerSecond { get; set; }
+    public int BaselineThreads { get; set; }
+    public double PushNotifyLatencyMicrosP50 { get; set; }
+    public double FoldNotifyLatencyMicrosP50 { get; set; }
+    public double BaselineNotifyLatencyMicrosP50 { get; set; }
+    public double PushNotifyLatencyMicrosP99 { get; set; }
+    public double FoldNotifyLatencyMicrosP99 { get; set; }
+    public double BaselineNotifyLatencyMicrosP99 { get; set; }
+    public double PushMessagesPerLifecycle { get; set; }
+    public double FoldMessagesPerLifecycle { get; set; }
+    public double PushOverBaseline { get; set; }
+    public double FoldOverBaseline { get; set; }
+    public double BaselineFoldStepsPerLifecycle { get; set; }
+    public List<string> Checks { get; set; } = new();
+}
+
+public sealed class LatencyReport
+{
+    public double P50 { get; set; }
+    public double P99 { get; set; }
+    public double P999 { get; set; }
+    public int Vms { get; set; }
+    public bool WfiWhenIdle { get; set; } = true;
+    public double ClosedLoopLifecyclesPerSecond { get; set; }
+    public double OfferedPerSecond { get; set; }
+    public double AchievedPerSecond { get; set; }
+    public long Samples { get; set; }
+}
+
+public sealed class MemoryRow
+{
+    public int Vms { get; set; }
+    public double BytesPerVm { get; set; }
+    public double BuildSeconds { get; set; }
+    /// <summary>Of the build: until every VM's actors exist and answered Created; the rest is the guests' boot messages.</summary>
+    public double CreateSeconds { get; set; }
+}
+
+public sealed class MemoryBreakdown
+{
+    public int ActorsPerVm { get; set; }
+    public double BytesPerEmptyActor { get; set; }
+    public double HardwareStateBytesPerVm { get; set; }
+    public double ActorBytesPerVm => ActorsPerVm * BytesPerEmptyActor;
+}
+
+public sealed class TargetRow
+{
+    public string Target { get; set; } = "";
+    public bool Met { get; set; }
+    public string Reached { get; set; } = "";
+}
