@@ -94,10 +94,10 @@ public sealed class VirtualIrsActor : UntypedActor
                 break;
             case ConfigureSpi m:
                 var c = Mmio(Irs.ConfigureSpiTrigger(m.Spi, m.TriggerMode));
-                if (!c.Ok) Refuse("IRS_SPI_CFGR", c.Result.Refusal!);
+                if (!c.Ok) Refuse("IRS_SPI_CFGR", c.Access.Refusal!);
                 break;
             case MmioWrite m:
-                Sender.Tell(new MmioDone(Mmio(Irs.MmioWrite(m.Offset, m.Value, m.SizeBytes)).Result));
+                Sender.Tell(new MmioDone(Mmio(Irs.MmioWrite(m.Offset, m.Value, m.SizeBytes)).Access));
                 break;
             case MmioRead m:
                 Sender.Tell(new MmioDone(Irs.MmioRead(m.Offset, m.SizeBytes)));

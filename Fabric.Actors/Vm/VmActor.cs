@@ -47,7 +47,7 @@ public sealed class VmActor : UntypedActor
         // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
         irs.EnableIrs();
         if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
-            throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Result.Refusal}");
+            throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Access.Refusal}");
         var t = _topology;
         for (var v = 0; v < _spec.Vcpus; v++)
         {

@@ -25,9 +25,9 @@ public readonly record struct OfferChange(int Vpe, Hppi? Hppi);
 
 /// <summary>The outcome of a guest MMIO access to the IRS frame: the bus result, the offer changes it caused, and
 /// the SPI trigger mode it set (which KVM records too).</summary>
-public sealed record MmioOutcome(MmioResult Result, IReadOnlyList<OfferChange> Offers, IrsFrameEffect.SpiTriggerModeChanged? Trigger)
+public sealed record MmioOutcome(MmioResult Access, IReadOnlyList<OfferChange> Offers, IrsFrameEffect.SpiTriggerModeChanged? Trigger)
 {
-    public bool Ok => Result.Ok;
+    public bool Ok => Access.Ok;
 }
 
 /// <summary>The outcome of one IRS operation: the transition, or why it was refused, and up to two offer changes.</summary>

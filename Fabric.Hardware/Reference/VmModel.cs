@@ -60,7 +60,7 @@ public sealed class VmModel
 
     private string? Mmio(MmioOutcome o)
     {
-        if (!o.Ok) return Refuse(o.Result.Refusal!);
+        if (!o.Ok) return Refuse(o.Access.Refusal!);
         if (o.Trigger is { } t) ApList.Configure(t.Spi, t.Mode);
         Offer(o.Offers);
         return null;

@@ -302,8 +302,8 @@ public class VirtualIrsSpecs
         var before = Snapshot(irs);
         var o = irs.ConfigureSpiTrigger(spi, HandlingMode.Level);
         Assert.False(o.Ok);
-        Assert.Contains("IRS_SPI_CFGR", o.Result.Refusal);
-        Assert.Contains($"spi:{spi}", o.Result.Refusal);
+        Assert.Contains("IRS_SPI_CFGR", o.Access.Refusal);
+        Assert.Contains($"spi:{spi}", o.Access.Refusal);
         Assert.Empty(o.Offers);
         Assert.Null(o.Trigger);
         Assert.Equal(before, Snapshot(irs));
