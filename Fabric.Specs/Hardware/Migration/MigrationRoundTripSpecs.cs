@@ -99,7 +99,7 @@ public class MigrationRoundTripSpecs
         Assert.True(status.Ok, status.ToString());
         Assert.False(restore!.Irs!.Vdrcfg(IntId.Spi(high)).Pending);    // cleared, recorded...
         var run = restore.Run();
-        Assert.Equal([IntId.Spi(high), IntId.Spi(low), IntId.Spi(disabled)], run.Replayed);   // ...and replayed before the first run
+        Assert.Equal([IntId.Spi(high), IntId.Spi(low), IntId.Spi(disabled)], run.Replayed.ToArray());   // ...and replayed before the first run
         var vm = run.Vm!.ToModel(7);
         vm.Load(0);
 

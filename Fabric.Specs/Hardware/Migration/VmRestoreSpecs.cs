@@ -367,7 +367,7 @@ public class VmRestoreSpecs
         Assert.False(r.Irs!.Vdrcfg(IntId.Spi(5)).Pending);
         var run = r.Run();
         Assert.True(run.Ok, run.Status.ToString());
-        Assert.Equal([IntId.Spi(3), IntId.Spi(5), IntId.Spi(7), IntId.Lpi(9)], run.Replayed);
+        Assert.Equal([IntId.Spi(3), IntId.Spi(5), IntId.Spi(7), IntId.Lpi(9)], run.Replayed.ToArray());
         Assert.True(r.Irs.Vdrcfg(IntId.Spi(5)).Pending);
         Assert.Equal(Source.SpiIst.ToArray(), r.Irs.Spis.SaveEntries());
         Assert.Contains(new OfferChange(1, new Hppi(IntId.Spi(5), Priority.Of(9))), run.Offers);
@@ -387,7 +387,7 @@ public class VmRestoreSpecs
         var state = Save(vm);
         Assert.True(state.Vpes[0].Kvm.Doorbell.Armed);
         var run = Prepared(state).Run();
-        Assert.Equal([0], run.Doorbells);
+        Assert.Equal([0], run.Doorbells.ToArray());
         Assert.True(run.Vm!.Cpus[0].DbFired);
     }
 
@@ -423,7 +423,7 @@ public class VmRestoreSpecs
         var run = r.Run();
         Assert.True(run.Ok);
         Assert.Equal(32, run.Vm!.Irs.Config.SpiCount);
-        Assert.Empty(run.Replayed);
+        Assert.Empty(run.Replayed.ToArray());
     }
 
     [Fact]

@@ -91,7 +91,7 @@ public class VmSaveSpecs
         Assert.Equal(1UL, state.Vpes[1][CpuSysreg.IccCr0]);
         Assert.Equal(new VpeBookkeeping(vm.Cpus[1].DbFired, vm.Cpus[1].Doorbell), state.Vpes[1].Kvm);
         Assert.True(state.Vpes[1].Kvm.DbFired);                                     // spi:5 rang VPE 1's doorbell as it went to WFI
-        Assert.Equal(CpuInterfaceSysregs.ReadAll(vm.Cpus[0]), state.Vpes[0].Sysregs);
+        Assert.Equal(CpuInterfaceSysregs.ReadAll(vm.Cpus[0]).ToArray(), state.Vpes[0].Sysregs.ToArray());
     }
 
     [Fact]
