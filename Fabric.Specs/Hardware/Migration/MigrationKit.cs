@@ -154,13 +154,16 @@ internal static class MigrationKit
 
     // ---- Random VMs ------------------------------------------------------------------------------------
 
-    public const int OpKinds = 17;
-
     /// <summary>The interrupt an operand names: 0..7 SPIs, 8..15 LPIs (refused while the guest has no LPI IST).</summary>
     private static IntId Target(int a) => a < 8 ? IntId.Spi((uint)a) : IntId.Lpi((uint)(a - 8));
 
-    public static readonly Gen<VmOp> AnyOp =
-        Gen.Select(Gen.Int[0, OpKinds - 1], Gen.Int[0, 15], Gen.Int[0, 31], Gen.Int[0, 1], (k, a, b, c) => new VmOp(k, a, b, c));
+    private static Gen<VmOp> OfKind(int kind) => Gen.Select(Gen.Int[0, 15], Gen.Int[0, 31], Gen.Int[0, 1], (a, b, c) => new VmOp(kind, a, b, c));
+
+    /// <summary>Any operation, weighted so that interrupts get injected, enabled, delivered and acknowledged often.</summary>
+    public static readonly Gen<VmOp> AnyOp = Gen.Frequency(
+        (4, OfKind(0)), (1, OfKind(1)), (4, OfKind(2)), (1, OfKind(3)), (1, OfKind(4)), (2, OfKind(5)), (6, OfKind(6)), (1, OfKind(7)),
+        (1, OfKind(8)), (4, OfKind(9)), (1, OfKind(10)), (1, OfKind(11)), (2, OfKind(12)), (1, OfKind(13)), (1, OfKind(14)),
+        (1, OfKind(15)), (2, OfKind(16)));
 
     public static readonly Gen<FabricPolicies> AnyPolicies =
         Gen.Select(Gen.Enum<TrackingPolicy>(), Gen.Enum<NotifyPolicy>(), Gen.Enum<VirtualLevelPolicy>(), Gen.Enum<DbpmComparison>())

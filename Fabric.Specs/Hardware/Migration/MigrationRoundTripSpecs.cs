@@ -37,7 +37,7 @@ public class MigrationRoundTripSpecs
             if (!run.Ok) throw new Xunit.Sdk.XunitException(run.Status.ToString());
             var again = VmSave.Save(run.Vm!.Irs, run.Vm.Cpus, run.Vm.ApList, irsBase);
             return again.Ok && again.State!.Encode().AsSpan().SequenceEqual(bytes) && run.Doorbells.IsEmpty;
-        });
+        }, iter: 400);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public class MigrationRoundTripSpecs
             Quiesce(restored, wfi);
             var notifiedSince = source.NotifiedPerSpi.Zip(notifiedBefore, (n, b) => n - b);
             return Save(source).Encode().AsSpan().SequenceEqual(Save(restored).Encode()) && notifiedSince.SequenceEqual(restored.NotifiedPerSpi);
-        });
+        }, iter: 400);
     }
 
     /// <summary>
