@@ -46,6 +46,9 @@ public sealed class VirtualCpuInterface
     public DoorbellRequest Doorbell { get; set; }
     /// <summary>KVM's vcpu->arch.vgic_cpu.vgic_v5.db_fired: set by the doorbell handler, cleared before going non-resident.</summary>
     public bool DbFired { get; set; }
+    /// <summary>ICC_ICSR_EL1: the result of the guest's last GIC CDRCFG (SEMANTICS.md §1); part of the vCPU's saved state
+    /// (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, §4).</summary>
+    public Icsr Icsr { get; set; }
 
     public int RunningPriority => CpuInterfaceRules.RunningPriority(Apr);
 }

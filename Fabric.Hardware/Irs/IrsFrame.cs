@@ -1,4 +1,5 @@
 using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Registers;
 
 namespace Fabric.Hardware.Irs;
 
@@ -385,6 +386,151 @@ public sealed class IrsFrame
         }
         _istBaser = stored;
         return MmioResult.Written(effect);
+    }
+
+    // ---- Userspace restore: KVM_DEV_ARM_VGIC_GRP_IRS_REGS SET (S5; S4 vgic_v5_mmio_uaccess_write_irs) ---------
+
+    /// <summary>IRS_IST_BASER.VALID was restored over a frame that has no LPI IST yet: KVM's lpi_ist_restore_pending.
+    /// The LPI IST is built when the ISTs are restored (<see cref="TryRestoreLpiIst"/>), not by the register write (S5).</summary>
+    public bool LpiIstRestorePending => IrsRegisters.IstBaserValid.Flag(_istBaser) && LpiIst is null;
+
+    /// <summary>
+    /// A userspace write of a saved register value, with KVM's userspace rules rather than the guest's (S4
+    /// vgic_v5_mmio_uaccess_write_irs; S5 GRP_IRS_REGS):
+    /// <list type="bullet">
+    /// <item>IDR0/1/2/5/6/7 are sanity-checked as KVM does, then must equal what this frame presents. Stricter than KVM,
+    /// which adopts PA_RANGE, IRSID, PRI_BITS and the ID widths: Fabric builds its IDRs from the VM's configuration.
+    /// IDR1.PE_CNT is ignored ("populated from num vcpus").</item>
+    /// <item>CR0 sets IRSEN without KVM's vCPU reload: no vCPU has run yet.</item>
+    /// <item>IST_CFGR and IST_BASER are only recorded; once the LPI IST exists each is immutable: its current value is
+    /// accepted, another refused.</item>
+    /// <item>CR1, SPI_SELR and PE_SELR take the guest's write rule; SPI_CFGR is ignored (an SPI's trigger mode is restored
+    /// with its ISTE, <see cref="RestoreTriggerMode"/>).</item>
+    /// <item>Every other register (IDR3/4, IIDR, AIDR, the STATUSRs, the RAZ/WI ones) ignores the write, as KVM does.</item>
+    /// </list>
+    /// A refusal (KVM: -EINVAL) changes nothing.
+    /// </summary>
+    public MmioResult RestoreRegister(IrsRegisterId id, ulong value)
+    {
+        var register = IrsRegisters.Get(id);
+        if (register.Width == 32 && value > uint.MaxValue)
+            return MmioResult.Refused($"restore of 0x{value:X} to {register.Name}: the value does not fit the 32-bit register");
+        return id switch
+        {
+            IrsRegisterId.Idr0 => RestoreIdr0(value),
+            IrsRegisterId.Idr1 => RestoreIdr1(value),
+            IrsRegisterId.Idr2 => RestoreIdr2(value),
+            IrsRegisterId.Idr5 or IrsRegisterId.Idr6 or IrsRegisterId.Idr7 => MustEqual(register, value, ReadRegister(register)),
+            IrsRegisterId.Cr0 => RestoreCr0(value),
+            IrsRegisterId.Cr1 or IrsRegisterId.SpiSelr or IrsRegisterId.PeSelr => WriteRegister(register, value),
+            IrsRegisterId.IstCfgr => RestoreIstCfgr(value),
+            IrsRegisterId.IstBaser => RestoreIstBaser(value),
+            _ => MmioResult.Written(),
+        };
+    }
+
+    /// <summary>IDR0: INT_DOM must be Non-secure, and VIRT, ONE_N, VIRT_ONE_N, SETLPI, MEC, MPAM, SWE clear (S4).</summary>
+    private MmioResult RestoreIdr0(ulong value)
+    {
+        if (IrsRegisters.Idr0IntDom.Extract(value) != NonSecureDomain)
+            return MmioResult.Refused($"restore of IRS_IDR0 0x{value:X}: INT_DOM {IrsRegisters.Idr0IntDom.Extract(value)} is not the Non-secure domain ({NonSecureDomain})");
+        Field[] absent = [IrsRegisters.Idr0Virt, IrsRegisters.Idr0OneN, IrsRegisters.Idr0VirtOneN, IrsRegisters.Idr0Setlpi,
+            IrsRegisters.Idr0Mec, IrsRegisters.Idr0Mpam, IrsRegisters.Idr0Swe];
+        foreach (var f in absent)
+            if (f.Flag(value)) return MmioResult.Refused($"restore of IRS_IDR0 0x{value:X}: {f.Name}=1, a feature KVM's guest IRS does not have");
+        return MustEqual(IrsRegisters.Idr0, value, _idr[0]);
+    }
+
+    /// <summary>IDR1: PE_CNT ignored; IAFFID_BITS must be this VM's VPE_ID_BITS - 1; PRI_BITS at most the host's (S4).</summary>
+    private MmioResult RestoreIdr1(ulong value)
+    {
+        var iaffidBits = IrsRegisters.Idr1IaffidBits.Extract(value);
+        if (iaffidBits != (ulong)(VpeIdBits - 1))
+            return MmioResult.Refused($"restore of IRS_IDR1 0x{value:X}: IAFFID_BITS {iaffidBits} is not this VM's VPE_ID_BITS - 1 = {VpeIdBits - 1}");
+        if (IrsRegisters.Idr1PriBits.Extract(value) > Priority.Bits - 1)
+            return MmioResult.Refused($"restore of IRS_IDR1 0x{value:X}: PRI_BITS {IrsRegisters.Idr1PriBits.Extract(value)} exceeds the {Priority.Bits} priority bits implemented ({Priority.Bits - 1})");
+        return MustEqual(IrsRegisters.Idr1, value, _idr[1], ignore: IrsRegisters.Idr1PeCnt.Mask);
+    }
+
+    /// <summary>IDR2: LPI=1; no IST_LEVELS, ISTMD or ISTMD_SZ (linear guest ISTs without metadata); ID_BITS at most the
+    /// host's; MIN_LPI_ID_BITS at least the host's and at most ID_BITS (S4).</summary>
+    private MmioResult RestoreIdr2(ulong value)
+    {
+        string? why = null;
+        var idBits = IrsRegisters.Idr2IdBits.Extract(value);
+        var minLpi = IrsRegisters.Idr2MinLpiIdBits.Extract(value);
+        if (!IrsRegisters.Idr2Lpi.Flag(value)) why = "LPI=0, but a guest IRS always supports LPIs";
+        else if (IrsRegisters.Idr2IstLevels.Flag(value)) why = "IST_LEVELS=1, but a guest LPI IST is linear";
+        else if (IrsRegisters.Idr2Istmd.Flag(value) || IrsRegisters.Idr2IstmdSz.Extract(value) != 0) why = "ISTMD/ISTMD_SZ set, but guest ISTs have no metadata";
+        else if (idBits > IntId.IdBits) why = $"ID_BITS {idBits} exceeds the {IntId.IdBits} the host supports";
+        else if (minLpi < (ulong)Config.MinLpiIdBits) why = $"MIN_LPI_ID_BITS {minLpi} is below the host's {Config.MinLpiIdBits}";
+        else if (minLpi > idBits) why = $"MIN_LPI_ID_BITS {minLpi} exceeds ID_BITS {idBits}";
+        return why is not null ? MmioResult.Refused($"restore of IRS_IDR2 0x{value:X}: {why}") : MustEqual(IrsRegisters.Idr2, value, _idr[2]);
+    }
+
+    /// <summary>Fabric's IDRs are fixed when the VM is built: a restored value must equal the frame's, bar <paramref name="ignore"/>.</summary>
+    private static MmioResult MustEqual(IrsRegister register, ulong value, ulong current, ulong ignore = 0)
+    {
+        var differ = (value ^ current) & ~ignore;
+        if (differ == 0) return MmioResult.Written();
+        var fields = register.Fields.Where(f => (f.Mask & differ) != 0).Select(f => f.Name).DefaultIfEmpty("RES0 bits");
+        return MmioResult.Refused($"restore of {register.Name} 0x{value:X}: differs from this VM's 0x{current:X} in {string.Join(", ", fields)} " +
+                                  "(the VM's configuration fixes it: build the VM with the source's SPI count, vCPU count and priority bits)");
+    }
+
+    /// <summary>CR0: vgic->enabled := IRSEN, nothing else (S4 uaccess); IDLE is read-only.</summary>
+    private MmioResult RestoreCr0(ulong value)
+    {
+        Enabled = IrsRegisters.Cr0Irsen.Flag(value);
+        return MmioResult.Written();
+    }
+
+    /// <summary>IST_CFGR: recorded; immutable once the LPI IST exists (S5 "same value accepted, different -EINVAL").</summary>
+    private MmioResult RestoreIstCfgr(ulong value)
+    {
+        var stored = value & IstConfig.DefinedMask;
+        if (LpiIst is not null && stored != _istCfgr)
+            return MmioResult.Refused($"restore of IRS_IST_CFGR 0x{stored:X}: immutable once the LPI IST exists (current 0x{_istCfgr:X})");
+        _istCfgr = stored;
+        return MmioResult.Written();
+    }
+
+    /// <summary>IST_BASER: recorded, no LPI IST built (lpi_ist_restore_pending); immutable once the LPI IST exists (S5).</summary>
+    private MmioResult RestoreIstBaser(ulong value)
+    {
+        var stored = value & (IrsRegisters.IstBaserValid.Mask | IrsRegisters.IstBaserAddr.Mask);
+        if (LpiIst is not null && stored != _istBaser)
+            return MmioResult.Refused($"restore of IRS_IST_BASER 0x{stored:X}: immutable once the LPI IST exists (current 0x{_istBaser:X})");
+        _istBaser = stored;
+        return MmioResult.Written();
+    }
+
+    /// <summary>The LPI half of a GRP_IST restore (S6 vgic_v5_lpi_ist_alloc, vgic_v5_restore_lpi_ist): builds the LPI IST
+    /// the restored IST_CFGR/IST_BASER describe and loads <paramref name="entries"/> (one 32-bit ISTE per LPI, already
+    /// sanitised by the caller) into it. Refused, changing nothing, unless a restore is pending, over an IST_CFGR KVM
+    /// would not accept from a guest, or with entries the IST refuses.</summary>
+    public bool TryRestoreLpiIst(ReadOnlySpan<byte> entries, out string error)
+    {
+        if (!LpiIstRestorePending)
+        {
+            error = LpiIst is not null ? "the LPI IST already exists" : "IRS_IST_BASER.VALID is 0: no LPI IST is described";
+            return false;
+        }
+        var why = LpiIstConfigProblem(out var config);
+        if (why is not null) { error = $"the restored {why}"; return false; }
+        var ist = Ist.FromConfig(config);
+        if (!ist.TryRestoreEntries(entries, out error)) return false;
+        LpiIst = ist;
+        return true;
+    }
+
+    /// <summary>KVM restores an SPI's irq->config — which IRS_SPI_CFGR.TM reads — from its ISTE (S6
+    /// vgic_v5_restore_spi_config); Fabric's restore sets it from the saved trigger mode.</summary>
+    public void RestoreTriggerMode(uint spi, HandlingMode tm)
+    {
+        if (spi >= (uint)_triggerModes.Length)
+            throw new ArgumentOutOfRangeException(nameof(spi), $"spi:{spi} is out of range: this VM has {_triggerModes.Length} SPIs");
+        _triggerModes[spi] = tm;
     }
 
     /// <summary>Why the current IST_CFGR cannot back a guest LPI IST, or null (S4 vgic_v5_ist_cfgr_valid with ISTMD=0, IST_LEVELS=0).</summary>

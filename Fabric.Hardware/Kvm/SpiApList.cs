@@ -23,6 +23,31 @@ public sealed class SpiApList
         Notify = notify;
     }
 
+    /// <summary>A list rebuilt from saved bookkeeping (migration): every SPI's <see cref="KvmIrq"/>, and the tracked SPIs in
+    /// list order — exactly those with OnApList, each once. A saved VM has no VDPEND in flight, so every
+    /// <see cref="LastSent"/> starts at 0, as a new IRS's applied sequence numbers do. Refused with the reason otherwise.</summary>
+    public static bool TryRestore(NotifyPolicy notify, IReadOnlyList<KvmIrq> irqs, IReadOnlyList<uint> order,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SpiApList? list, out string error)
+    {
+        list = null;
+        var seen = new bool[irqs.Count];
+        foreach (var spi in order)
+        {
+            if (spi >= (uint)irqs.Count) { error = $"AP list entry spi:{spi} is beyond this VM's {irqs.Count} SPIs"; return false; }
+            if (seen[spi]) { error = $"AP list holds spi:{spi} twice"; return false; }
+            if (!irqs[(int)spi].OnApList) { error = $"AP list holds spi:{spi} but its irq->vcpu is NULL (OnApList=0)"; return false; }
+            seen[spi] = true;
+        }
+        for (var i = 0; i < irqs.Count; i++)
+            if (irqs[i].OnApList && !seen[i]) { error = $"spi:{i} has OnApList=1 but is not on the AP list"; return false; }
+        var restored = new SpiApList(irqs.Count, notify);
+        for (var i = 0; i < irqs.Count; i++) restored._irqs[i] = irqs[i];
+        foreach (var spi in order) restored._nodes[spi] = restored._order.AddLast(spi);
+        list = restored;
+        error = "";
+        return true;
+    }
+
     public NotifyPolicy Notify { get; }
     public int SpiCount => _irqs.Length;
     public int Count => _order.Count;

@@ -23,14 +23,33 @@ public sealed class FabricCounters
 public sealed class VmModel
 {
     public VmModel(int vmId, VirtualIrsConfig config, FabricPolicies policies)
+        : this(vmId, policies, new VirtualIrs(config with { VirtualLevel = policies.VirtualLevel }),
+               Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray(),
+               new SpiApList(config.SpiCount, policies.Notify))
     {
+        Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
+    }
+
+    /// <summary>A VM assembled from units that already hold state — e.g. those a restore built (Fabric.Hardware.Migration) —
+    /// taken as they are: nothing is reset and the IRS is not re-enabled. The units must fit each other and the policies.</summary>
+    public VmModel(int vmId, FabricPolicies policies, VirtualIrs irs, IReadOnlyList<VirtualCpuInterface> cpus, SpiApList apList)
+    {
+        ArgumentNullException.ThrowIfNull(policies);
+        ArgumentNullException.ThrowIfNull(irs);
+        ArgumentNullException.ThrowIfNull(cpus);
+        ArgumentNullException.ThrowIfNull(apList);
+        if (cpus.Count != irs.Config.VpeCount || cpus.Where((c, i) => c.VpeId != i).Any())
+            throw new ArgumentException($"the IRS has VPEs 0..{irs.Config.VpeCount - 1}; the CPU interfaces must be those, in order", nameof(cpus));
+        if (apList.SpiCount != irs.Config.SpiCount)
+            throw new ArgumentException($"the AP list covers {apList.SpiCount} SPIs, the IRS {irs.Config.SpiCount}", nameof(apList));
+        if (apList.Notify != policies.Notify || irs.Config.VirtualLevel != policies.VirtualLevel)
+            throw new ArgumentException("the AP list's notify policy and the IRS's virtual-level policy must be the VM's", nameof(policies));
         VmId = vmId;
         Policies = policies;
-        Irs = new VirtualIrs(config with { VirtualLevel = policies.VirtualLevel });
-        Cpus = Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray();
-        ApList = new SpiApList(config.SpiCount, policies.Notify);
-        NotifiedPerSpi = new long[config.SpiCount];
-        Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
+        Irs = irs;
+        Cpus = cpus.ToArray();
+        ApList = apList;
+        NotifiedPerSpi = new long[irs.Config.SpiCount];
     }
 
     public int VmId { get; }
