@@ -31,7 +31,7 @@ public static class IrsProtocol
     public sealed record Cddi(IntId Id, int Vpe);
 
     /// <summary>Stream: the CPU interface of <paramref name="Vpe"/> acknowledges the interrupt the IRS offered it.</summary>
-    public sealed record Activate(IntId Id, int Vpe);
+    public sealed record Activate(IntId Id, int Vpe, Fabric.Hardware.Irs.CdiaView? View = null);
     /// <summary>Stream: the IRS activated it (Edge: Pending cleared).</summary>
     public sealed record Activated(IntId Id, Priority Priority);
     /// <summary>Stream: the offer was stale (disabled, retargeted, unpended, or no longer the highest); nothing changed.</summary>

@@ -74,12 +74,12 @@ public sealed class VirtualIrsActor : UntypedActor
                 Sender.Tell(new VdrcfgResult(m.FoldId, m.Spis, icsrs, seqs));
                 break;
             case Activate m:
-                var a = Irs.Activate(m.Id, m.Vpe);
+                var a = Irs.Activate(m.Id, m.Vpe, m.View);
                 if (!a.Ok) { Refuse("CDIA", a.Error!); Sender.Tell(new ActivateRefused(m.Id)); return; }
                 if (a.Has(IstEffect.Activated))
                 {
-                    _log.Log(Ev.Ack, _vm.VmId, m.Vpe, m.Id, a.Transition.Entry.HandlingMode == HandlingMode.Edge ? "edge" : "level");
-                    Sender.Tell(new Activated(m.Id, a.Transition.Entry.Priority));
+                    _log.Log(Ev.Ack, _vm.VmId, m.Vpe, a.Id, a.Transition.Entry.HandlingMode == HandlingMode.Edge ? "edge" : "level");
+                    Sender.Tell(new Activated(a.Id, a.Transition.Entry.Priority));
                 }
                 else Sender.Tell(new ActivateRefused(m.Id));
                 Offers(a);

@@ -4,6 +4,7 @@ using Fabric.Actors.Protocols;
 using Fabric.Hardware;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Irs;
 using static Fabric.Actors.Protocols.CpuInterfaceProtocol;
 using static Fabric.Actors.Protocols.ResidencyProtocol;
 
@@ -128,7 +129,8 @@ public sealed class VpeActor : UntypedActor
                 break;
             case AckSource.Irs:
                 _state.Acking = Sender;
-                _vm.Virs.Tell(new IrsProtocol.Activate(choice.Interrupt.Id, Vpe));
+                _vm.Virs.Tell(new IrsProtocol.Activate(choice.Interrupt.Id, Vpe,
+                    new CdiaView(CpuInterfaceRules.EffectiveMask(_cpu), CpuInterfaceRules.BestPpi(_cpu))));
                 break;
             default:
                 Sender.Tell(new CdiaResult(null));

@@ -30,6 +30,10 @@ public sealed record MmioOutcome(MmioResult Access, IReadOnlyList<OfferChange> O
     public bool Ok => Access.Ok;
 }
 
+/// <summary>What the CPU interface knew when it issued CDIA: its effective priority mask (signal iff priority &lt; mask)
+/// and its best pending PPI, so the IRS can acknowledge its current HPPI in place of a stale offer.</summary>
+public readonly record struct CdiaView(int Mask, Hppi? BestPpi);
+
 /// <summary>The outcome of one IRS operation: the transition, or why it was refused, and up to two offer changes.</summary>
 public readonly record struct IrsOutcome(IntId Id, Transition Transition, string? Error, OfferChange? First, OfferChange? Second)
 {
@@ -190,11 +194,21 @@ public sealed class VirtualIrs
     /// activates only what it presents now as that VPE's HPPI: an offer that went stale meanwhile (disabled,
     /// retargeted, unpended, already active, or overtaken by a higher priority) is refused with no change — the
     /// CPU interface acknowledges what the IRS presents — and the outcome carries the VPE's current offer.</summary>
-    public IrsOutcome Activate(IntId id, int vpe)
+    /// <para>With the CPU interface's view (<paramref name="take"/>: its effective priority mask and its best pending
+    /// PPI) the IRS activates its current HPPI instead of refusing, when the CPU interface would have chosen it: it
+    /// passes the mask and beats the PPI. That is the hardware's CDIA — it acknowledges what is presented now — and
+    /// saves the stale offer's round trip. Without it (null) a stale offer is refused.</para></summary>
+    public IrsOutcome Activate(IntId id, int vpe, CdiaView? take = null)
     {
         if (!TryGetEntry(id, out var e, out var error)) return IrsOutcome.Refused(id, $"CDIA {error}");
         if (vpe < 0 || vpe >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDIA from VPE {vpe}: no such VPE");
-        if (HppiFor(vpe) is not { } h || h.Id != id) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
+        if (HppiFor(vpe) is not { } h) return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
+        if (h.Id != id)
+        {
+            if (take is not { } view || h.Priority.Value >= view.Mask || (view.BestPpi is { } ppi && !h.Beats(ppi)))
+                return WithOffers(id, new Transition(e, IstEffect.None), vpe, null);
+            id = h.Id;
+        }
         return Apply("CDIA", id, InterruptStateMachine.Activate, alsoRefresh: vpe);
     }
 

@@ -273,7 +273,8 @@ public class VpeActorSpecs : ProtocolSpec
         vpe.Tell(OfferOf(5, 8));
         Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();
         vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
-        Assert.Equal(new IrsProtocol.Activate(IntId.Spi(5), 0), Virs.ExpectMsg<IrsProtocol.Activate>());
+        var activate = Virs.ExpectMsg<IrsProtocol.Activate>();
+        Assert.Equal((IntId.Spi(5), 0, 32), (activate.Id, activate.Vpe, activate.View!.Value.Mask));   // idle APR, PCR 31: mask 32
         vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
         Assert.Equal(IntId.Spi(5), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
         AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));

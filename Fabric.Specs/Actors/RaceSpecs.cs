@@ -61,10 +61,31 @@ public class RaceSpecs : ProtocolSpec
         Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>();
         virs.Tell(new IrsProtocol.Vdpend(Spi(6), true, 1));
         Assert.Equal(Spi(6), Vpes[0].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
-        // The CPU interface acknowledged from the older offer: refused, the newer one stands.
+        // Without the CPU interface's view the IRS refuses the older offer; the newer one stands.
         virs.Tell(new IrsProtocol.Activate(Spi(5), 0), Vpes[0].Ref);
         Vpes[0].ExpectMsg<IrsProtocol.ActivateRefused>();
         Assert.False(_irs.Irs.Entry(Spi(5)).Active);
+        // With it (mask 32: everything signals; no PPI) the IRS acknowledges what it presents now: the overtaking spi:6.
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0, new CdiaView(32, null)), Vpes[0].Ref);
+        Assert.Equal(Spi(6), Vpes[0].ExpectMsg<IrsProtocol.Activated>().Id);
+        Assert.True(_irs.Irs.Entry(Spi(6)).Active && !_irs.Irs.Entry(Spi(5)).Active);
+    }
+
+    [Fact]
+    public void An_overtaking_interrupt_the_cpu_interface_would_not_take_is_not_acknowledged_in_place_of_the_offer()
+    {
+        var virs = Virs0();
+        virs.Tell(new IrsProtocol.CdPriority(Spi(6), 2));
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(6), 0));
+        virs.Tell(new IrsProtocol.CdEnable(Spi(6), true));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(6), true, 1));
+        // Masked (priority 2 does not pass mask 2), or beaten by a pending PPI of priority 1: refused, nothing changes.
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0, new CdiaView(2, null)), Vpes[0].Ref);
+        Vpes[0].FishForMessage(m => m is IrsProtocol.ActivateRefused);
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 0, new CdiaView(32, new Hppi(IntId.Ppi(27), Priority.Of(1)))), Vpes[0].Ref);
+        Vpes[0].FishForMessage(m => m is IrsProtocol.ActivateRefused);
+        Assert.False(_irs.Irs.Entry(Spi(6)).Active || _irs.Irs.Entry(Spi(5)).Active);
     }
 }
 
