@@ -42,6 +42,18 @@ public abstract class ProtocolSpec : TestKit
 
     protected static IntId Spi(uint n) => IntId.Spi(n);
 
+    /// <summary>The IRS forwards spi:<paramref name="spi"/> at <paramref name="prio"/> as the VPE's HPPI.</summary>
+    protected static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
+
+    /// <summary>VPE 0's vCPU acknowledges an offered spi: CDIA, the IRS's activation (played by the probe), the result.</summary>
+    protected void Acknowledge(IActorRef vpe, uint spi, int prio)
+    {
+        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
+        Assert.Equal(IntId.Spi(spi), Virs.ExpectMsg<IrsProtocol.Activate>().Id);
+        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(spi), Priority.Of(prio)), Virs.Ref);
+        Assert.Equal(IntId.Spi(spi), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
+    }
+
     /// <summary>A VirtualIrsActor around <paramref name="state"/>, with the guest's boot of spi:5 (priority 8, enabled,
     /// routed to <paramref name="target"/>).</summary>
     protected IActorRef StartVirs(VirtualIrsState state, FabricPolicies policies, int target)
@@ -253,7 +265,6 @@ public class VpeActorSpecs : ProtocolSpec
     private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
         Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));
 
-    private static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
 
     [Fact]
     public void A_resident_vpe_asserts_its_vcpus_irq_for_an_offer_that_signals()

@@ -95,7 +95,6 @@ public class VpeRaceSpecs : ProtocolSpec
 
     private IActorRef Vpe0() => Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, FabricPolicies.Default, Events));
 
-    private static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
 
     [Theory]
     [InlineData(true)]
@@ -118,18 +117,12 @@ public class VpeRaceSpecs : ProtocolSpec
         vpe.Tell(ResidencyProtocol.MakeResident.Instance);
         vpe.Tell(OfferOf(5, 8));
         Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();
-        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
-        Virs.ExpectMsg<IrsProtocol.Activate>();
-        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
-        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>();
+        Acknowledge(vpe, 5, 8);
         vpe.Tell(OfferOf(6, 8));
         Vcpus[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));     // equal priority does not preempt
         vpe.Tell(OfferOf(7, 4));
         Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();   // higher priority does
-        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
-        Assert.Equal(IntId.Spi(7), Virs.ExpectMsg<IrsProtocol.Activate>().Id);
-        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(7), Priority.Of(4)), Virs.Ref);
-        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>();
+        Acknowledge(vpe, 7, 4);
         AwaitAssert(() => Assert.Equal((1u << 4) | (1u << 8), _cpu.Apr));
         vpe.Tell(CpuInterfaceProtocol.Cdeoi.Instance);
         AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));
