@@ -61,7 +61,7 @@ public sealed class VirtualIrsActor : UntypedActor
                 if (!o.Ok) { Refuse("VDPEND", o.Error!); return; }
                 if (m.Id.IsSpi) _state.AppliedSeq[m.Id.Id] = m.Seq;
                 Effects(o);
-                if (o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Report(m.Id, deactivation: false, byKvm: true);
+                if (o.RetiredSpi) Report(m.Id, deactivation: false, byKvm: true);
                 break;
             case Vdrcfg m:
                 var icsrs = new Icsr[m.Spis.Length];
@@ -110,7 +110,7 @@ public sealed class VirtualIrsActor : UntypedActor
                 var p = Irs.CdPend(m.Id, m.Pending);
                 if (!p.Ok) { Refuse("CDPEND", p.Error!); return; }
                 Effects(p);
-                if (p.Has(IstEffect.Unpended) && p.Transition.Entry.Idle) Report(m.Id, deactivation: false, byKvm: false);
+                if (p.RetiredSpi) Report(m.Id, deactivation: false, byKvm: false);
                 break;
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
@@ -158,7 +158,7 @@ public sealed class VirtualIrsActor : UntypedActor
     /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds).</summary>
     private void Report(IntId id, bool deactivation, bool byKvm)
     {
-        if (!id.IsSpi || (_policies.Tracking != TrackingPolicy.Push && !byKvm)) return;
+        if (!id.IsSpi || !KvmRules.ReportsEnd(_policies.Tracking, byKvm)) return;
         _vm.ApList.Tell(new ApListProtocol.Deactivated(id.Id, Irs.Vdrcfg(id), deactivation, _state.AppliedSeq[id.Id]));
     }
 

@@ -39,6 +39,9 @@ public readonly record struct IrsOutcome(IntId Id, Transition Transition, string
 {
     public bool Ok => Error is null;
     public IstEffect Effects => Transition.Effects;
+
+    /// <summary>An SPI that went idle without being consumed (VDPEND(0) or CDPEND(0) of a pending, inactive SPI).</summary>
+    public bool RetiredSpi => Id.IsSpi && Has(IstEffect.Unpended) && Transition.Entry.Idle;
     public bool Has(IstEffect e) => Transition.Has(e);
 
     public static IrsOutcome Refused(IntId id, string error) => new(id, default, error, null, null);

@@ -72,6 +72,10 @@ public static class KvmRules
         return consumed ? new FoldStep(next with { OnApList = false }, true, true) : new FoldStep(next, false, false);
     }
 
+    /// <summary>Whether the IRS reports a tracked SPI's end to the AP list: under push every end; under fold only the
+    /// retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds).</summary>
+    public static bool ReportsEnd(TrackingPolicy tracking, bool causedByKvm) => tracking == TrackingPolicy.Push || causedByKvm;
+
     /// <summary>
     /// Push tracking: the IRS reported a change of a tracked SPI, with the ICSR right after it: a deactivation
     /// (CDDI: the guest consumed it) or a return to idle without one (VDPEND(0) / CDPEND(0) of a pending SPI: nothing

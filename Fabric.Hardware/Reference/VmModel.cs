@@ -100,7 +100,7 @@ public sealed class VmModel
     {
         Count(o);
         AfterIrs(o);
-        if (o.Id.IsSpi && o.Has(IstEffect.Unpended) && o.Transition.Entry.Idle) Report(o.Id.Id, deactivated: false, byKvm);
+        if (o.RetiredSpi) Report(o.Id.Id, deactivated: false, byKvm);
     }
 
     /// <summary>GIC CDIA on <paramref name="vpe"/>: the acknowledged INTID, or null (spurious).</summary>
@@ -184,7 +184,7 @@ public sealed class VmModel
     /// KVM's own VDPEND(0) (the rest the fold finds).</summary>
     private void Report(uint spi, bool deactivated, bool byKvm)
     {
-        if (Policies.Tracking != TrackingPolicy.Push && !byKvm) return;
+        if (!KvmRules.ReportsEnd(Policies.Tracking, byKvm)) return;
         var step = ApList.Pushed(spi, Irs.Vdrcfg(IntId.Spi(spi)), deactivated, ApList.LastSent(spi));
         if (step.Notify) Notified(spi);
     }
