@@ -58,7 +58,7 @@ public sealed record RunReport(
             checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
             checker.Resampled, checker.Doorbells, checker.ResidencyChanges, checker.PendingNow, checker.TrackedNow,
             new InvariantsReport(InvariantChecker.All, violations.Select(ViolationReport.From).ToArray()),
-            Math.Round(elapsed, 3), elapsed > 0 ? Math.Round(checker.Acknowledged / elapsed, 1) : 0,
+            Math.Round(elapsed, 6), elapsed > 0 ? Math.Round(checker.Acknowledged / elapsed, 1) : 0,
             ReportBuilder.Summarise(b.Latency), ReportBuilder.Summarise(b.NotifyLatency), s.ReplayCommand);
     }
 
