@@ -4,11 +4,13 @@ using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Actors.Observation;
 
-/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field.</summary>
+/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field, and Fabric's one extension:
+/// <c>migrate</c>, a VM moved to fresh actors (its <c>arg</c>: the saved state's size and the move's duration,
+/// <c>"bytes=N us=N"</c>).</summary>
 public enum Ev : byte
 {
     Inject, Coalesce, Pend, Unpend, Offer, Doorbell, Resident, Nonresident, Ack, Eoi, Deactivate, Track, Untrack,
-    Notify, Resample, Enable, Disable, Priority, Affinity, Exit,
+    Notify, Resample, Enable, Disable, Priority, Affinity, Exit, Migrate,
 }
 
 /// <summary>

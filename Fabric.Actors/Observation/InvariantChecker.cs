@@ -46,7 +46,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     public IReadOnlyList<Violation> Violations => _violations;
     public long Events { get; private set; }
 
-    public long Injected, Coalesced, Acknowledged, Deactivated, Notified, Resampled, Doorbells, ResidencyChanges;
+    public long Injected, Coalesced, Acknowledged, Deactivated, Notified, Resampled, Doorbells, ResidencyChanges, Migrations;
 
     /// <summary>An interrupt's state; a PPI is per VPE (ppi:3 of VPE 0 is not ppi:3 of VPE 1).</summary>
     private Irq I(int vm, IntId id, int? vpe)
@@ -138,6 +138,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                         foreach (var (_, irq) in irqs)
                             if (irq.Target == e.Vpe) CheckOwed(e.Vm, irq);
                 break;
+            case Ev.Migrate: Migrations++; break;
             case Ev.Doorbell:
                 Doorbells++;
                 var d = V(e.Vm, e.Vpe ?? 0);

@@ -20,8 +20,19 @@ public sealed record GuestSpec(TimeSpan HandlerTime, int PriorityMask = 31, doub
 public sealed record VcpuSpec(double ExitsPerSecond = 0, bool WfiWhenIdle = true);
 public sealed record HostSpec(double PreemptPerSecond = 0, TimeSpan? PreemptFor = null);
 
+/// <summary>Live migration during a run (scenario key <c>migrate</c>): each VM of <paramref name="Vms"/> (null: every VM) is
+/// moved every <paramref name="Every"/> (zero: not periodically; the first move at a seeded phase within the first period,
+/// so that VMs do not all move at once) and at each time of <paramref name="At"/>, counted from the start of the devices.
+/// Moves stop when the devices stop (the drain).</summary>
+public sealed record MigrationSpec(TimeSpan Every, IReadOnlyList<TimeSpan> At, IReadOnlyList<int>? Vms = null)
+{
+    public static readonly MigrationSpec None = new(TimeSpan.Zero, []);
+
+    public bool Moves(int vm) => (Every > TimeSpan.Zero || At.Count > 0) && (Vms is null || Vms.Contains(vm));
+}
+
 /// <summary>Everything one VM is built from. <paramref name="InjectionsPerDevice"/>: each device's budget of triggers
-/// (long.MaxValue: until stopped).</summary>
+/// (long.MaxValue: until stopped). <paramref name="Migration"/>: when the VM is moved (null: never).</summary>
 public sealed record VmSpec(
     int Vcpus,
     int Spis,
@@ -32,7 +43,8 @@ public sealed record VmSpec(
     VcpuSpec Vcpu,
     HostSpec Host,
     long Seed,
-    long InjectionsPerDevice = long.MaxValue)
+    long InjectionsPerDevice = long.MaxValue,
+    MigrationSpec? Migration = null)
 {
     public static VmSpec Simple(int vcpus = 1, int spis = 32, FabricPolicies? policies = null) =>
         new(vcpus, spis, policies ?? FabricPolicies.Default, [], [], new GuestSpec(TimeSpan.Zero), new VcpuSpec(), new HostSpec(), 1);

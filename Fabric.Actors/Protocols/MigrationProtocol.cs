@@ -1,0 +1,69 @@
+namespace Fabric.Actors.Protocols;
+
+/// <summary>
+/// Live migration of one VM (SEMANTICS.md §4), as a VMM drives it: detach the injectors (the irqfds and the host
+/// scheduler hold what they would send), stop the vCPUs (each exits to userspace: a put without a doorbell), let the
+/// VM's IRS slice quiesce (IRS_SAVE_VMR.Q: every message between the VM's actors delivered), take each unit from its
+/// owner, save it to the byte format, restore it into fresh actors in KVM's order, run the vCPUs again and re-attach
+/// the injectors, which deliver what they held. Only the VM's own <c>VmActor</c> drives it: nothing global.
+/// </summary>
+public static class MigrationProtocol
+{
+    /// <summary>Marks the messages of this protocol, which a unit answers without counting them as traffic.</summary>
+    public interface IControl;
+
+    /// <summary>The VMM asks VM <paramref name="VmId"/> to move now (to its VmActor).</summary>
+    public sealed record Migrate(int VmId) : IControl;
+
+    /// <summary>The VM moved: the saved state's size, how long the VM was stopped, and the units' new generation.</summary>
+    public sealed record Migrated(int VmId, int Bytes, TimeSpan Blackout, int Generation) : IControl;
+
+    /// <summary>To a driver (irqfd, host scheduler): hold every message for the VM until <see cref="Release"/>;
+    /// answered with <see cref="Held"/> once nothing more will be sent.</summary>
+    public sealed record Hold : IControl
+    {
+        public static readonly Hold Instance = new();
+    }
+    public sealed record Held : IControl
+    {
+        public static readonly Held Instance = new();
+    }
+
+    /// <summary>To a driver: the VM runs again (at the addresses its topology now holds): send what was held, in order.</summary>
+    public sealed record Release : IControl
+    {
+        public static readonly Release Instance = new();
+    }
+
+    /// <summary>To a vCPU: exit to userspace and stay out (KVM_RUN returns; the VPE is put without a doorbell request);
+    /// answered with <see cref="Stopped"/>.</summary>
+    public sealed record StopVcpu : IControl
+    {
+        public static readonly StopVcpu Instance = new();
+    }
+    public sealed record Stopped(int Vpe) : IControl;
+
+    /// <summary>To a restored vCPU: KVM_RUN again (after the restore's first run replayed the pending interrupts).</summary>
+    public sealed record RunVcpu : IControl
+    {
+        public static readonly RunVcpu Instance = new();
+    }
+
+    /// <summary>Round <paramref name="Round"/> of the quiescence check: every unit answers <see cref="Quiet"/> with how
+    /// many messages it has processed. Two rounds in a row with the same total mean that no message was in flight
+    /// between the VM's units (a unit only sends while processing one, and each round is asked after the previous
+    /// one's answers, so a message sent before an answer is queued before the next round's question).</summary>
+    public sealed record Quiesce(long Round) : IControl;
+    public sealed record Quiet(long Round, long Processed) : IControl;
+
+    /// <summary>To a quiet unit: hand over the state it owns (<see cref="Frozen"/>) and process nothing more; anything
+    /// that still reaches it is kept and forwarded to its successor on <see cref="Retire"/>.</summary>
+    public sealed record Freeze : IControl
+    {
+        public static readonly Freeze Instance = new();
+    }
+    public sealed record Frozen(object Unit) : IControl;
+
+    /// <summary>To a frozen unit: forward what reached it since the freeze to <paramref name="Successor"/>, then stop.</summary>
+    public sealed record Retire(Akka.Actor.IActorRef Successor) : IControl;
+}
