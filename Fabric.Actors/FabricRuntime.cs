@@ -39,29 +39,39 @@ public sealed class FabricRuntime
         return new FabricRuntime(system, irs, log, built);
     }
 
-    /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/> (kvm_set_irq). A VM that does
-    /// not exist is refused here; the VM's AP list refuses an SPI it does not have (answering <paramref name="replyTo"/>).</summary>
+    /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/> (kvm_set_irq), through the VM's
+    /// front door, so that an injection during a move waits for it. A VM that does not exist is refused here; the VM's
+    /// AP list refuses an SPI it does not have (answering <paramref name="replyTo"/>).</summary>
     public string? Inject(int vm, uint spi, bool level, IActorRef? replyTo = null)
     {
-        if (vm < 0 || vm >= Vms.Length) return $"kvm_set_irq: VM {vm} does not exist (0..{Vms.Length - 1})";
-        Vms[vm].ApList.Tell(new ApListProtocol.SetIrq(spi, level), replyTo ?? ActorRefs.NoSender);
+        if (Missing("kvm_set_irq", vm) is { } error) return error;
+        Vms[vm].Vm.Tell(new ApListProtocol.SetIrq(spi, level), replyTo ?? ActorRefs.NoSender);
         return null;
     }
 
-    public void StartDevices()
+    /// <summary>Move VM <paramref name="vm"/> now (live migration); it answers <see cref="MigrationProtocol.Migrated"/> to
+    /// <paramref name="replyTo"/>, or <see cref="IrsProtocol.Refused"/> if the move could not be made.</summary>
+    public string? Migrate(int vm, IActorRef? replyTo = null)
     {
-        foreach (var vm in Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
+        if (Missing("migrate", vm) is { } error) return error;
+        Vms[vm].Vm.Tell(new MigrationProtocol.Migrate(vm), replyTo ?? ActorRefs.NoSender);
+        return null;
     }
 
-    /// <summary>Stop injecting everywhere (the drain begins); the host schedulers stop preempting.</summary>
+    private string? Missing(string operation, int vm) =>
+        vm < 0 || vm >= Vms.Length ? $"{operation}: VM {vm} does not exist (0..{Vms.Length - 1})" : null;
+
+    /// <summary>Start every VM's devices (and the moves its scenario asks for).</summary>
+    public void StartDevices()
+    {
+        foreach (var vm in Vms) vm.Vm.Tell(DeviceProtocol.Start.Instance);
+    }
+
+    /// <summary>Stop injecting everywhere (the drain begins); the host schedulers stop preempting, the guests stop
+    /// reprogramming and sending IPIs, and no more moves begin.</summary>
     public void StopDevices()
     {
-        foreach (var vm in Vms)
-        {
-            vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
-            foreach (var v in vm.Vcpus) v.Tell(DeviceProtocol.Stop.Instance);
-            vm.Scheduler.Tell(DeviceProtocol.Stop.Instance);
-        }
+        foreach (var vm in Vms) vm.Vm.Tell(DeviceProtocol.Stop.Instance);
     }
 
     /// <summary>Waits until nothing has been logged anywhere for <paramref name="quiet"/>; false on timeout.</summary>

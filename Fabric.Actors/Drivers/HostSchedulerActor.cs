@@ -10,6 +10,8 @@ public sealed class SchedulerState
 {
     public readonly HashSet<int> Preempted = new();
     public bool Stopped;
+    /// <summary>What the scheduler sent to vCPUs while the VM moved, to be delivered after.</summary>
+    public readonly HeldMessages Held = new();
 }
 
 /// <summary>
@@ -56,17 +58,19 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
         foreach (var v in _s.Preempted) Self.Tell(new ResumeVcpu(v));
     }
 
+    private void Send(int vcpu, object message) => _s.Held.Send(_vm, VmPort.Vcpu, vcpu, message, Self);
+
     protected override void OnReceive(object message)
     {
         switch (message)
         {
             case Doorbell d:
-                _vm.Vcpus[d.Vpe].Tell(Wake.Instance);
+                Send(d.Vpe, Wake.Instance);
                 break;
             case PreemptTick:
                 var vpe = _rng.Next(_vm.Vcpus.Length);
                 if (!_s.Preempted.Add(vpe)) return;
-                _vm.Vcpus[vpe].Tell(Preempt.Instance);
+                Send(vpe, Preempt.Instance);
                 Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
                 break;
             case Protocols.DeviceProtocol.Stop:
@@ -74,7 +78,14 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 Timers.Cancel("preempt");
                 break;
             case ResumeVcpu r:
-                if (_s.Preempted.Remove(r.Vpe)) _vm.Vcpus[r.Vpe].Tell(Resume.Instance);
+                if (_s.Preempted.Remove(r.Vpe)) Send(r.Vpe, Resume.Instance);
+                break;
+            case Protocols.MigrationProtocol.Hold:
+                _s.Held.Hold();
+                Sender.Tell(Protocols.MigrationProtocol.Held.Instance);
+                break;
+            case Protocols.MigrationProtocol.Release:
+                _s.Held.Release(_vm, Self);
                 break;
             case Protocols.IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/scheduler: crash requested");

@@ -14,6 +14,8 @@ public sealed class DeviceState(long budget)
     public bool Started, Stopped;
     public long Budget = budget;
     public readonly Dictionary<uint, int> Serviced = new();
+    /// <summary>What the device sent while its VM moved, to be delivered after.</summary>
+    public readonly HeldMessages Held = new();
 }
 
 /// <summary>
@@ -83,7 +85,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 _s.Started = true;
                 foreach (var id in _spec.Ids.All())
                 {
-                    if (id.IsSpi) _vm.ApList.Tell(new ApListProtocol.RegisterNotifier(id.Id, Self));
+                    if (id.IsSpi) Send(VmPort.ApList, 0, new ApListProtocol.RegisterNotifier(id.Id, Self));
                     if (_spec.Kind == DeviceKind.IrqfdResample) Assert(id.Id);
                     else if (_spec.Rate <= 0) for (var w = 0; w < _spec.Window; w++) Edge(id.Id);
                 }
@@ -99,6 +101,13 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
             case Stop:
                 _s.Stopped = true;
                 Timers.CancelAll();
+                break;
+            case MigrationProtocol.Hold:
+                _s.Held.Hold();
+                Sender.Tell(MigrationProtocol.Held.Instance);
+                break;
+            case MigrationProtocol.Release:
+                _s.Held.Release(_vm, Self);
                 break;
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vmId}/{Self.Path.Name}: crash requested");
@@ -122,8 +131,10 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
         if (_spec.Ids.Type == IntIdType.Ppi) { Ppi(spi); return; }
         if (!Take()) return;
         _log.Log(Ev.Inject, _vmId, null, IntId.Spi(spi), "edge");
-        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, true));
+        Send(VmPort.ApList, 0, new ApListProtocol.SetIrq(spi, true));
     }
+
+    private void Send(VmPort port, int index, object message) => _s.Held.Send(_vm, port, index, message, Self);
 
     private void Ppi(uint ppi)
     {
@@ -132,7 +143,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
         {
             if (!Take()) return;
             _log.Log(Ev.Inject, _vmId, v, id, "edge");
-            _vm.Vpes[v].Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Pend, 1));
+            Send(VmPort.Vpe, v, new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Pend, 1));
         }
     }
 
@@ -140,13 +151,13 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     {
         if (!Take()) return;
         _log.Log(Ev.Inject, _vmId, null, IntId.Spi(spi), "level");
-        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, true));
+        Send(VmPort.ApList, 0, new ApListProtocol.SetIrq(spi, true));
     }
 
     /// <summary>irqfd_resampler_ack: lower the line, signal the resamplefd; the device re-asserts if it still needs service.</summary>
     private void Resample(uint spi)
     {
-        _vm.ApList.Tell(new ApListProtocol.SetIrq(spi, false));
+        Send(VmPort.ApList, 0, new ApListProtocol.SetIrq(spi, false));
         var served = _s.Serviced[spi] = _s.Serviced.GetValueOrDefault(spi) + 1;
         _log.Log(Ev.Resample, _vmId, null, IntId.Spi(spi), served.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (served < _spec.ServiceCount) Assert(spi);

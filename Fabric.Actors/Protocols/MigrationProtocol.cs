@@ -15,8 +15,9 @@ public static class MigrationProtocol
     /// <summary>The VMM asks VM <paramref name="VmId"/> to move now (to its VmActor).</summary>
     public sealed record Migrate(int VmId) : IControl;
 
-    /// <summary>The VM moved: the saved state's size, how long the VM was stopped, and the units' new generation.</summary>
-    public sealed record Migrated(int VmId, int Bytes, TimeSpan Blackout, int Generation) : IControl;
+    /// <summary>The VM moved: the state it carried (docs/vm-state-format.md), how long it was stopped, and the units' new
+    /// generation.</summary>
+    public sealed record Migrated(int VmId, System.Collections.Immutable.ImmutableArray<byte> State, TimeSpan Blackout, int Generation) : IControl;
 
     /// <summary>To a driver (irqfd, host scheduler): hold every message for the VM until <see cref="Release"/>;
     /// answered with <see cref="Held"/> once nothing more will be sent.</summary>

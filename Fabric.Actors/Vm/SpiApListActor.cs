@@ -23,7 +23,7 @@ public sealed class ApListState(SpiApList list)
     public long FoldId { get; set; }
 }
 
-public sealed class SpiApListActor : UntypedActor
+public sealed class SpiApListActor : VmUnitActor
 {
     private readonly ApListState _state;
     private readonly SpiApList _list;
@@ -43,6 +43,8 @@ public sealed class SpiApListActor : UntypedActor
 
     public static Props Props(ApListState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
         Akka.Actor.Props.Create(() => new SpiApListActor(state, vm, policies, log));
+
+    protected override object Unit => _state;
 
     /// <summary>After a restart the list and registrations are as they were; a fold that was in flight is run again.</summary>
     protected override void PostRestart(Exception reason)

@@ -16,6 +16,8 @@ public sealed class VcpuState(int vpe, VmSpec spec)
 {
     public int Vpe { get; } = vpe;
     public bool Booted, InWfi, Preempted, Busy;
+    /// <summary>Stopped by the VMM for a migration (out of KVM_RUN): it runs again only when told, on the destination.</summary>
+    public bool Paused;
     /// <summary>The interrupt whose handler is running (acknowledged, not yet deactivated).</summary>
     public IntId? Handling;
     /// <summary>A CDIA result or a handler end that arrived while the vCPU was not running.</summary>
@@ -34,7 +36,7 @@ public sealed class VcpuState(int vpe, VmSpec spec)
 /// as the guest, reprograms interrupts and sends IPIs at the scenario's rates. Holds no interrupt state: the
 /// guest's view is what CDIA returns.
 /// </summary>
-public sealed class VcpuActor : UntypedActor, IWithTimers
+public sealed class VcpuActor : VmUnitActor, IWithTimers
 {
     private sealed record HandlerDone(IntId Id);
     private sealed record TrapExit
@@ -81,12 +83,14 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
 
     private int VpeId => _s.Vpe;
     private IActorRef Vpe => _vm.Vpes[VpeId];
-    private bool Running => _s.Booted && !_s.InWfi && !_s.Preempted;
+    private bool Running => _s.Booted && !_s.InWfi && !_s.Preempted && !_s.Paused;
+
+    protected override object Unit => _s;
 
     /// <summary>A restarted vCPU carries on from its context: timers are re-armed, a handler in progress resumes.</summary>
     protected override void PostRestart(Exception reason)
     {
-        if (!_s.Booted) return;
+        if (!_s.Booted || _s.Paused) return;
         StartTimers();
         if (_s.Handling is { } id && Running) Self.Tell(new HandlerDone(id));
     }
@@ -135,7 +139,7 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
             case Wake:
                 if (!_s.InWfi) return;
                 _s.InWfi = false;
-                Load();
+                if (Running) Load();
                 break;
             case Preempt:
                 if (!Running) return;
@@ -146,7 +150,14 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
             case Resume:
                 if (!_s.Preempted) return;
                 _s.Preempted = false;
-                Load();
+                if (Running) Load();
+                break;
+            case MigrationProtocol.StopVcpu:
+                StopForMigration();
+                Sender.Tell(new MigrationProtocol.Stopped(VpeId));
+                break;
+            case MigrationProtocol.RunVcpu:
+                RunAfterMigration();
                 break;
             case IrsProtocol.Refused:
                 break;
@@ -158,8 +169,35 @@ public sealed class VcpuActor : UntypedActor, IWithTimers
         }
     }
 
+    /// <summary>The VMM stops the vCPU for a migration: it leaves KVM_RUN (a put without a doorbell request, and an exit),
+    /// and its guest context — a handler in progress, a CDIA result still to come — waits for the destination.</summary>
+    private void StopForMigration()
+    {
+        if (_s.Paused) return;
+        var wasRunning = Running;
+        _s.Paused = true;
+        Timers.CancelAll();
+        if (!wasRunning) return;
+        Vpe.Tell(new MakeNonResident(Wfi: false));
+        Exit();
+    }
+
+    /// <summary>KVM_RUN on the destination: timers re-armed, a handler that was running carries on, and a vCPU that is
+    /// neither in WFI nor preempted is loaded.</summary>
+    private void RunAfterMigration()
+    {
+        if (!_s.Paused) return;
+        _s.Paused = false;
+        if (!_s.Booted) return;
+        StartTimers();
+        if (_s.Handling is { } id) Self.Tell(new HandlerDone(id));
+        if (Running) Load();
+    }
+
     private void StartTimers()
     {
+        if (_s.Paused) return;
+        if (_s.Disabled.Count > 0) Timers.StartSingleTimer("reenable", Reenable.Instance, TimeSpan.FromMilliseconds(1));
         if (_spec.Vcpu.ExitsPerSecond > 0)
             Timers.StartPeriodicTimer("exit", TrapExit.Instance, TimeSpan.FromSeconds(1.0 / _spec.Vcpu.ExitsPerSecond));
         if (_s.Stopped) return;

@@ -25,7 +25,7 @@ public sealed class VirtualIrsState(VirtualIrs irs)
 /// CDIA's activation, and forwards each VPE its HPPI (the IRS→CPUIF stream as <see cref="CpuInterfaceProtocol.Offer"/>).
 /// Every rule is a call into <see cref="VirtualIrs"/>; this actor routes, tells and logs.
 /// </summary>
-public sealed class VirtualIrsActor : UntypedActor
+public sealed class VirtualIrsActor : VmUnitActor
 {
     private readonly VirtualIrsState _state;
     private readonly VmTopology _vm;
@@ -44,6 +44,8 @@ public sealed class VirtualIrsActor : UntypedActor
         Akka.Actor.Props.Create(() => new VirtualIrsActor(state, vm, policies, log));
 
     private VirtualIrs Irs => _state.Irs;
+
+    protected override object Unit => _state;
 
     /// <summary>After a restart the candidate index and offers are rebuilt from the ISTs, and re-sent.</summary>
     protected override void PostRestart(Exception reason)

@@ -3,12 +3,18 @@ using Akka.Actor;
 namespace Fabric.Actors.Vm;
 
 /// <summary>
-/// The addresses of one VM's actors. Filled once by its VmActor right after it creates the children and before any
-/// message flows; read-only afterwards (a restarted child receives the same instance). Addresses, not state.
+/// The addresses of one VM's actors, written only by its VmActor: when it creates the children, before any message
+/// flows, and when a move replaces the units (<see cref="Generation"/>), while every driver holds and every unit is
+/// frozen — each reader sees the new addresses through the message that releases it. A restarted child receives the
+/// same instance. Addresses, not state.
 /// </summary>
 public sealed class VmTopology(int vmId, int vcpus)
 {
     public int VmId { get; } = vmId;
+    /// <summary>The VmActor: the VM's front door for the host (start, stop, injections from outside, moves).</summary>
+    public IActorRef Vm { get; internal set; } = ActorRefs.Nobody;
+    /// <summary>How many times the VM's units have been replaced by a move.</summary>
+    public int Generation { get; internal set; }
     public IActorRef Virs { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ApList { get; internal set; } = ActorRefs.Nobody;
     public IActorRef Scheduler { get; internal set; } = ActorRefs.Nobody;

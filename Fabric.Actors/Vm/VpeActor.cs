@@ -23,7 +23,7 @@ public sealed class VpeState(VirtualCpuInterface cpu)
 /// offered, the doorbell request and db_fired. It asserts its vCPU's virtual IRQ while resident, and rings the
 /// doorbell while not. Every rule is a call into <see cref="CpuInterfaceRules"/>.
 /// </summary>
-public sealed class VpeActor : UntypedActor
+public sealed class VpeActor : VmUnitActor
 {
     private readonly VpeState _state;
     private readonly VirtualCpuInterface _cpu;
@@ -42,6 +42,8 @@ public sealed class VpeActor : UntypedActor
 
     public static Props Props(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
         Akka.Actor.Props.Create(() => new VpeActor(state, vm, policies, log));
+
+    protected override object Unit => _state;
 
     private int Vpe => _cpu.VpeId;
     private IActorRef Vcpu => _vm.Vcpus[Vpe];
