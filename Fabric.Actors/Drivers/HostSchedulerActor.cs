@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using static Fabric.Actors.Protocols.ResidencyProtocol;
 
@@ -21,11 +22,11 @@ public sealed class SchedulerState
 /// </summary>
 public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 {
-    private sealed record PreemptTick
+    private sealed record PreemptTick : ILocalMessage
     {
         public static readonly PreemptTick Instance = new();
     }
-    private sealed record ResumeVcpu(int Vpe);
+    private sealed record ResumeVcpu(int Vpe) : ILocalMessage;
 
     private readonly VmTopology _vm;
     private readonly HostSpec _spec;

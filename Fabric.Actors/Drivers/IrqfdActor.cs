@@ -29,7 +29,7 @@ public sealed class DeviceState(long budget)
 /// </summary>
 public sealed class IrqfdActor : UntypedActor, IWithTimers
 {
-    private sealed record Tick(uint Spi);
+    private sealed record Tick(uint Spi) : ILocalMessage;
 
     private readonly int _vmId;
     private readonly DeviceSpec _spec;

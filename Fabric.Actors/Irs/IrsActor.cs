@@ -12,8 +12,8 @@ namespace Fabric.Actors.Irs;
 public sealed class IrsActor : UntypedActor
 {
     /// <summary>Create VM <paramref name="VmId"/>; the VM answers <see cref="VmActor.Created"/> to the sender.</summary>
-    public sealed record CreateVm(int VmId, VmSpec Spec);
-    public sealed record DestroyVm(int VmId);
+    public sealed record CreateVm(int VmId, VmSpec Spec) : ILocalMessage;
+    public sealed record DestroyVm(int VmId) : ILocalMessage;
 
     private readonly int _maxVms;
     private readonly EventLog _log;

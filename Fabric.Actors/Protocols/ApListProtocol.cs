@@ -7,13 +7,13 @@ namespace Fabric.Actors.Protocols;
 public static class ApListProtocol
 {
     /// <summary>kvm_set_irq for an SPI from a device (irqfd), with its line level.</summary>
-    public sealed record SetIrq(uint Spi, bool Level);
+    public sealed record SetIrq(uint Spi, bool Level) : IWireMessage;
     /// <summary>KVM learns the trigger mode the guest configured.</summary>
-    public sealed record SpiConfigured(uint Spi, HandlingMode TriggerMode);
+    public sealed record SpiConfigured(uint Spi, HandlingMode TriggerMode) : ILocalMessage;
     /// <summary>Push tracking: a tracked SPI was deactivated (<paramref name="Deactivation"/>) or went idle without one.</summary>
-    public sealed record Deactivated(uint Spi, Icsr Icsr, bool Deactivation, long AppliedSeq);
+    public sealed record Deactivated(uint Spi, Icsr Icsr, bool Deactivation, long AppliedSeq) : ILocalMessage;
     /// <summary>A vCPU exited to KVM: kvm_vgic_sync_hwstate, where the fold runs under fold tracking.</summary>
-    public sealed record VcpuExit(int Vpe);
+    public sealed record VcpuExit(int Vpe) : ILocalMessage;
     /// <summary>The notifier's subscriber for an SPI (an irqfd resampler).</summary>
-    public sealed record RegisterNotifier(uint Spi, Akka.Actor.IActorRef Device);
+    public sealed record RegisterNotifier(uint Spi, Akka.Actor.IActorRef Device) : ILocalMessage;
 }

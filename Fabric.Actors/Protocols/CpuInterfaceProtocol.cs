@@ -7,25 +7,25 @@ namespace Fabric.Actors.Protocols;
 public static class CpuInterfaceProtocol
 {
     /// <summary>Stream: the IRS forwards this HPPI to the VPE (null: nothing pending for it).</summary>
-    public sealed record Offer(Hppi? Hppi);
+    public sealed record Offer(Hppi? Hppi) : ILocalMessage;
     /// <summary>GICR CDIA.</summary>
-    public sealed record Cdia
+    public sealed record Cdia : ILocalMessage
     {
         public static readonly Cdia Instance = new();
     }
     /// <summary>What CDIA returned: an INTID, or none (spurious: VALID=0).</summary>
-    public sealed record CdiaResult(IntId? Id);
+    public sealed record CdiaResult(IntId? Id) : ILocalMessage;
     /// <summary>GIC CDEOI: priority drop, no operand.</summary>
-    public sealed record Cdeoi
+    public sealed record Cdeoi : ILocalMessage
     {
         public static readonly Cdeoi Instance = new();
     }
     /// <summary>ICC_PCR_EL1 written.</summary>
-    public sealed record SetPriorityMask(int Mask);
+    public sealed record SetPriorityMask(int Mask) : ILocalMessage;
     /// <summary>A guest operation on one of this VPE's PPIs (CDPEND, CDEN, CDPRI, CDDI on a PPI).</summary>
-    public sealed record PpiOp(IntId Id, PpiOperation Operation, int Value);
+    public sealed record PpiOp(IntId Id, PpiOperation Operation, int Value) : ILocalMessage;
     /// <summary>The VPE's virtual IRQ line is asserted: the vCPU should acknowledge.</summary>
-    public sealed record IrqAsserted
+    public sealed record IrqAsserted : ILocalMessage
     {
         public static readonly IrqAsserted Instance = new();
     }

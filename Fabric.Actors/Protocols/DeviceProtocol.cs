@@ -7,13 +7,13 @@ namespace Fabric.Actors.Protocols;
 public static class DeviceProtocol
 {
     /// <summary>kvm_notify_acked_irq: the guest consumed this SPI.</summary>
-    public sealed record Notified(uint Spi);
-    public sealed record Start
+    public sealed record Notified(uint Spi) : ILocalMessage;
+    public sealed record Start : IWireMessage
     {
         public static readonly Start Instance = new();
     }
     /// <summary>Stop injecting (drain): a resampled line is lowered once its service completes.</summary>
-    public sealed record Stop
+    public sealed record Stop : IWireMessage
     {
         public static readonly Stop Instance = new();
     }

@@ -8,40 +8,40 @@ namespace Fabric.Actors.Protocols;
 public static class IrsProtocol
 {
     /// <summary>GIC VDPEND {ID, TYPE, PENDING, VM}; <paramref name="Seq"/> numbers KVM's injections of this SPI.</summary>
-    public sealed record Vdpend(IntId Id, bool Pending, long Seq);
+    public sealed record Vdpend(IntId Id, bool Pending, long Seq) : ILocalMessage;
 
     /// <summary>A fold's run of GIC VDRCFG over the AP list's entries (one message stands for one VDRCFG per entry).</summary>
-    public sealed record Vdrcfg(long FoldId, uint[] Spis);
+    public sealed record Vdrcfg(long FoldId, uint[] Spis) : ILocalMessage;
 
     /// <summary>The ICSRs the fold read, with the last VDPEND applied for each SPI when it was read.</summary>
-    public sealed record VdrcfgResult(long FoldId, uint[] Spis, Icsr[] Icsrs, long[] AppliedSeqs);
+    public sealed record VdrcfgResult(long FoldId, uint[] Spis, Icsr[] Icsrs, long[] AppliedSeqs) : ILocalMessage;
 
     /// <summary>IRS_SPI_CFGR.TM written by the guest (through SPI_SELR).</summary>
-    public sealed record ConfigureSpi(uint Spi, HandlingMode TriggerMode);
+    public sealed record ConfigureSpi(uint Spi, HandlingMode TriggerMode) : ILocalMessage;
     /// <summary>A guest load or store to the IRS MMIO CONFIG_FRAME; answered with <see cref="MmioDone"/>.</summary>
-    public sealed record MmioRead(ulong Offset, int SizeBytes);
-    public sealed record MmioWrite(ulong Offset, ulong Value, int SizeBytes);
-    public sealed record MmioDone(Fabric.Hardware.Irs.MmioResult Result);
-    public sealed record CdEnable(IntId Id, bool On);
-    public sealed record CdPriority(IntId Id, int Priority);
-    public sealed record CdAffinity(IntId Id, int Iaffid, bool Irm = false);
-    public sealed record CdPend(IntId Id, bool Pending);
-    public sealed record CdHandlingMode(IntId Id, HandlingMode Mode);
+    public sealed record MmioRead(ulong Offset, int SizeBytes) : ILocalMessage;
+    public sealed record MmioWrite(ulong Offset, ulong Value, int SizeBytes) : ILocalMessage;
+    public sealed record MmioDone(Fabric.Hardware.Irs.MmioResult Result) : ILocalMessage;
+    public sealed record CdEnable(IntId Id, bool On) : ILocalMessage;
+    public sealed record CdPriority(IntId Id, int Priority) : ILocalMessage;
+    public sealed record CdAffinity(IntId Id, int Iaffid, bool Irm = false) : ILocalMessage;
+    public sealed record CdPend(IntId Id, bool Pending) : ILocalMessage;
+    public sealed record CdHandlingMode(IntId Id, HandlingMode Mode) : ILocalMessage;
     /// <summary>GIC CDDI.</summary>
-    public sealed record Cddi(IntId Id, int Vpe);
+    public sealed record Cddi(IntId Id, int Vpe) : ILocalMessage;
 
     /// <summary>Stream: the CPU interface of <paramref name="Vpe"/> acknowledges the interrupt the IRS offered it.</summary>
-    public sealed record Activate(IntId Id, int Vpe, Fabric.Hardware.Irs.CdiaView? View = null);
+    public sealed record Activate(IntId Id, int Vpe, Fabric.Hardware.Irs.CdiaView? View = null) : ILocalMessage;
     /// <summary>Stream: the IRS activated it (Edge: Pending cleared).</summary>
-    public sealed record Activated(IntId Id, Priority Priority);
+    public sealed record Activated(IntId Id, Priority Priority) : ILocalMessage;
     /// <summary>Stream: the offer was stale (disabled, retargeted, unpended, or no longer the highest); nothing changed.</summary>
-    public sealed record ActivateRefused(IntId Id);
+    public sealed record ActivateRefused(IntId Id) : ILocalMessage;
 
     /// <summary>The reply to any operation the fabric refuses (bad VM, VPE, INTID or value): it names the operation and why.</summary>
-    public sealed record Refused(string Operation, string Reason);
+    public sealed record Refused(string Operation, string Reason) : IWireMessage;
 
     /// <summary>Test hook: the actor throws, to prove supervision rebuilds it from the state it owns.</summary>
-    public sealed record Crash
+    public sealed record Crash : ILocalMessage
     {
         public static readonly Crash Instance = new();
     }

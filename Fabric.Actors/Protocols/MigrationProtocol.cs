@@ -13,39 +13,39 @@ public static class MigrationProtocol
     public interface IControl;
 
     /// <summary>The VMM asks VM <paramref name="VmId"/> to move now (to its VmActor).</summary>
-    public sealed record Migrate(int VmId) : IControl;
+    public sealed record Migrate(int VmId) : IControl, IWireMessage;
 
     /// <summary>The VM moved: the state it carried (docs/vm-state-format.md), how long it was stopped, and the units' new
     /// generation.</summary>
-    public sealed record Migrated(int VmId, System.Collections.Immutable.ImmutableArray<byte> State, TimeSpan Blackout, int Generation) : IControl;
+    public sealed record Migrated(int VmId, System.Collections.Immutable.ImmutableArray<byte> State, TimeSpan Blackout, int Generation) : IControl, IWireMessage;
 
     /// <summary>To a driver (irqfd, host scheduler): hold every message for the VM until <see cref="Release"/>;
     /// answered with <see cref="Held"/> once nothing more will be sent.</summary>
-    public sealed record Hold : IControl
+    public sealed record Hold : IControl, ILocalMessage
     {
         public static readonly Hold Instance = new();
     }
-    public sealed record Held : IControl
+    public sealed record Held : IControl, ILocalMessage
     {
         public static readonly Held Instance = new();
     }
 
     /// <summary>To a driver: the VM runs again (at the addresses its topology now holds): send what was held, in order.</summary>
-    public sealed record Release : IControl
+    public sealed record Release : IControl, ILocalMessage
     {
         public static readonly Release Instance = new();
     }
 
     /// <summary>To a vCPU: exit to userspace and stay out (KVM_RUN returns; the VPE is put without a doorbell request);
     /// answered with <see cref="Stopped"/>.</summary>
-    public sealed record StopVcpu : IControl
+    public sealed record StopVcpu : IControl, ILocalMessage
     {
         public static readonly StopVcpu Instance = new();
     }
-    public sealed record Stopped(int Vpe) : IControl;
+    public sealed record Stopped(int Vpe) : IControl, ILocalMessage;
 
     /// <summary>To a restored vCPU: KVM_RUN again (after the restore's first run replayed the pending interrupts).</summary>
-    public sealed record RunVcpu : IControl
+    public sealed record RunVcpu : IControl, ILocalMessage
     {
         public static readonly RunVcpu Instance = new();
     }
@@ -54,17 +54,17 @@ public static class MigrationProtocol
     /// many messages it has processed. Two rounds in a row with the same total mean that no message was in flight
     /// between the VM's units (a unit only sends while processing one, and each round is asked after the previous
     /// one's answers, so a message sent before an answer is queued before the next round's question).</summary>
-    public sealed record Quiesce(long Round) : IControl;
-    public sealed record Quiet(long Round, long Processed) : IControl;
+    public sealed record Quiesce(long Round) : IControl, ILocalMessage;
+    public sealed record Quiet(long Round, long Processed) : IControl, ILocalMessage;
 
     /// <summary>To a quiet unit: hand over the state it owns (<see cref="Frozen"/>) and process nothing more; anything
     /// that still reaches it is kept and forwarded to its successor on <see cref="Retire"/>.</summary>
-    public sealed record Freeze : IControl
+    public sealed record Freeze : IControl, ILocalMessage
     {
         public static readonly Freeze Instance = new();
     }
-    public sealed record Frozen(object Unit) : IControl;
+    public sealed record Frozen(object Unit) : IControl, ILocalMessage;
 
     /// <summary>To a frozen unit: forward what reached it since the freeze to <paramref name="Successor"/>, then stop.</summary>
-    public sealed record Retire(Akka.Actor.IActorRef Successor) : IControl;
+    public sealed record Retire(Akka.Actor.IActorRef Successor) : IControl, ILocalMessage;
 }

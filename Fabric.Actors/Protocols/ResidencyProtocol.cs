@@ -6,24 +6,24 @@ namespace Fabric.Actors.Protocols;
 /// <summary>Residency (vgic_v5_load / vgic_v5_put, make_resident / make_non_resident) and doorbells.</summary>
 public static class ResidencyProtocol
 {
-    public sealed record MakeResident
+    public sealed record MakeResident : ILocalMessage
     {
         public static readonly MakeResident Instance = new();
     }
     /// <summary>A put; <paramref name="Wfi"/>: the vCPU blocks in WFI and requests a doorbell at the effective mask − 1.</summary>
-    public sealed record MakeNonResident(bool Wfi);
+    public sealed record MakeNonResident(bool Wfi) : ILocalMessage;
     /// <summary>The IRS rang this VPE's doorbell (a host LPI; the handler sets db_fired and kicks the vCPU).</summary>
-    public sealed record Doorbell(int Vpe);
+    public sealed record Doorbell(int Vpe) : ILocalMessage;
     /// <summary>The host scheduler wakes a vCPU (after a doorbell) or preempts / resumes it.</summary>
-    public sealed record Wake
+    public sealed record Wake : ILocalMessage
     {
         public static readonly Wake Instance = new();
     }
-    public sealed record Preempt
+    public sealed record Preempt : ILocalMessage
     {
         public static readonly Preempt Instance = new();
     }
-    public sealed record Resume
+    public sealed record Resume : ILocalMessage
     {
         public static readonly Resume Instance = new();
     }

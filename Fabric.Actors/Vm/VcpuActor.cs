@@ -38,24 +38,24 @@ public sealed class VcpuState(int vpe, VmSpec spec)
 /// </summary>
 public sealed class VcpuActor : VmUnitActor, IWithTimers
 {
-    private sealed record HandlerDone(IntId Id);
-    private sealed record TrapExit
+    private sealed record HandlerDone(IntId Id) : ILocalMessage;
+    private sealed record TrapExit : ILocalMessage
     {
         public static readonly TrapExit Instance = new();
     }
-    private sealed record ReprogramTick
+    private sealed record ReprogramTick : ILocalMessage
     {
         public static readonly ReprogramTick Instance = new();
     }
-    private sealed record IpiTick
+    private sealed record IpiTick : ILocalMessage
     {
         public static readonly IpiTick Instance = new();
     }
-    private sealed record Reenable
+    private sealed record Reenable : ILocalMessage
     {
         public static readonly Reenable Instance = new();
     }
-    public sealed record Boot
+    public sealed record Boot : ILocalMessage
     {
         public static readonly Boot Instance = new();
     }

@@ -24,7 +24,7 @@ namespace Fabric.Actors.Vm;
 /// </summary>
 public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
-    public sealed record Created(int VmId, VmTopology Topology);
+    public sealed record Created(int VmId, VmTopology Topology) : ILocalMessage;
 
     /// <summary>Rounds of the quiescence check before a move gives up (something in the VM never stops talking).</summary>
     public const int MaxQuiesceRounds = 10_000;
