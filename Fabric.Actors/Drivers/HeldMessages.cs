@@ -21,6 +21,12 @@ public sealed class HeldMessages
 
     public void Hold() => _held ??= new();
 
+    /// <summary>What is held, in order (null: not holding) — what a VM handed to another node carries.</summary>
+    public IReadOnlyList<(VmPort Port, int Index, object Message)>? Items => _held;
+
+    /// <summary>Holding again what a VM carried from another node (null: not holding).</summary>
+    public void Restore(IEnumerable<(VmPort Port, int Index, object Message)>? items) => _held = items?.ToList();
+
     /// <summary>Send now, or hold while the VM moves.</summary>
     public void Send(VmTopology vm, VmPort port, int index, object message, IActorRef sender)
     {

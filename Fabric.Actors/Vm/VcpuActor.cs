@@ -24,7 +24,7 @@ public sealed class VcpuState(int vpe, VmSpec spec)
     public IntId? Deferred;
     public bool DeferredIsResult;
     public readonly List<IntId> Disabled = new();
-    public readonly Random Rng = new(unchecked((int)(spec.Seed * 1_000_003 + vpe)));
+    public GuestRandom Rng = new(unchecked((ulong)(spec.Seed * 1_000_003 + vpe)));
     public long Ipis = spec.Guest.IpiBudget;
     public bool Stopped;
 }
