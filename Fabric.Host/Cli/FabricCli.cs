@@ -105,7 +105,8 @@ public static class FabricCli
             var (s, _) = ScenarioLoader.Load(file, sets: sets);
             WarnAboutTimers(s, error);
             console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, " +
-                              $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)})");
+                              $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)}" +
+                              (s.MigrationSummary is { } m ? ", " + m : "") + ")");
             return Ok;
         }
         catch (ScenarioException ex)

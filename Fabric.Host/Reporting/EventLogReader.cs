@@ -105,7 +105,9 @@ public static class EventLogReader
             throw Bad($"\"{FabricEvent.Name(ev.Value)}\" needs an \"intid\"");
         if (vpe is null && ev is Ev.Eoi or Ev.Doorbell or Ev.Resident or Ev.Nonresident or Ev.Exit or Ev.Ack)
             throw Bad($"\"{FabricEvent.Name(ev.Value)}\" needs a \"vpe\"");
-        // The values a checker reads from "arg" (DESIGN.md §5: priority, affinity, nonresident, inject, ack).
+        // The values a checker reads from "arg" (DESIGN.md §5: priority, affinity, nonresident, inject, ack). A
+        // "migrate" (Fabric's extension: a VM moved, vpe and intid null) may carry any arg ("bytes=N us=N"): it is
+        // counted, not read.
         switch (ev)
         {
             case Ev.Priority when !int.TryParse(arg, System.Globalization.NumberStyles.None, null, out var p) || p >= Priority.Levels:

@@ -3,16 +3,21 @@ using Spectre.Console;
 
 namespace Fabric.Host.Reporting;
 
-/// <summary>A run's live numbers, taken on the pump thread and handed to the progress view whole.</summary>
-public sealed record ProgressSnapshot(TimeSpan Elapsed, string Phase, long Injected, long Acknowledged, long Doorbells, long InFlight, double RatePerSecond);
+/// <summary>A run's live numbers, taken on the pump thread and handed to the progress view whole.
+/// <paramref name="Migrations"/>: the VMs' live moves so far (shown only by a view created for a scenario that
+/// migrates).</summary>
+public sealed record ProgressSnapshot(TimeSpan Elapsed, string Phase, long Injected, long Acknowledged, long Doorbells, long InFlight, double RatePerSecond,
+    long Migrations = 0);
 
 /// <summary>Shows a run's progress: a live Spectre.Console table on a terminal, plain lines otherwise (CI, a pipe, a
-/// file). Nothing appears for a run shorter than a second.</summary>
+/// file). Nothing appears for a run shorter than a second. With <c>migrations</c>, a scenario that moves VMs, the count
+/// of moves is shown too.</summary>
 public abstract class ProgressView : IAsyncDisposable
 {
     public static readonly TimeSpan ShowAfter = TimeSpan.FromSeconds(1);
 
-    public static ProgressView Create(IAnsiConsole console, bool live) => live ? new LiveProgress(console) : new PlainProgress(console);
+    public static ProgressView Create(IAnsiConsole console, bool live, bool migrations = false) =>
+        live ? new LiveProgress(console, migrations) : new PlainProgress(console, migrations);
 
     public abstract void Update(ProgressSnapshot s);
 
@@ -21,7 +26,7 @@ public abstract class ProgressView : IAsyncDisposable
     internal static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>One line per second of run time.</summary>
-    private sealed class PlainProgress(IAnsiConsole console) : ProgressView
+    private sealed class PlainProgress(IAnsiConsole console, bool migrations) : ProgressView
     {
         private TimeSpan _next = ShowAfter;
         private string _phase = "";
@@ -33,7 +38,8 @@ public abstract class ProgressView : IAsyncDisposable
             _next = s.Elapsed + TimeSpan.FromSeconds(1);
             _phase = s.Phase;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {s.Elapsed.TotalSeconds,5:F1}s  {s.Phase,-9} injected {N(s.Injected),11}  acked {N(s.Acknowledged),11}  doorbells {N(s.Doorbells),9}  in flight {N(s.InFlight),6}  {N((long)s.RatePerSecond),9} acks/s"));
+                $"  {s.Elapsed.TotalSeconds,5:F1}s  {s.Phase,-9} injected {N(s.Injected),11}  acked {N(s.Acknowledged),11}  doorbells {N(s.Doorbells),9}  in flight {N(s.InFlight),6}  {N((long)s.RatePerSecond),9} acks/s") +
+                (migrations ? $"  migrations {N(s.Migrations),5}" : ""));
         }
 
         public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -41,7 +47,7 @@ public abstract class ProgressView : IAsyncDisposable
 
     /// <summary>A Spectre live table, redrawn ten times a second from the latest snapshot on a thread of its own (a
     /// storm keeps every core busy); cleared at the end (the report follows).</summary>
-    private sealed class LiveProgress(IAnsiConsole console) : ProgressView
+    private sealed class LiveProgress(IAnsiConsole console, bool migrations) : ProgressView
     {
         private ProgressSnapshot? _latest;
         private Task? _display;
@@ -57,8 +63,9 @@ public abstract class ProgressView : IAsyncDisposable
         private void Show()
         {
             var table = new Table().Border(TableBorder.Rounded).AddColumns("elapsed", "phase", "injected", "acked", "doorbells", "in flight", "acks/s");
+            if (migrations) table.AddColumn("migrations");
             foreach (var c in table.Columns.Skip(2)) c.RightAligned();
-            table.AddRow("", "", "", "", "", "", "");
+            table.AddRow(table.Columns.Select(_ => "").ToArray());
             console.Live(table).AutoClear(true).Overflow(VerticalOverflow.Ellipsis).Start(ctx =>
             {
                 while (true)
@@ -72,6 +79,7 @@ public abstract class ProgressView : IAsyncDisposable
                         table.UpdateCell(0, 4, N(s.Doorbells));
                         table.UpdateCell(0, 5, N(s.InFlight));
                         table.UpdateCell(0, 6, N((long)s.RatePerSecond));
+                        if (migrations) table.UpdateCell(0, 7, N(s.Migrations));
                         ctx.Refresh();
                     }
                     if (_done.Token.WaitHandle.WaitOne(100)) return;

@@ -18,7 +18,7 @@ public static class ReportConsole
         var counters = Counters(
             ("injected", r.Injected), ("coalesced", r.Coalesced), ("acknowledged", r.Acknowledged), ("deactivated", r.Deactivated),
             ("notified", r.Notified), ("resampled", r.Resampled), ("doorbells", r.Doorbells), ("residency changes", r.ResidencyChanges),
-            ("pending at end", r.PendingAtEnd), ("AP list at end", r.ApListAtEnd));
+            ("migrations", r.Migrations), ("pending at end", r.PendingAtEnd), ("AP list at end", r.ApListAtEnd));
         counters.AddRow("elapsed", F(r.ElapsedSeconds, "F2") + " s");
         counters.AddRow("throughput", N((long)r.ThroughputPerSecond) + " acks/s");
         console.Write(new Columns(counters, Latencies(("trigger → ack", r.LatencyMicros), ("deactivate → notify", r.NotifyLatencyMicros))).Collapse());
@@ -38,7 +38,7 @@ public static class ReportConsole
         var counters = Counters(
             ("injected", c.Injected), ("coalesced", c.Coalesced), ("acknowledged", c.Acknowledged), ("deactivated", c.Deactivated),
             ("notified", c.Notified), ("resampled", c.Resampled), ("doorbells", c.Doorbells), ("residency changes", c.ResidencyChanges),
-            ("pending at end", c.PendingNow), ("AP list at end", c.TrackedNow));
+            ("migrations", c.Migrations), ("pending at end", c.PendingNow), ("AP list at end", c.TrackedNow));
         console.Write(new Columns(counters,
             Latencies(("trigger → ack", ReportBuilder.Summarise(b.Latency)), ("deactivate → notify", ReportBuilder.Summarise(b.NotifyLatency)))).Collapse());
         Verdict(console, violations);

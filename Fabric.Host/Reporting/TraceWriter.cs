@@ -7,8 +7,9 @@ namespace Fabric.Host.Reporting;
 /// <summary>
 /// Writes a run as a Chrome trace-event file (the JSON Object Format; opens in Perfetto and chrome://tracing): one
 /// process per VM (pid = VM), one thread per VPE (tid = VPE); a complete slice ("X") per handled interrupt from its
-/// acknowledge to its deactivation, named by its INTID; instants ("i") for doorbells and residency changes.
-/// Timestamps are microseconds on the event log's clock.
+/// acknowledge to its deactivation, named by its INTID; instants ("i") for doorbells and residency changes on the VPE's
+/// thread, and for each live migration (<c>migrate</c>, Fabric's extension of the log) on the VM's process, its
+/// <c>arg</c> ("bytes=N us=N") attached. Timestamps are microseconds on the event log's clock.
 /// </summary>
 public sealed class TraceWriter : IEventSink, IDisposable
 {
@@ -17,7 +18,8 @@ public sealed class TraceWriter : IEventSink, IDisposable
         Tid = JsonEncodedText.Encode("tid"), Cat = JsonEncodedText.Encode("cat"), S = JsonEncodedText.Encode("s"),
         Args = JsonEncodedText.Encode("args"), X = JsonEncodedText.Encode("X"), I = JsonEncodedText.Encode("i"),
         M = JsonEncodedText.Encode("M"), Thread = JsonEncodedText.Encode("t"), Irq = JsonEncodedText.Encode("irq"),
-        Residency = JsonEncodedText.Encode("residency"), Mode = JsonEncodedText.Encode("mode"), Arg = JsonEncodedText.Encode("arg");
+        Residency = JsonEncodedText.Encode("residency"), Migration = JsonEncodedText.Encode("migration"),
+        Process = JsonEncodedText.Encode("p"), Mode = JsonEncodedText.Encode("mode"), Arg = JsonEncodedText.Encode("arg");
 
     private readonly FileStream _out;
     private readonly Utf8JsonWriter _json;
@@ -83,6 +85,23 @@ public sealed class TraceWriter : IEventSink, IDisposable
                 }
                 _json.WriteEndObject();
                 break;
+            case Ev.Migrate:
+                Track(e.Vm);
+                _json.WriteStartObject();
+                _json.WriteString(Name, FabricEvent.Name(e.Ev));
+                _json.WriteString(Cat, Migration);
+                _json.WriteString(Ph, I);
+                _json.WriteString(S, Process);
+                _json.WriteNumber(Ts, e.T / 1000.0);
+                _json.WriteNumber(Pid, e.Vm);
+                if (e.Arg is { } moved)
+                {
+                    _json.WriteStartObject(Args);
+                    _json.WriteString(Arg, moved);
+                    _json.WriteEndObject();
+                }
+                _json.WriteEndObject();
+                break;
             default:
                 return;
         }
@@ -92,8 +111,13 @@ public sealed class TraceWriter : IEventSink, IDisposable
     /// <summary>Names a VM's process and a VPE's thread the first time they appear.</summary>
     private void Track(int vm, int vpe)
     {
-        if (_vms.Add(vm)) Metadata("process_name", vm, null, $"vm-{vm}");
+        Track(vm);
         if (_vpes.Add((vm, vpe))) Metadata("thread_name", vm, vpe, $"vpe-{vpe}");
+    }
+
+    private void Track(int vm)
+    {
+        if (_vms.Add(vm)) Metadata("process_name", vm, null, $"vm-{vm}");
     }
 
     private void Metadata(string name, int pid, int? tid, string value)

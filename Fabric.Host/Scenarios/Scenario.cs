@@ -25,10 +25,10 @@ public sealed record Scenario(
     public const double TimerFiringsWarning = 100_000;
 
     /// <summary>
-    /// How many times a second the scenario's timers fire in all: device rates, vCPU exits, guest reprogramming and IPIs,
-    /// host preemption. Each firing is a message through Akka's scheduler and a mailbox. Far beyond what one machine
-    /// delivers, they arrive late and in bursts, and a backlog of timer messages that change nothing (an exit tick for
-    /// a sleeping vCPU) can hide real work from the drain.
+    /// How many times a second the scenario's timers fire in all: device rates, vCPU exits, guest reprogramming and
+    /// IPIs, host preemption, periodic migrations. Each firing is a message through Akka's scheduler and a mailbox. Far
+    /// beyond what one machine delivers, they arrive late and in bursts, and a backlog of timer messages that change
+    /// nothing (an exit tick for a sleeping vCPU) can hide real work from the drain.
     /// </summary>
     public double TimerFiringsPerSecond
     {
@@ -39,9 +39,17 @@ public sealed record Scenario(
             var perVm = v.Vcpus * (v.Vcpu.ExitsPerSecond + v.Guest.ReprogramPerSecond + (lpis ? v.Guest.IpiPerSecond : 0))
                         + v.Host.PreemptPerSecond
                         + v.Devices.Where(d => d.Rate > 0).Sum(d => d.Rate * d.Ids.Count);
-            return perVm * Vms;
+            var moves = v.Migration is { Every: var every } m && every > TimeSpan.Zero ? (m.Vms?.Count ?? Vms) / every.TotalSeconds : 0;
+            return perVm * Vms + moves;
         }
     }
+
+    /// <summary>The <c>migrate</c> block as <c>run</c> and <c>validate</c> print it ("migrate every 500ms, at 1s, VMs 0
+    /// 2"); null when no VM moves.</summary>
+    public string? MigrationSummary => Vm.Migration is not { } m || (m.Every <= TimeSpan.Zero && m.At.Count == 0) ? null
+        : "migrate" + (m.Every > TimeSpan.Zero ? " every " + ScenarioLoader.Show(m.Every) : "")
+                    + (m.At.Count > 0 ? (m.Every > TimeSpan.Zero ? "," : "") + " at " + string.Join(" ", m.At.Select(ScenarioLoader.Show)) : "")
+                    + ", VMs " + (m.Vms is { } vms ? string.Join(" ", vms) : "all");
 
     /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>
     public string ReplayCommand

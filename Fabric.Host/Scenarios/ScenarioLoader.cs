@@ -268,11 +268,41 @@ public static class ScenarioLoader
         var guest = new GuestSpec(handler, mask, reprogram, ipiRate, ipis);
         var vcpu = new VcpuSpec(r.Rate("vcpu.exits-per-second"), r.Bool("vcpu.wfi-when-idle"));
         var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
+        var migration = Migration(r, vms, duration);
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
-        return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice),
+        return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null) { DrainTimeout = drainTimeout };
     }
+
+    /// <summary>
+    /// <c>migrate { every, at, vms }</c>: when each VM is moved to fresh actors (MigrationSpec; the moves themselves
+    /// are the VmActor's). <c>every</c> is a period paced by Akka's scheduler (0 = not periodically, else at least a
+    /// tick); <c>at</c> one-shot times counted from the start of the devices, each 0 or at least a tick, none twice,
+    /// each before <c>stop-after.duration</c> (moves stop when the devices stop, so a later one would silently never
+    /// happen); <c>vms</c> is <c>all</c> or the VM ids that move. Null when nothing moves.
+    /// </summary>
+    private static MigrationSpec? Migration(Reader r, int vms, TimeSpan stopAfter)
+    {
+        if (!r.IsObject("migrate", "expected an object { every = 0s, at = [], vms = all }")) return null;
+        var every = r.Duration("migrate.every", allowZero: true, tick: true);
+        var at = r.Durations("migrate.at", tick: true);
+        for (var i = 0; i < at.Count; i++)
+        {
+            var (path, t) = at[i];
+            if (at.FindIndex(a => a.Value == t) is var first && first < i) r.Error(path, $"{Show(t)} is also {Reader.Last(at[first].Path)}: expected each time once");
+            else if (stopAfter > TimeSpan.Zero && t >= stopAfter)
+                r.Error(path, $"{Show(t)} is not before stop-after.duration ({Show(stopAfter)}): moves stop when the devices stop, so it would never happen");
+        }
+        var ids = r.VmIds("migrate.vms", vms);
+        return every > TimeSpan.Zero || at.Count > 0 ? new MigrationSpec(every, at.Select(a => a.Value).ToArray(), ids) : null;
+    }
+
+    /// <summary>A duration as a scenario would write it (1500ms, 2s, 250us).</summary>
+    public static string Show(TimeSpan t) =>
+        t.Ticks % TimeSpan.TicksPerSecond == 0 ? $"{t.Ticks / TimeSpan.TicksPerSecond}s"
+        : t.Ticks % TimeSpan.TicksPerMillisecond == 0 ? $"{t.Ticks / TimeSpan.TicksPerMillisecond}ms"
+        : string.Create(CultureInfo.InvariantCulture, $"{t.Ticks / (double)TimeSpan.TicksPerMicrosecond}us");
 
     /// <summary>Two entries of one list must not share an INTID (one guest programming, one device per line).</summary>
     private static void CheckOverlaps(Reader r, string list, List<IntIdRange> ranges, string verb)
@@ -364,9 +394,95 @@ public static class ScenarioLoader
         }
 
         /// <summary>A duration; with <paramref name="tick"/>, one that a timer paces, so 0 or at least one scheduler tick.</summary>
-        public TimeSpan Duration(string key, bool allowZero = false, bool tick = false)
+        public TimeSpan Duration(string key, bool allowZero = false, bool tick = false) => DurationOf(key, Raw(key), allowZero, tick);
+
+        /// <summary>The last segment of a HOCON path (<c>at[0]</c> of <c>migrate.at[0]</c>).</summary>
+        public static string Last(string path) => path[(path.LastIndexOf('.') + 1)..];
+
+        /// <summary>A list of durations (<c>[1s, 2500ms]</c>; <c>[]</c> is empty), each 0 or more; with
+        /// <paramref name="tick"/>, each 0 or at least one scheduler tick. The valid ones, each with its path
+        /// (<c>at[1]</c>), so that a later check can name it.</summary>
+        public List<(string Path, TimeSpan Value)> Durations(string key, bool tick = false)
         {
-            var raw = Raw(key);
+            var result = new List<(string, TimeSpan)>();
+            Values(key, "expected a list of durations such as [1s, 2500ms]", (path, raw) =>
+            {
+                var before = errors.Count;
+                var v = DurationOf(path, raw, allowZero: true, tick);
+                if (errors.Count == before) result.Add((path, v));
+            });
+            return result;
+        }
+
+        /// <summary><c>all</c> (null) or a non-empty list of distinct VM ids 0..<paramref name="vms"/>-1.</summary>
+        public IReadOnlyList<int>? VmIds(string key, int vms)
+        {
+            var expected = $"expected all or a list [ ... ] of VM ids 0..{vms - 1}";
+            if (!IsListAt(key))
+            {
+                var raw = Raw(key);
+                if (raw is not (null or "all")) Error(key, $"{expected}, found '{raw}'");
+                return null;
+            }
+            var ids = new List<int>();
+            var paths = new Dictionary<int, string>();
+            var count = Values(key, expected, (path, raw) =>
+            {
+                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id >= vms)
+                    Error(path, $"expected a VM id 0..{vms - 1} (vms = {vms}), found '{raw}'");
+                else if (paths.TryGetValue(id, out var first))
+                    Error(path, $"VM {id} is also {Last(first)}: expected each VM once");
+                else { ids.Add(id); paths.Add(id, path); }
+            });
+            if (count == 0) Error(key, $"an empty list moves no VM: {expected} (every = 0s and at = [] turn migration off)");
+            return ids;
+        }
+
+        /// <summary>False, with <paramref name="expected"/> as the error, when <paramref name="key"/> is set to
+        /// something other than an object.</summary>
+        public bool IsObject(string key, string expected)
+        {
+            try
+            {
+                if (!config.HasPath(key)) { Error(key, "missing"); return false; }
+                if (config.GetValue(key).IsObject()) return true;
+            }
+            catch (Exception) { }
+            Error(key, expected);
+            return false;
+        }
+
+        private bool IsListAt(string key)
+        {
+            try { return config.HasPath(key) && IsList(config.GetValue(key)); }
+            catch (Exception) { return false; }
+        }
+
+        /// <summary>Hands each plain value of a list to <paramref name="each"/> with its path (<c>key[i]</c>), in
+        /// order; an object or list among them is an error. Returns how many elements the list has.</summary>
+        private int Values(string key, string expected, Action<string, string> each)
+        {
+            if (!config.HasPath(key)) { Error(key, "missing"); return 0; }
+            IList<HoconValue> values;
+            try
+            {
+                var value = config.GetValue(key);
+                if (!IsList(value)) { Error(key, value.IsObject() ? $"{expected}, found an object {{ ... }}" : $"{expected}, found '{value.GetString()}'"); return 0; }
+                values = value.GetArray();
+            }
+            catch (Exception) { Error(key, expected); return 0; }
+            for (var i = 0; i < values.Count; i++)
+            {
+                var path = $"{key}[{i}]";
+                if (values[i].IsObject()) Error(path, "expected a value, found an object { ... }");
+                else if (IsList(values[i])) Error(path, "expected a value, found a list [ ... ]");
+                else each(path, values[i].GetString());
+            }
+            return values.Count;
+        }
+
+        private TimeSpan DurationOf(string key, string? raw, bool allowZero, bool tick)
+        {
             if (raw is null) return TimeSpan.Zero;
             if (!TryDuration(raw, out var v)) { Error(key, $"expected a duration such as 5s, 200ms or 10ms, found '{raw}'"); return TimeSpan.Zero; }
             if (v < TimeSpan.Zero || (!allowZero && v == TimeSpan.Zero)) Error(key, $"{raw} is not a {(allowZero ? "non-negative" : "positive")} duration");
@@ -380,9 +496,11 @@ public static class ScenarioLoader
         {
             value = TimeSpan.Zero;
             var text = raw.Trim();
-            var i = 0;
+            // A sign is read so that a negative duration is refused as negative, not as unreadable.
+            var sign = text.StartsWith('-') ? 1 : 0;
+            var i = sign;
             while (i < text.Length && (char.IsAsciiDigit(text[i]) || text[i] == '.')) i++;
-            if (i == 0 || !double.TryParse(text[..i], NumberStyles.Float, CultureInfo.InvariantCulture, out var n)) return false;
+            if (i == sign || !double.TryParse(text[..i], NumberStyles.Float, CultureInfo.InvariantCulture, out var n)) return false;
             double? ticksPerUnit = text[i..].Trim() switch
             {
                 "ns" or "nanosecond" or "nanoseconds" => TimeSpan.TicksPerMicrosecond / 1000.0,
@@ -394,7 +512,7 @@ public static class ScenarioLoader
                 "d" or "day" or "days" => TimeSpan.TicksPerDay,
                 _ => null,
             };
-            if (ticksPerUnit is not { } t || n * t > TimeSpan.MaxValue.Ticks) return false;
+            if (ticksPerUnit is not { } t || Math.Abs(n * t) > TimeSpan.MaxValue.Ticks) return false;
             value = TimeSpan.FromTicks((long)(n * t));
             return true;
         }

@@ -40,7 +40,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
 
         var p = s.Vm.Policies;
         console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, tracking {Lower(p.Tracking)}, " +
-                           $"notify {Lower(p.Notify)}, virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}");
+                           $"notify {Lower(p.Notify)}, virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}" +
+                           (s.MigrationSummary is { } m ? ", " + Markup.Escape(m) : ""));
         var building = Stopwatch.StartNew();
         var rt = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var buildTime = building.Elapsed;
@@ -71,7 +72,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var s = scenario;
         var clock = Stopwatch.StartNew();
         var rate = new RateMeter();
-        var progress = ProgressView.Create(console, options.LiveProgress);
+        var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null);
         try
         {
             void Show(string phase)
@@ -79,7 +80,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
                 // Everything logged so far, a bounded batch at a time.
                 while (pump.Pump(PumpBatch) == PumpBatch) { }
                 progress.Update(new ProgressSnapshot(clock.Elapsed, phase, checker.Injected, checker.Acknowledged, checker.Doorbells,
-                    report.InFlight, rate.Sample(clock.Elapsed, checker.Acknowledged)));
+                    report.InFlight, rate.Sample(clock.Elapsed, checker.Acknowledged), checker.Migrations));
             }
 
             var interrupted = false;

@@ -12,7 +12,7 @@ namespace Fabric.Specs.Host;
 public sealed class EventLogCheckSpecs(RunArtefacts runs) : IClassFixture<RunArtefacts>
 {
     private static readonly Regex Line = new(
-        """^\{"seq":[1-9][0-9]*,"t":[0-9]+,"ev":"(inject|coalesce|pend|unpend|offer|doorbell|resident|nonresident|ack|eoi|deactivate|track|untrack|notify|resample|enable|disable|priority|affinity|exit)","vm":[0-9]+,"vpe":(null|[0-9]+),"intid":(null|"(spi|lpi|ppi):[0-9]+")(,"arg":"[^"]*")?\}$""");
+        """^\{"seq":[1-9][0-9]*,"t":[0-9]+,"ev":"(inject|coalesce|pend|unpend|offer|doorbell|resident|nonresident|ack|eoi|deactivate|track|untrack|notify|resample|enable|disable|priority|affinity|exit|migrate)","vm":[0-9]+,"vpe":(null|[0-9]+),"intid":(null|"(spi|lpi|ppi):[0-9]+")(,"arg":"[^"]*")?\}$""");
 
     private string[] Log => File.ReadAllLines(runs.Events);
 
@@ -51,6 +51,23 @@ public sealed class EventLogCheckSpecs(RunArtefacts runs) : IClassFixture<RunArt
         var r = await Cli.RunAsync("check", runs.FoldEvents, "--tracking", "fold");
 
         Assert.True(r.ExitCode == FabricCli.Ok, r.ToString());
+    }
+
+    [Fact]
+    public async Task Check_accepts_migrate_events_and_counts_them_as_migrations()
+    {
+        // Fabric's extension of the log: one "migrate" per live move of a VM, vpe and intid null, arg free.
+        var lines = Log.ToList();
+        var t = JsonDocument.Parse(lines[^1]).RootElement.GetProperty("t").GetInt64();
+        lines.Add($$"""{"seq":{{lines.Count + 1}},"t":{{t + 1}},"ev":"migrate","vm":1,"vpe":null,"intid":null,"arg":"bytes=812 us=1500"}""");
+        lines.Add($$"""{"seq":{{lines.Count + 1}},"t":{{t + 2}},"ev":"migrate","vm":0,"vpe":null,"intid":null}""");
+        var file = runs.Folder.Write("migrated.jsonl", string.Join("\n", lines) + "\n");
+
+        var r = await Cli.RunAsync("check", file, "--vms", "2", "--vcpus", "2", "--spis", "32");
+
+        Assert.True(r.ExitCode == FabricCli.Ok, r.ToString());
+        Assert.Matches(@"│ migrations\s+│\s+2 │", r.Out);
+        Assert.Contains("all held", r.Out);
     }
 
     [Fact]
@@ -130,6 +147,7 @@ public sealed class EventLogCheckSpecs(RunArtefacts runs) : IClassFixture<RunArt
         { "string-number", """{"seq":"1","t":1,"ev":"exit","vm":0,"vpe":0,"intid":null}""", "\"seq\": expected an integer" },
         { "ack-without-intid", """{"seq":1,"t":1,"ev":"ack","vm":0,"vpe":0,"intid":null}""", "\"ack\" needs an \"intid\"" },
         { "priority-without-value", """{"seq":1,"t":1,"ev":"priority","vm":0,"vpe":null,"intid":"spi:1","arg":"high"}""", "\"priority\" needs \"arg\"" },
+        { "migrate-without-vm", """{"seq":1,"t":1,"ev":"migrate","vpe":null,"intid":null,"arg":"bytes=1 us=1"}""", "missing \"vm\"" },
         { "two-objects", """{"seq":1,"t":1,"ev":"exit","vm":0,"vpe":0,"intid":null} {"seq":2}""", "not valid JSON" },
     };
 

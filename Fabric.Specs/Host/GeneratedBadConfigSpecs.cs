@@ -21,16 +21,16 @@ public sealed class GeneratedBadConfigSpecs : IDisposable
         ("guest.priority-mask", "int", 0, 31), ("vcpu.exits-per-second", "num", 0, 100), ("host.preempt-per-second", "num", 0, 100),
         ("vcpu.wfi-when-idle", "bool", 0, 0), ("tracking", "enum", 0, 0), ("policies.notify", "enum", 0, 0),
         ("policies.virtual-level", "enum", 0, 0), ("policies.dbpm", "enum", 0, 0),
-        ("stop-after.duration", "duration", 0, 0), ("guest.handler-time", "duration", 0, 0),
+        ("stop-after.duration", "duration", 0, 0), ("guest.handler-time", "duration", 0, 0), ("migrate.every", "duration", 0, 0),
     ];
 
     private static readonly Gen<(string Path, string Value)> GenBad = Gen.Int[0, 3].SelectMany(what => what switch
     {
         // An unknown key, anywhere under fabric.scenario.
-        0 => Gen.Select(Gen.OneOf("", "guest.", "vcpu.", "host.", "policies.", "stop-after."), Gen.Char["abcdefghijklmnopqrstuvwxyz"].Array[3, 12].Select(c => new string(c)))
+        0 => Gen.Select(Gen.OneOf("", "guest.", "vcpu.", "host.", "policies.", "stop-after.", "migrate."), Gen.Char["abcdefghijklmnopqrstuvwxyz"].Array[3, 12].Select(c => new string(c)))
                 .Where(t => !Keys.Any(k => k.Key == t.Item1 + t.Item2)
                             && !new[] { "name", "interrupts", "devices", "guest", "vcpu", "host", "policies", "stop-after", "drain-timeout",
-                                        "reprogram-per-second", "ipi-per-second", "ipis", "preempt-for" }.Contains(t.Item2))
+                                        "reprogram-per-second", "ipi-per-second", "ipis", "preempt-for", "migrate", "every", "at" }.Contains(t.Item2))
                 .Select(t => ("fabric.scenario." + t.Item1 + "x" + t.Item2, "1")),
         // A word where a number, bool, enum or duration belongs.
         1 => Gen.Select(Gen.OneOf(Keys), Gen.OneOf("lots", "maybe", "pull", "soon", "\"\"", "1.5.2", "ten"))

@@ -4,8 +4,9 @@ using Xunit;
 
 namespace Fabric.Specs.Host;
 
-/// <summary>The report of DESIGN.md §5: every key, with its JSON type, and nothing else but notifyLatencyMicros; its
-/// numbers agree with each other; a failing run's violations name where.</summary>
+/// <summary>The report of DESIGN.md §5: every key, with its JSON type, and nothing else but Fabric's extensions
+/// (migrations, right after residencyChanges, and notifyLatencyMicros); its numbers agree with each other; a failing
+/// run's violations name where.</summary>
 public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArtefacts>
 {
     private static readonly (string Key, JsonValueKind Kind)[] TopLevel =
@@ -13,7 +14,8 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         ("scenario", JsonValueKind.String), ("seed", JsonValueKind.Number), ("vms", JsonValueKind.Number), ("vcpus", JsonValueKind.Number),
         ("injected", JsonValueKind.Number), ("coalesced", JsonValueKind.Number), ("acknowledged", JsonValueKind.Number),
         ("deactivated", JsonValueKind.Number), ("notified", JsonValueKind.Number), ("resampled", JsonValueKind.Number),
-        ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("pendingAtEnd", JsonValueKind.Number),
+        ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
+        ("pendingAtEnd", JsonValueKind.Number),
         ("apListAtEnd", JsonValueKind.Number), ("invariants", JsonValueKind.Object), ("elapsedSeconds", JsonValueKind.Number),
         ("throughputPerSecond", JsonValueKind.Number), ("latencyMicros", JsonValueKind.Object),
         ("notifyLatencyMicros", JsonValueKind.Object), ("replay", JsonValueKind.String),
@@ -58,6 +60,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         Assert.Equal(N("deactivated"), N("notified"));                 // push: one notification per consumption
         Assert.Equal(0, N("pendingAtEnd"));
         Assert.Equal(0, N("apListAtEnd"));
+        Assert.Equal(0, N("migrations"));                              // the scenario has no migrate block
         var elapsed = r.GetProperty("elapsedSeconds").GetDouble();
         Assert.InRange(r.GetProperty("throughputPerSecond").GetDouble(), N("acknowledged") / elapsed * 0.99, N("acknowledged") / elapsed * 1.01);
         var p = r.GetProperty("latencyMicros");
@@ -91,7 +94,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
     public void The_report_is_also_printed_as_a_table()
     {
         foreach (var row in new[] { "injected", "coalesced", "acknowledged", "deactivated", "notified", "resampled", "doorbells",
-                     "residency changes", "pending at end", "AP list at end", "elapsed", "throughput", "trigger → ack", "deactivate → notify" })
+                     "residency changes", "migrations", "pending at end", "AP list at end", "elapsed", "throughput", "trigger → ack", "deactivate → notify" })
             Assert.Contains("│ " + row, runs.Run.Out);
         Assert.Contains($"report: {runs.Report}", runs.Run.Out);
     }

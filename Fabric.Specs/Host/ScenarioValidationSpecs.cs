@@ -68,6 +68,20 @@ public sealed class ScenarioValidationSpecs : IDisposable
             """fabric.scenario.devices = [ { kind = irqfd, intids = "lpi:8192-8195", rate = 0 } ]""",
             "fabric.scenario.devices[0].intids: expected spi:... or ppi:..." },
         { "ipis-without-lpis", "fabric.scenario.guest.ipi-per-second = 10", "fabric.scenario.guest.ipi-per-second: 10 needs an lpi:... range in fabric.scenario.interrupts" },
+        { "migrate-not-an-object", "fabric.scenario.migrate = on", "fabric.scenario.migrate: expected an object { every = 0s, at = [], vms = all }" },
+        { "migrate-unknown-key", "fabric.scenario.migrate { evry = 1s }", "fabric.scenario.migrate.evry: unknown key" },
+        { "migrate-every-negative", "fabric.scenario.migrate.every = -1s", "fabric.scenario.migrate.every: -1s is not a non-negative duration" },
+        { "migrate-every-below-a-tick", "fabric.scenario.migrate.every = 5ms", "fabric.scenario.migrate.every: 5ms is shorter than Akka's scheduler tick (10 ms)" },
+        { "migrate-every-not-a-duration", "fabric.scenario.migrate.every = often", "fabric.scenario.migrate.every: expected a duration such as 5s, 200ms or 10ms, found 'often'" },
+        { "migrate-at-not-a-list", "fabric.scenario.migrate.at = 1s", "fabric.scenario.migrate.at: expected a list of durations such as [1s, 2500ms], found '1s'" },
+        { "migrate-at-negative", "fabric.scenario.migrate.at = [100ms, -1s]", "fabric.scenario.migrate.at[1]: -1s is not a non-negative duration" },
+        { "migrate-at-twice", "fabric.scenario.migrate.at = [100ms, 200ms, 100ms]", "fabric.scenario.migrate.at[2]: 100ms is also at[0]: expected each time once" },
+        { "migrate-at-after-the-devices-stop", "fabric.scenario.migrate.at = [100ms, 1s]",
+            "fabric.scenario.migrate.at[1]: 1s is not before stop-after.duration (400ms): moves stop when the devices stop, so it would never happen" },
+        { "migrate-vms-not-all", "fabric.scenario.migrate { every = 100ms, vms = some }", "fabric.scenario.migrate.vms: expected all or a list [ ... ] of VM ids 0..1, found 'some'" },
+        { "migrate-vms-out-of-range", "fabric.scenario.migrate { every = 100ms, vms = [0, 2] }", "fabric.scenario.migrate.vms[1]: expected a VM id 0..1 (vms = 2), found '2'" },
+        { "migrate-vms-twice", "fabric.scenario.migrate { every = 100ms, vms = [1, 1] }", "fabric.scenario.migrate.vms[1]: VM 1 is also vms[0]: expected each VM once" },
+        { "migrate-vms-empty", "fabric.scenario.migrate { every = 100ms, vms = [] }", "fabric.scenario.migrate.vms: an empty list moves no VM" },
         { "include", "include \"other.conf\"", "include is not supported" },
         { "bad-hocon", "fabric.scenario { vms = ", "not valid HOCON" },
     };
@@ -98,6 +112,7 @@ public sealed class ScenarioValidationSpecs : IDisposable
             fabric.scenario.tracking = pull
             fabric.scenario.devices = [ { kind = irqfd, intids = "spi:0-7", rte = 5 } ]
             fabric.scenario.interrupts = [ { intids = "spi:0-11", mode = edge, priority = 99, affinity = 7, enabled = true } ]
+            fabric.scenario.migrate { every = 5ms, at = [1s], vms = [3] }
             """);
 
         var r = await Cli.RunAsync("validate", file);
@@ -108,6 +123,8 @@ public sealed class ScenarioValidationSpecs : IDisposable
             "fabric.scenario.vms: expected an integer", "fabric.scenario.vmz: unknown key", "fabric.scenario.tracking: expected one of push | fold",
             "fabric.scenario.devices[0].rte: unknown key", "fabric.scenario.interrupts[0].priority: 99 is out of range 0..31",
             "fabric.scenario.interrupts[0].affinity: expected round-robin or a vCPU 0..1",
+            "fabric.scenario.migrate.every: 5ms is shorter", "fabric.scenario.migrate.at[0]: 1s is not before stop-after.duration",
+            "fabric.scenario.migrate.vms[0]: expected a VM id 0..",
         ];
         foreach (var e in expected) Assert.Contains($"{file}: {e}", r.Err);
         Assert.Contains($"{expected.Length} error(s)", r.Err);
@@ -158,7 +175,9 @@ public sealed class ScenarioValidationSpecs : IDisposable
         var folder = Path.Combine(RepositoryRoot(), "scenarios");
         var files = Directory.GetFiles(folder, "*.hocon");
 
-        Assert.True(files.Length >= 11, $"scenarios/ holds {files.Length} files");
+        Assert.True(files.Length >= 13, $"scenarios/ holds {files.Length} files");
+        Assert.Contains(files, f => Path.GetFileName(f) == "migration.hocon");
+        Assert.Contains(files, f => Path.GetFileName(f) == "migration-fold.hocon");
         foreach (var f in files)
         {
             var (s, _) = ScenarioLoader.Load(f);
@@ -167,7 +186,7 @@ public sealed class ScenarioValidationSpecs : IDisposable
         }
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Fabric.sln"))) return d.FullName;
