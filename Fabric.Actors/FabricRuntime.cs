@@ -75,20 +75,8 @@ public sealed class FabricRuntime
     }
 
     /// <summary>Waits until nothing has been logged anywhere for <paramref name="quiet"/>; false on timeout.</summary>
-    public async Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        var last = Log.LastSeq;
-        var since = DateTime.UtcNow;
-        while (DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(quiet.TotalMilliseconds / 4, 5, 100)), ct).ConfigureAwait(false);
-            var now = Log.LastSeq;
-            if (now != last) { last = now; since = DateTime.UtcNow; continue; }
-            if (DateTime.UtcNow - since >= quiet) return true;
-        }
-        return false;
-    }
+    public Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default) =>
+        Quiescence.AwaitAsync(Log, quiet, timeout, ct);
 
     private sealed class Collector(int expected, TaskCompletionSource<VmTopology[]> done) : UntypedActor
     {

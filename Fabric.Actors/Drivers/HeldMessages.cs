@@ -35,11 +35,11 @@ public sealed class HeldMessages
     }
 
     /// <summary>The VM runs again: send what was held, in the order it was sent.</summary>
-    public void Release(VmTopology vm, IActorRef sender)
+    public void Release(VmTopology vm, IActorRef sender, Func<object, object>? rebind = null)
     {
         var held = _held;
         _held = null;
-        foreach (var (port, index, message) in held ?? []) Address(vm, port, index).Tell(message, sender);
+        foreach (var (port, index, message) in held ?? []) Address(vm, port, index).Tell(rebind?.Invoke(message) ?? message, sender);
     }
 
     private static IActorRef Address(VmTopology vm, VmPort port, int index) => port switch

@@ -46,18 +46,19 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>Starts preempting; and a scheduler that lost its resume timers — restarted, or taking over a VM from
+    /// another node — re-arms one for every vCPU it had preempted.</summary>
     protected override void PreStart()
     {
         if (_spec.PreemptPerSecond > 0 && !_s.Stopped)
             Timers.StartPeriodicTimer("preempt", PreemptTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.PreemptPerSecond));
+        foreach (var v in _s.Preempted) ArmResume(v);
     }
 
-    /// <summary>A restarted scheduler lost its resume timers: it resumes every vCPU it had preempted.</summary>
-    protected override void PostRestart(Exception reason)
-    {
-        PreStart();
-        foreach (var v in _s.Preempted) Self.Tell(new ResumeVcpu(v));
-    }
+    protected override void PostRestart(Exception reason) => PreStart();
+
+    private void ArmResume(int vpe) =>
+        Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
 
     private void Send(int vcpu, object message) => _s.Held.Send(_vm, VmPort.Vcpu, vcpu, message, Self);
 
@@ -72,7 +73,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 var vpe = _rng.Next(_vm.Vcpus.Length);
                 if (!_s.Preempted.Add(vpe)) return;
                 Send(vpe, Preempt.Instance);
-                Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
+                ArmResume(vpe);
                 break;
             case Protocols.DeviceProtocol.Stop:
                 _s.Stopped = true;
@@ -87,6 +88,11 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 break;
             case Protocols.MigrationProtocol.Release:
                 _s.Held.Release(_vm, Self);
+                break;
+            case Protocols.MigrationProtocol.Freeze:
+                Timers.CancelAll();
+                Sender.Tell(new Protocols.MigrationProtocol.Frozen(_s));
+                Become(_ => { });
                 break;
             case Protocols.IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/scheduler: crash requested");

@@ -51,11 +51,14 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, DeviceState state, long seed) =>
         Akka.Actor.Props.Create(() => new IrqfdActor(vmId, spec, vm, log, state, seed));
 
-    /// <summary>A restarted device re-arms its rate timers; lines and windows carry on through notifications.</summary>
-    protected override void PostRestart(Exception reason)
+    /// <summary>A restarted device — or one that took over a VM from another node — re-arms its rate timers; lines and
+    /// windows carry on through notifications.</summary>
+    protected override void PreStart()
     {
         if (_s.Started && !_s.Stopped) StartTimers();
     }
+
+    protected override void PostRestart(Exception reason) => PreStart();
 
     private void StartTimers()
     {
@@ -107,7 +110,13 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 Sender.Tell(MigrationProtocol.Held.Instance);
                 break;
             case MigrationProtocol.Release:
-                _s.Held.Release(_vm, Self);
+                // A registration carried from another node names no device: it is this one.
+                _s.Held.Release(_vm, Self, m => m is ApListProtocol.RegisterNotifier r && r.Device.IsNobody() ? r with { Device = Self } : m);
+                break;
+            case MigrationProtocol.Freeze:
+                Timers.CancelAll();
+                Sender.Tell(new MigrationProtocol.Frozen(_s));
+                Become(_ => { });
                 break;
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vmId}/{Self.Path.Name}: crash requested");

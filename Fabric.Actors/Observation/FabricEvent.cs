@@ -4,13 +4,14 @@ using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Actors.Observation;
 
-/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field, and Fabric's one extension:
+/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field, and Fabric's two extensions:
 /// <c>migrate</c>, a VM moved to fresh actors (its <c>arg</c>: the saved state's size and the move's duration,
-/// <c>"bytes=N us=N"</c>).</summary>
+/// <c>"bytes=N us=N"</c>, and <c>handoff</c> when it moved to another node); <c>lost</c>, a VM whose node was lost
+/// (a host crash loses its guests): it is recreated empty, and what it held is gone.</summary>
 public enum Ev : byte
 {
     Inject, Coalesce, Pend, Unpend, Offer, Doorbell, Resident, Nonresident, Ack, Eoi, Deactivate, Track, Untrack,
-    Notify, Resample, Enable, Disable, Priority, Affinity, Exit, Migrate,
+    Notify, Resample, Enable, Disable, Priority, Affinity, Exit, Migrate, Lost,
 }
 
 /// <summary>

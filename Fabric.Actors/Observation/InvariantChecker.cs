@@ -46,7 +46,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     public IReadOnlyList<Violation> Violations => _violations;
     public long Events { get; private set; }
 
-    public long Injected, Coalesced, Acknowledged, Deactivated, Notified, Resampled, Doorbells, ResidencyChanges, Migrations;
+    public long Injected, Coalesced, Acknowledged, Deactivated, Notified, Resampled, Doorbells, ResidencyChanges, Migrations, LostVms;
 
     /// <summary>An interrupt's state; a PPI is per VPE (ppi:3 of VPE 0 is not ppi:3 of VPE 1).</summary>
     private Irq I(int vm, IntId id, int? vpe)
@@ -139,6 +139,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                             if (irq.Target == e.Vpe) CheckOwed(e.Vm, irq);
                 break;
             case Ev.Migrate: Migrations++; break;
+            case Ev.Lost: Forget(e.Vm); break;
             case Ev.Doorbell:
                 Doorbells++;
                 var d = V(e.Vm, e.Vpe ?? 0);
@@ -184,6 +185,16 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         if (!(s.P && s.E && !s.A)) return;
         if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
         if (s.Priority <= v.Dbpm) v.Owed = true;
+    }
+
+    /// <summary>A VM whose node was lost: its interrupts and VPEs are gone with it (a crashed host's guests are not owed
+    /// anything); it is checked afresh from its recreation on.</summary>
+    private void Forget(int vm)
+    {
+        LostVms++;
+        foreach (var key in _irqs.Keys.Where(k => k.Vm == vm).ToList()) _irqs.Remove(key);
+        foreach (var key in _vpes.Keys.Where(k => k.Item1 == vm).ToList()) _vpes.Remove(key);
+        _perVm.Remove(vm);
     }
 
     private void EndPeriod(int vm, int vpe)

@@ -21,8 +21,11 @@ namespace Fabric.Actors.Vm;
 /// it (<see cref="MigrationProtocol"/>): it holds the drivers, stops the vCPUs, waits until no message is in flight
 /// between the units, takes each unit from its owner, moves the VM through the byte format (<see cref="VmMove"/>),
 /// and runs it again in fresh units. What reaches it meanwhile waits in its stash.</para>
+/// <para>In a clustered fabric it is a sharded entity (<see cref="Cluster.ClusterProtocol"/>): it starts from what the
+/// store holds for it — the snapshot its previous node handed off, or nothing — and when its shard moves it saves
+/// itself there and stops (VmActor.Cluster.cs).</para>
 /// </summary>
-public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
+public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     public sealed record Created(int VmId, VmTopology Topology) : ILocalMessage;
 
@@ -34,19 +37,27 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     private readonly EventLog _log;
     private readonly IActorRef _replyTo;
     private readonly VmTopology _topology;
+    /// <summary>The cluster's snapshot store (a sharded entity), or null (a local VM).</summary>
+    private readonly IActorRef? _store;
     private Move? _move;
+    private bool _started, _stopped;
 
-    public VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo)
+    public VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, IActorRef? store = null)
     {
         _vmId = vmId;
         _spec = spec;
         _log = log;
         _replyTo = replyTo;
+        _store = store;
         _topology = new VmTopology(vmId, spec.Vcpus);
     }
 
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new VmActor(vmId, spec, log, replyTo));
+        Akka.Actor.Props.Create(() => new VmActor(vmId, spec, log, replyTo, null));
+
+    /// <summary>VM <paramref name="vmId"/> as a sharded entity that keeps its snapshots in <paramref name="store"/>.</summary>
+    public static Props EntityProps(int vmId, VmSpec spec, EventLog log, IActorRef store) =>
+        Akka.Actor.Props.Create(() => new VmActor(vmId, spec, log, ActorRefs.Nobody, store));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -56,6 +67,14 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 
     protected override void PreStart()
     {
+        _topology.Vm = Self;
+        if (_store is null) Build();
+        else Load();
+    }
+
+    /// <summary>A new VM: its IRS slice, AP list, VPEs and vCPUs, its host scheduler and devices; then the guest boots.</summary>
+    private void Build()
+    {
         var p = _spec.Policies;
         var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel));
         // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
@@ -63,17 +82,25 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
             throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Access.Refusal}");
         var t = _topology;
-        t.Vm = Self;
         Spawn(new VirtualIrsState(irs),
             new ApListState(new SpiApList(_spec.Spis, p.Notify)),
             Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v))).ToArray(),
             Enumerable.Range(0, _spec.Vcpus).Select(v => new VcpuState(v, _spec)).ToArray());
-        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, new SchedulerState(), _spec.Seed ^ _vmId), "scheduler");
-        var i = 0;
-        foreach (var d in _spec.Devices)
-            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, new DeviceState(_spec.InjectionsPerDevice), _spec.Seed * 7919 + _vmId * 131 + i++), IrqfdActor.NameOf(d)));
+        SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();
         _replyTo.Tell(new Created(_vmId, t));
+    }
+
+    /// <summary>The host side of the VM: its scheduler and devices, around the progress they own.</summary>
+    private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)
+    {
+        var t = _topology;
+        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, scheduler, _spec.Seed ^ _vmId), "scheduler");
+        for (var i = 0; i < _spec.Devices.Count; i++)
+        {
+            var d = _spec.Devices[i];
+            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, devices[i], _spec.Seed * 7919 + _vmId * 131 + i), IrqfdActor.NameOf(d)));
+        }
     }
 
     /// <summary>Creates the VM's units around the state they will own — the boot's, or a restore's — and records their
@@ -135,6 +162,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 
     protected override void OnReceive(object message)
     {
+        if (_loading) { Loading(message); return; }
         if (_move is not null) { Moving(message); return; }
         switch (message)
         {
@@ -142,17 +170,24 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
                 _topology.ApList.Forward(m);
                 break;
             case DeviceProtocol.Start:
+                if (_started) return;
+                _started = true;
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
-                ScheduleMoves();
+                if (!_stopped) ScheduleMoves();
+                Mark();
                 break;
             case DeviceProtocol.Stop:
+                _stopped = true;
                 Timers.CancelAll();
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
                 foreach (var v in _topology.Vcpus) v.Tell(DeviceProtocol.Stop.Instance);
                 _topology.Scheduler.Tell(DeviceProtocol.Stop.Instance);
                 break;
             case Migrate:
-                BeginMove(Sender);
+                BeginMove(Sender, handOff: false);
+                break;
+            case Cluster.ClusterProtocol.HandOff:
+                BeginMove(Self, handOff: true);
                 break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
@@ -175,150 +210,5 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
             Timers.StartPeriodicTimer("migrate", migrate, phase, m.Every);
         }
         for (var i = 0; i < m.At.Count; i++) Timers.StartSingleTimer(("migrate-at", i), migrate, m.At[i]);
-    }
-
-    // ---- A move ---------------------------------------------------------------------------------------------
-
-    /// <summary>One move in progress: who asked, the acknowledgements awaited, the quiescence rounds, what was frozen.</summary>
-    private sealed class Move(IActorRef requester, int awaiting)
-    {
-        public readonly IActorRef Requester = requester;
-        public readonly Stopwatch Clock = Stopwatch.StartNew();
-        public int Awaiting = awaiting;
-        public long Round, Total, PreviousTotal = -1;
-        public VirtualIrsState? Virs;
-        public ApListState? ApList;
-        public VpeState?[] Vpes = [];
-        public VcpuState?[] Vcpus = [];
-    }
-
-    private IEnumerable<IActorRef> Units => _topology.Vpes.Concat(_topology.Vcpus).Append(_topology.Virs).Append(_topology.ApList);
-    private int UnitCount => 2 * _spec.Vcpus + 2;
-
-    /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU.</summary>
-    private void BeginMove(IActorRef requester)
-    {
-        var t = _topology;
-        _move = new Move(requester, t.Devices.Count + 1 + t.Vcpus.Length)
-        {
-            Vpes = new VpeState?[_spec.Vcpus],
-            Vcpus = new VcpuState?[_spec.Vcpus],
-        };
-        t.Devices.ForEach(d => d.Tell(Hold.Instance));
-        t.Scheduler.Tell(Hold.Instance);
-        foreach (var v in t.Vcpus) v.Tell(StopVcpu.Instance);
-    }
-
-    private void Moving(object message)
-    {
-        var move = _move!;
-        switch (message)
-        {
-            case Held or Stopped:
-                if (--move.Awaiting == 0) NextRound(move);
-                break;
-            case Quiet q when q.Round == move.Round:
-                move.Total += q.Processed;
-                if (--move.Awaiting > 0) return;
-                if (move.Total == move.PreviousTotal) FreezeUnits(move);
-                else if (move.Round >= MaxQuiesceRounds) Abandon(move, $"still busy after {MaxQuiesceRounds} quiescence rounds");
-                else { move.PreviousTotal = move.Total; NextRound(move); }
-                break;
-            case Frozen f:
-                Keep(move, f.Unit);
-                if (--move.Awaiting == 0) Finish(move);
-                break;
-            case IrsProtocol.Refused r:
-                Context.GetLogger().Warning("vm-{0}: operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
-                break;
-            default:
-                Stash.Stash();
-                break;
-        }
-    }
-
-    /// <summary>IRS_SAVE_VMR.Q: ask every unit how much it has processed; two equal totals in a row mean nothing is in flight.</summary>
-    private void NextRound(Move move)
-    {
-        move.Round++;
-        move.Total = 0;
-        move.Awaiting = UnitCount;
-        foreach (var u in Units) u.Tell(new Quiesce(move.Round));
-    }
-
-    private void FreezeUnits(Move move)
-    {
-        move.Awaiting = UnitCount;
-        foreach (var u in Units) u.Tell(Freeze.Instance);
-    }
-
-    private static void Keep(Move move, object unit)
-    {
-        switch (unit)
-        {
-            case VirtualIrsState s: move.Virs = s; break;
-            case ApListState s: move.ApList = s; break;
-            case VpeState s: move.Vpes[s.Cpu.VpeId] = s; break;
-            case VcpuState s: move.Vcpus[s.Vpe] = s; break;
-            default: throw new InvalidOperationException($"unknown unit {unit.GetType().Name}");
-        }
-    }
-
-    /// <summary>Save, carry and restore (<see cref="VmMove"/>), then run the VM in fresh units; if the hardware refuses,
-    /// run it on in fresh units around the state it had, which the refusal left untouched.</summary>
-    private void Finish(Move move)
-    {
-        var vpes = move.Vpes.Select(v => v!).ToArray();
-        var vcpus = move.Vcpus.Select(v => v!).ToArray();
-        var cpus = vpes.Select(v => v.Cpu).ToArray();
-        var cdias = vpes.Where(v => v.Acking is not null).Select(v => v.Cpu.VpeId).ToArray();
-        var outcome = VmMove.Move(move.Virs!.Irs, cpus, move.ApList!.List, _spec.Policies, cdias);
-        var old = Units.ToArray();
-        _topology.Generation++;
-        if (!outcome.Ok)
-        {
-            Context.GetLogger().Error("vm-{0}: migration refused, the VM runs on where it was: {1}", _vmId, outcome.Status);
-            Spawn(move.Virs, move.ApList, vpes, vcpus);
-        }
-        else
-        {
-            var vm = outcome.Vm;
-            var apList = new ApListState(vm.ApList) { FoldId = move.ApList.FoldId };
-            foreach (var (spi, device) in move.ApList.Notifiers) apList.Notifiers[spi] = device;
-            Spawn(new VirtualIrsState(vm.Irs), apList, vm.Cpus.Select(c => new VpeState(c)).ToArray(), vcpus);
-            foreach (var vpe in outcome.Run!.Doorbells)
-            {
-                var cpu = vm.Cpus[vpe];
-                _log.Log(Ev.Doorbell, _vmId, vpe, CpuInterfaceRules.HighestPending(cpu)?.Id, cpu.Doorbell.Dbpm.ToString());
-                _topology.Scheduler.Tell(new ResidencyProtocol.Doorbell(vpe));
-            }
-        }
-        var fresh = Units.ToArray();
-        for (var i = 0; i < old.Length; i++) old[i].Tell(new Retire(fresh[i]));
-        Resume(move, outcome.Ok ? [.. outcome.Bytes!] : [], outcome.Ok ? null : outcome.Status.ToString());
-    }
-
-    private void Abandon(Move move, string why)
-    {
-        Context.GetLogger().Error("vm-{0}: migration abandoned, the VM runs on where it was: {1}", _vmId, why);
-        Resume(move, [], why);
-    }
-
-    /// <summary>Run the vCPUs again and re-attach the injectors, which deliver what they held; then what waited here.</summary>
-    private void Resume(Move move, System.Collections.Immutable.ImmutableArray<byte> state, string? refused)
-    {
-        foreach (var v in _topology.Vcpus) v.Tell(RunVcpu.Instance);
-        _topology.Devices.ForEach(d => d.Tell(Release.Instance));
-        _topology.Scheduler.Tell(Release.Instance);
-        var blackout = move.Clock.Elapsed;
-        var asked = !move.Requester.IsNobody() && !move.Requester.Equals(Self);
-        if (refused is null)
-        {
-            _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={state.Length} us={(long)blackout.TotalMicroseconds}"));
-            if (asked) move.Requester.Tell(new Migrated(_vmId, state, blackout, _topology.Generation));
-        }
-        else if (asked) move.Requester.Tell(new IrsProtocol.Refused("migrate", refused));
-        _move = null;
-        Stash.UnstashAll();
     }
 }

@@ -1,0 +1,175 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Actors.Vm;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>
+/// The fabric over Akka.Cluster.Sharding: every VM is an entity (entity id = VM id, <see cref="VmMessageExtractor"/>)
+/// whose interrupt actors and drivers live together on one node; the host reaches a VM only through a shard region. A
+/// shard that moves (a rebalance, a graceful leave) hands each VM off with its state; a node that is lost loses its VMs,
+/// which are reported and recreated empty. Here all nodes run in this process on 127.0.0.1 (port 0) and share one
+/// event log, so one checker sees the whole fabric; <see cref="NodeConfig"/> serves a node of a multi-process cluster.
+/// </summary>
+public sealed class FabricCluster : IAsyncDisposable
+{
+    public const string TypeName = "vm";
+    private readonly List<ActorSystem?> _nodes = new();
+    private readonly List<IActorRef> _regions = new();
+    private readonly int _vms;
+    private readonly VmSpec _spec;
+    private readonly Config _config;
+
+    private FabricCluster(int vms, VmSpec spec, EventLog log, Config config)
+    {
+        _vms = vms;
+        _spec = spec;
+        Log = log;
+        _config = config;
+    }
+
+    public EventLog Log { get; }
+    public int VmCount => _vms;
+
+    /// <summary>The nodes, in start order; a node that left or was killed is null.</summary>
+    public IReadOnlyList<ActorSystem?> Nodes => _nodes;
+
+    /// <summary>A node of the sharded fabric: the cluster provider on 127.0.0.1 (port 0 unless given), VMs remembered (a
+    /// handed-off or lost VM starts again on its new node by itself), the store and remember keys in memory only, and
+    /// the wire serializer. <paramref name="overrides"/> (e.g. a scenario's akka section) take precedence.</summary>
+    public static Config NodeConfig(int port = 0, Config? overrides = null) =>
+        (overrides ?? Config.Empty)
+            .WithFallback(ConfigurationFactory.ParseString(FormattableString.Invariant($$"""
+                akka.actor.provider = cluster
+                akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = {{port}} }
+                akka.cluster.sharding {
+                  remember-entities = on
+                  remember-entities-store = ddata
+                  state-store-mode = ddata
+                  distributed-data.durable.keys = []
+                  rebalance-interval = 2s
+                }
+                akka.cluster.distributed-data.durable.keys = []
+                # A node stopped by Terminate is a crash (nothing handed off); a graceful leave is Cluster.Leave.
+                akka.coordinated-shutdown.run-by-actor-system-terminate = off
+                akka.loglevel = WARNING
+                """)))
+            .WithFallback(ClusterConfig.Serialization);
+
+    /// <summary>Starts <paramref name="nodes"/> nodes in this process, joins them into one cluster, waits until every one
+    /// is Up, and starts the VMs' shard region on each (VM v is built from <paramref name="spec"/> with seed + v).</summary>
+    public static async Task<FabricCluster> StartAsync(int nodes, int vms, VmSpec spec, EventLog log, Config? overrides = null,
+        string systemName = "fabric", TimeSpan? timeout = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(nodes, 1);
+        var c = new FabricCluster(vms, spec, log, NodeConfig(0, overrides));
+        for (var n = 0; n < nodes; n++) await c.AddNodeAsync(systemName, timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        return c;
+    }
+
+    /// <summary>Starts one more node, joins it to the first live node (or to itself, the first), and starts its region.</summary>
+    public async Task<int> AddNodeAsync(string systemName = "fabric", TimeSpan? timeout = null)
+    {
+        var system = ActorSystem.Create(systemName, _config);
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        var seed = _nodes.FirstOrDefault(n => n is not null);
+        cluster.Join(seed is null ? cluster.SelfAddress : Akka.Cluster.Cluster.Get(seed).SelfAddress);
+        await up.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var store = system.ActorOf(VmStoreActor.Props(TimeSpan.FromSeconds(5)), "vm-store");
+        var sharding = ClusterSharding.Get(system);
+        var settings = ClusterShardingSettings.Create(system);
+        var region = await sharding.StartAsync(TypeName,
+            id => VmActor.EntityProps(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture), SpecOf(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture)), Log, store),
+            settings, new VmMessageExtractor(MaxShards(_vms)), sharding.DefaultShardAllocationStrategy(settings), ClusterProtocol.HandOff.Instance).ConfigureAwait(false);
+        _nodes.Add(system);
+        _regions.Add(region);
+        return _nodes.Count - 1;
+    }
+
+    private VmSpec SpecOf(int vm) => _spec with { Seed = _spec.Seed + vm };
+
+    /// <summary>Ten shards per node of a three-node cluster, never more than VMs.</summary>
+    public static int MaxShards(int vms) => Math.Clamp(vms, 1, 30);
+
+    private IActorRef Region => _regions[_nodes.FindIndex(n => n is not null)];
+
+    private string? Missing(string operation, int vm) =>
+        vm < 0 || vm >= _vms ? $"{operation}: VM {vm} does not exist (0..{_vms - 1})" : null;
+
+    /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/>, wherever it runs.</summary>
+    public string? Inject(int vm, uint spi, bool level, IActorRef? replyTo = null)
+    {
+        if (Missing("kvm_set_irq", vm) is { } error) return error;
+        Region.Tell(new ClusterProtocol.VmEnvelope(vm, new ApListProtocol.SetIrq(spi, level)), replyTo ?? ActorRefs.NoSender);
+        return null;
+    }
+
+    /// <summary>Move VM <paramref name="vm"/> to fresh actors on its node now.</summary>
+    public string? Migrate(int vm, IActorRef? replyTo = null)
+    {
+        if (Missing("migrate", vm) is { } error) return error;
+        Region.Tell(new ClusterProtocol.VmEnvelope(vm, new MigrationProtocol.Migrate(vm)), replyTo ?? ActorRefs.NoSender);
+        return null;
+    }
+
+    /// <summary>Every VM starts (the region creates it where its shard lives) and its devices start.</summary>
+    public void StartDevices()
+    {
+        for (var vm = 0; vm < _vms; vm++) Region.Tell(new ClusterProtocol.VmEnvelope(vm, DeviceProtocol.Start.Instance));
+    }
+
+    public void StopDevices()
+    {
+        for (var vm = 0; vm < _vms; vm++) Region.Tell(new ClusterProtocol.VmEnvelope(vm, DeviceProtocol.Stop.Instance));
+    }
+
+    /// <summary>Node <paramref name="node"/> leaves gracefully: its shards, and every VM in them, are handed off to the
+    /// other nodes; completes when the node has left and stopped.</summary>
+    public async Task LeaveAsync(int node, TimeSpan? timeout = null)
+    {
+        var system = _nodes[node] ?? throw new InvalidOperationException($"node {node} is not running");
+        await Akka.Cluster.Cluster.Get(system).LeaveAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        await system.WhenTerminated.WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        _nodes[node] = null;
+    }
+
+    /// <summary>Node <paramref name="node"/> crashes: it stops at once, handing nothing off; a surviving node downs it,
+    /// and its shards start again elsewhere, where its VMs find they were lost.</summary>
+    public async Task KillAsync(int node, TimeSpan? timeout = null)
+    {
+        var system = _nodes[node] ?? throw new InvalidOperationException($"node {node} is not running");
+        var address = Akka.Cluster.Cluster.Get(system).SelfAddress;
+        _nodes[node] = null;
+        await system.Terminate().WaitAsync(timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var survivor = _nodes.First(n => n is not null)!;
+        Akka.Cluster.Cluster.Get(survivor).Down(address);
+    }
+
+    /// <summary>How many VMs each live node runs now (node index to count), from its region's state.</summary>
+    public async Task<IReadOnlyDictionary<int, int>> VmsPerNodeAsync(TimeSpan? timeout = null)
+    {
+        var counts = new Dictionary<int, int>();
+        for (var n = 0; n < _nodes.Count; n++)
+        {
+            if (_nodes[n] is null) continue;
+            var state = await _regions[n].Ask<CurrentShardRegionState>(GetShardRegionState.Instance, timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            counts[n] = state.Shards.Sum(s => s.EntityIds.Count);
+        }
+        return counts;
+    }
+
+    /// <summary>Waits until nothing has been logged anywhere for <paramref name="quiet"/>; false on timeout.</summary>
+    public Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default) =>
+        Quiescence.AwaitAsync(Log, quiet, timeout, ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes.Where(n => n is not null)) await node!.Terminate().ConfigureAwait(false);
+        _nodes.Clear();
+    }
+}

@@ -1,0 +1,77 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.DistributedData;
+using Fabric.Actors.Protocols;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>What a VM keeps in the cluster's store: its snapshot at a handoff, or the marker it leaves while it runs.</summary>
+public static class VmStoreProtocol
+{
+    /// <summary>Store VM <paramref name="VmId"/>'s encoded <see cref="Vm.VmSnapshot"/>; answered with <see cref="Stored"/> or <see cref="StoreFailed"/>.</summary>
+    public sealed record Put(int VmId, byte[] Snapshot) : ILocalMessage;
+    public sealed record Stored(int VmId) : ILocalMessage;
+    public sealed record StoreFailed(int VmId, string Reason) : ILocalMessage;
+    /// <summary>Read VM <paramref name="VmId"/>'s last snapshot; answered with <see cref="Found"/> (null: never stored) or <see cref="StoreFailed"/>.</summary>
+    public sealed record Get(int VmId) : ILocalMessage;
+    public sealed record Found(int VmId, byte[]? Snapshot) : ILocalMessage;
+}
+
+/// <summary>
+/// One per node: the VMs' snapshots in Akka.DistributedData (one last-writer-wins register per VM), written and read by
+/// a majority of the nodes, so the node that takes a shard reads what the node that gave it up wrote, whichever nodes
+/// those are. Off every interrupt's hot path: a VM uses it when it starts and when it is handed off.
+/// </summary>
+public sealed class VmStoreActor : UntypedActor
+{
+    private readonly IActorRef _replicator;
+    private readonly UniqueAddress _self;
+    private readonly TimeSpan _timeout;
+
+    public VmStoreActor(TimeSpan timeout)
+    {
+        var ddata = DistributedData.Get(Context.System);
+        _replicator = ddata.Replicator;
+        _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        _timeout = timeout;
+    }
+
+    public static Props Props(TimeSpan timeout) => Akka.Actor.Props.Create(() => new VmStoreActor(timeout));
+
+    private static LWWRegisterKey<byte[]> Key(int vm) => new("fabric-vm-" + vm.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private sealed record Request(int VmId, IActorRef ReplyTo);
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case VmStoreProtocol.Put p:
+                var bytes = p.Snapshot;
+                _replicator.Tell(Dsl.Update(Key(p.VmId), new LWWRegister<byte[]>(_self, bytes), new WriteMajority(_timeout),
+                    new Request(p.VmId, Sender), r => r.WithValue(_self, bytes)));
+                break;
+            case VmStoreProtocol.Get g:
+                _replicator.Tell(Dsl.Get(Key(g.VmId), new ReadMajority(_timeout), new Request(g.VmId, Sender)));
+                break;
+            case UpdateSuccess { Request: Request r }:
+                r.ReplyTo.Tell(new VmStoreProtocol.Stored(r.VmId));
+                break;
+            case IUpdateResponse { Request: Request r } failed:
+                r.ReplyTo.Tell(new VmStoreProtocol.StoreFailed(r.VmId, $"the write was not acknowledged by a majority: {failed.GetType().Name}"));
+                break;
+            case GetSuccess { Request: Request r } found:
+                r.ReplyTo.Tell(new VmStoreProtocol.Found(r.VmId, found.Get(Key(r.VmId)).Value));
+                break;
+            case NotFound { Request: Request r }:
+                r.ReplyTo.Tell(new VmStoreProtocol.Found(r.VmId, null));
+                break;
+            case IGetResponse { Request: Request r } failed:
+                r.ReplyTo.Tell(new VmStoreProtocol.StoreFailed(r.VmId, $"the read was not answered by a majority: {failed.GetType().Name}"));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Drivers;
+using Fabric.Actors.Observation;
+using Fabric.Actors.Protocols;
+using Fabric.Hardware.Migration;
+using static Fabric.Actors.Protocols.MigrationProtocol;
+
+namespace Fabric.Actors.Vm;
+
+/// <summary>
+/// A VM as a sharded entity. It starts from the store: the snapshot its previous node handed off is restored (KVM's
+/// order, pending interrupts replayed, then the vCPUs run and the drivers deliver what they held); nothing means a new
+/// VM, which boots; the marker of a VM that was running means its node was lost — the VM is reported lost and
+/// recreated empty. While it runs it leaves that marker. When its shard moves it saves itself and stops.
+/// Messages that reach it while it loads wait in its stash.
+/// </summary>
+public sealed partial class VmActor
+{
+    private bool _loading;
+
+    private void Load()
+    {
+        _loading = true;
+        _store!.Tell(new VmStoreProtocol.Get(_vmId));
+    }
+
+    private void Loading(object message)
+    {
+        switch (message)
+        {
+            case VmStoreProtocol.Found { Snapshot: null }:
+                Loaded(() => Build());
+                break;
+            case VmStoreProtocol.Found f:
+                Loaded(() => Start(f.Snapshot!));
+                break;
+            case VmStoreProtocol.StoreFailed f:
+                // A majority did not answer (the cluster is changing): ask again; what arrives meanwhile waits.
+                Context.GetLogger().Warning("vm-{0}: reading its snapshot failed ({1}); retrying", _vmId, f.Reason);
+                Timers.StartSingleTimer("load", new VmStoreProtocol.Get(_vmId), TimeSpan.FromMilliseconds(100));
+                break;
+            case VmStoreProtocol.Get g:
+                _store!.Tell(g);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private void Loaded(Action start)
+    {
+        _loading = false;
+        start();
+        Mark();
+        Stash.UnstashAll();
+    }
+
+    /// <summary>What the store held: a clean handoff is restored; a running marker means the node that ran the VM was
+    /// lost (its guest with it), so the VM is reported lost and built anew — started again if it had been.</summary>
+    private void Start(byte[] bytes)
+    {
+        VmSnapshot snapshot;
+        try { snapshot = VmSnapshotCodec.Decode(bytes); }
+        catch (Exception e) when (e is InvalidDataException or System.Runtime.Serialization.SerializationException)
+        {
+            Lost($"its snapshot does not decode: {e.Message}", started: false);
+            return;
+        }
+        if (!snapshot.Clean) { Lost("the node that ran it was lost", snapshot.Started); return; }
+        if (Restore(snapshot) is { } refused) Lost(refused, snapshot.Started);
+    }
+
+    private void Lost(string why, bool started)
+    {
+        Context.GetLogger().Warning("vm-{0}: lost ({1}); recreated empty", _vmId, why);
+        _log.Log(Ev.Lost, _vmId, null, null, why);
+        Build();
+        if (started) Self.Tell(DeviceProtocol.Start.Instance);
+    }
+
+    /// <summary>The marker a running VM leaves: its generation and whether its devices run. Fire and forget: if it is
+    /// not written, a later loss is read as a new VM — still recreated empty, only not reported.</summary>
+    private void Mark()
+    {
+        if (_store is null) return;
+        _store.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped })));
+    }
+
+    /// <summary>The destination's half of a handoff: restore the interrupt state in KVM's order, rebuild the units and
+    /// drivers around what they carried, then run. Null, or why it cannot be restored (nothing has been built then).</summary>
+    private string? Restore(VmSnapshot s)
+    {
+        var clock = Stopwatch.StartNew();
+        if (s.Vcpus.Length != _spec.Vcpus || s.Devices.Length != _spec.Devices.Count)
+            return $"the snapshot has {s.Vcpus.Length} vCPUs and {s.Devices.Length} devices, the VM {_spec.Vcpus} and {_spec.Devices.Count}";
+        if (!VmStateFormat.TryDecode(s.Gic.AsSpan(), out var state, out var error)) return $"its interrupt state does not decode: {error}";
+        var run = VmRestore.RestoreAndRun(state, _spec.Policies);
+        if (!run.Ok) return $"the restore was refused: {run.Status}";
+        var vm = run.Vm!;
+        var t = _topology;
+        t.Generation = s.Generation + 1;
+        SpawnDrivers(s.Scheduler.ToState(), [.. s.Devices.Select(d => d.ToState())]);
+        var apList = new ApListState(vm.ApList) { FoldId = s.FoldId };
+        foreach (var n in s.Notifiers) apList.Notifiers[n.Spi] = t.Devices[n.Device];
+        Spawn(new VirtualIrsState(vm.Irs), apList, [.. vm.Cpus.Select(c => new VpeState(c))], [.. s.Vcpus.Select(c => c.ToState(_spec))]);
+        RingDoorbells(run);
+        (_started, _stopped) = (s.Started, s.Stopped);
+        if (_started && !_stopped) ScheduleMoves();
+        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)clock.Elapsed.TotalMicroseconds} handoff"));
+        foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
+        t.Devices.ForEach(d => d.Tell(Release.Instance));
+        t.Scheduler.Tell(Release.Instance);
+        foreach (var m in s.FrontDoor) OnReceive(m);
+        return null;
+    }
+
+    /// <summary>The source's half of a handoff: every unit and driver frozen, the VM is saved in the store (the interrupt
+    /// state in the documented byte format, and the rest of the VM) — with what waited at its front door — and stops.</summary>
+    private void SaveForHandOff(Move move)
+    {
+        var vpes = move.Vpes.Select(v => v!).ToArray();
+        var saved = VmSave.Save(move.Virs!.Irs, [.. vpes.Select(v => v.Cpu)], move.ApList!.List,
+            vpesWithCdiaInFlight: [.. vpes.Where(v => v.Acking is not null).Select(v => v.Cpu.VpeId)]);
+        if (!saved.Ok)
+        {
+            // Cannot happen once quiesced; if it does the VM cannot move, and its next incarnation reports it lost.
+            Context.GetLogger().Error("vm-{0}: handoff save refused, the VM is lost: {1}", _vmId, saved.Status);
+            Context.Stop(Self);
+            return;
+        }
+        var frontDoor = Stash.ClearStash().Select(e => e.Message).OfType<IWireMessage>().Cast<object>();
+        var snapshot = new VmSnapshot(_vmId, _topology.Generation, Clean: true, _started, _stopped,
+            [.. VmStateFormat.Encode(saved.State!)],
+            [.. move.Vcpus.Select(v => VcpuContext.Of(v!))],
+            [.. move.Devices.Select(d => DeviceContext.Of(d!))],
+            SchedulerContext.Of(move.Scheduler!),
+            [.. move.ApList.Notifiers.Select(n => new NotifierBinding(n.Key, _topology.Devices.IndexOf(n.Value))).OrderBy(n => n.Spi)],
+            move.ApList.FoldId,
+            [.. frontDoor]);
+        move.Saving = true;
+        _store!.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(snapshot)));
+    }
+
+    private void HandedOff(object reply)
+    {
+        if (reply is VmStoreProtocol.StoreFailed f)
+            Context.GetLogger().Error("vm-{0}: its handoff snapshot was not stored ({1}); the VM is lost", _vmId, f.Reason);
+        Context.Stop(Self);
+    }
+}
