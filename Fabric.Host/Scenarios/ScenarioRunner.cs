@@ -75,10 +75,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null);
         try
         {
-            void Show(string phase)
+            void Show(string phase, bool all = false)
             {
-                // Everything logged so far, a bounded batch at a time.
-                while (pump.Pump(PumpBatch) == PumpBatch) { }
+                // What has been logged, a bounded batch at a time, for at most one period, so that stop-after and Ctrl-C are
+                // seen even when the pump is slower than the fabric (a large event log): it catches up during the drain,
+                // and at the end takes everything.
+                var until = clock.Elapsed + PumpEvery;
+                while (pump.Pump(PumpBatch) == PumpBatch && (all || clock.Elapsed < until)) { }
                 progress.Update(new ProgressSnapshot(clock.Elapsed, phase, checker.Injected, checker.Acknowledged, checker.Doorbells,
                     report.InFlight, rate.Sample(clock.Elapsed, checker.Acknowledged), checker.Migrations));
             }
@@ -107,7 +110,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
                 if (report.Activity != seen || pump.Held > 0) { seen = report.Activity; since = clock.Elapsed; }
                 else if (clock.Elapsed - since >= Quiet) { drained = true; break; }
             }
-            Show("done");
+            Show("done", all: true);
             return (interrupted, drained);
         }
         finally
