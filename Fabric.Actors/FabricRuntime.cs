@@ -11,7 +11,7 @@ namespace Fabric.Actors;
 /// reach any VM's actors, watch the event log, await quiescence. Nothing here is on an interrupt's hot path, and
 /// nothing uses Ask: replies are collected by a small actor that completes a task.
 /// </summary>
-public sealed class FabricRuntime
+public sealed class FabricRuntime : IFabric
 {
     private FabricRuntime(ActorSystem system, IActorRef irs, EventLog log, VmTopology[] vms)
     {
@@ -25,6 +25,7 @@ public sealed class FabricRuntime
     public IActorRef Irs { get; }
     public EventLog Log { get; }
     public VmTopology[] Vms { get; }
+    public int VmCount => Vms.Length;
 
     /// <summary>Builds <paramref name="vms"/> VMs, each from <paramref name="spec"/> (with a per-VM seed), and boots them.</summary>
     public static async Task<FabricRuntime> BuildAsync(ActorSystem system, int vms, VmSpec spec, EventLog log, TimeSpan? timeout = null, string name = "irs")

@@ -14,7 +14,7 @@ namespace Fabric.Actors.Cluster;
 /// which are reported and recreated empty. Here all nodes run in this process on 127.0.0.1 (port 0) and share one
 /// event log, so one checker sees the whole fabric; <see cref="NodeConfig"/> serves a node of a multi-process cluster.
 /// </summary>
-public sealed class FabricCluster : IAsyncDisposable
+public sealed class FabricCluster : IFabric, IAsyncDisposable
 {
     public const string TypeName = "vm";
     private readonly List<ActorSystem?> _nodes = new();
