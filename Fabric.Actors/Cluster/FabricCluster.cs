@@ -53,33 +53,47 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
                   rebalance-interval = 2s
                 }
                 akka.cluster.distributed-data.durable.keys = []
+                akka.cluster.split-brain-resolver.stable-after = 2s
                 # A node stopped by Terminate is a crash (nothing handed off); a graceful leave is Cluster.Leave.
                 akka.coordinated-shutdown.run-by-actor-system-terminate = off
                 akka.loglevel = WARNING
                 """)))
-            .WithFallback(ClusterConfig.Serialization);
+            .WithFallback(ClusterConfig.Serialization)
+            // Every node knows every serializer from its start, before it calls ClusterSharding.Get: its peers' first
+            // messages may arrive sooner.
+            .WithFallback(ClusterSharding.DefaultConfig())
+            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig())
+            .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
 
     /// <summary>Starts <paramref name="nodes"/> nodes in this process, joins them into one cluster, waits until every one
-    /// is Up, and starts the VMs' shard region on each (VM v is built from <paramref name="spec"/> with seed + v).</summary>
+    /// is Up, and starts the VMs' shard region on each (VM v is built from <paramref name="spec"/> with seed + v); then
+    /// asks every VM where it runs, which creates it, and waits for every answer.</summary>
     public static async Task<FabricCluster> StartAsync(int nodes, int vms, VmSpec spec, EventLog log, Config? overrides = null,
         string systemName = "fabric", TimeSpan? timeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nodes, 1);
+        var wait = timeout ?? TimeSpan.FromSeconds(60);
         var c = new FabricCluster(vms, spec, log, NodeConfig(0, overrides));
-        for (var n = 0; n < nodes; n++) await c.AddNodeAsync(systemName, timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var systems = Enumerable.Range(0, nodes).Select(_ => ActorSystem.Create(systemName, c._config)).ToArray();
+        var seed = Akka.Cluster.Cluster.Get(systems[0]).SelfAddress;
+        await Task.WhenAll(systems.Select(s => JoinAsync(s, seed, wait))).ConfigureAwait(false);
+        foreach (var s in systems) await c.StartRegionAsync(s).ConfigureAwait(false);
+        await c.AwaitVmsAsync(wait).ConfigureAwait(false);
         return c;
     }
 
-    /// <summary>Starts one more node, joins it to the first live node (or to itself, the first), and starts its region.</summary>
-    public async Task<int> AddNodeAsync(string systemName = "fabric", TimeSpan? timeout = null)
+    private static Task JoinAsync(ActorSystem system, Address seed, TimeSpan timeout)
     {
-        var system = ActorSystem.Create(systemName, _config);
         var cluster = Akka.Cluster.Cluster.Get(system);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
-        var seed = _nodes.FirstOrDefault(n => n is not null);
-        cluster.Join(seed is null ? cluster.SelfAddress : Akka.Cluster.Cluster.Get(seed).SelfAddress);
-        await up.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        cluster.Join(seed);
+        return up.Task.WaitAsync(timeout);
+    }
+
+    /// <summary>This node's store and its shard region of VMs.</summary>
+    private async Task StartRegionAsync(ActorSystem system)
+    {
         var store = system.ActorOf(VmStoreActor.Props(TimeSpan.FromSeconds(5)), "vm-store");
         var sharding = ClusterSharding.Get(system);
         var settings = ClusterShardingSettings.Create(system);
@@ -88,7 +102,20 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
             settings, new VmMessageExtractor(MaxShards(_vms)), sharding.DefaultShardAllocationStrategy(settings), ClusterProtocol.HandOff.Instance).ConfigureAwait(false);
         _nodes.Add(system);
         _regions.Add(region);
-        return _nodes.Count - 1;
+    }
+
+    /// <summary>Waits until every VM runs on some node, starting the ones that do not: at the start, and after a node left
+    /// or was lost (the coordinator gives a shard a new home when something is sent to it).</summary>
+    private async Task AwaitVmsAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            for (var vm = 0; vm < _vms; vm++) Region.Tell(new ShardRegion.StartEntity(vm.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if ((await VmsPerNodeAsync().ConfigureAwait(false)).Values.Sum() == _vms) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not start its {_vms} VMs within {timeout}");
+            await Task.Delay(200).ConfigureAwait(false);
+        }
     }
 
     private VmSpec SpecOf(int vm) => _spec with { Seed = _spec.Seed + vm };
@@ -129,17 +156,18 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
     }
 
     /// <summary>Node <paramref name="node"/> leaves gracefully: its shards, and every VM in them, are handed off to the
-    /// other nodes; completes when the node has left and stopped.</summary>
+    /// other nodes; completes when the node has left and stopped and every VM runs again somewhere.</summary>
     public async Task LeaveAsync(int node, TimeSpan? timeout = null)
     {
         var system = _nodes[node] ?? throw new InvalidOperationException($"node {node} is not running");
         await Akka.Cluster.Cluster.Get(system).LeaveAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         await system.WhenTerminated.WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         _nodes[node] = null;
+        await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
     }
 
     /// <summary>Node <paramref name="node"/> crashes: it stops at once, handing nothing off; a surviving node downs it,
-    /// and its shards start again elsewhere, where its VMs find they were lost.</summary>
+    /// and its shards start again elsewhere, where its VMs find they were lost; completes when every VM runs again.</summary>
     public async Task KillAsync(int node, TimeSpan? timeout = null)
     {
         var system = _nodes[node] ?? throw new InvalidOperationException($"node {node} is not running");
@@ -148,6 +176,7 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         await system.Terminate().WaitAsync(timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         var survivor = _nodes.First(n => n is not null)!;
         Akka.Cluster.Cluster.Get(survivor).Down(address);
+        await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
     }
 
     /// <summary>How many VMs each live node runs now (node index to count), from its region's state.</summary>

@@ -30,6 +30,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         await using var cluster = await FabricCluster.StartAsync(3, Vms, Storm(perDevice: 300), log, Strict);
 
         cluster.StartDevices();
+        await AwaitAcks(log, 100);
         var events = await Settle(cluster);
 
         var perNode = await cluster.VmsPerNodeAsync();
@@ -70,13 +71,18 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     public async Task A_killed_node_loses_its_vms_which_are_reported_and_recreated_while_the_others_are_untouched()
     {
         var log = new EventLog();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await using var cluster = await FabricCluster.StartAsync(3, Vms, Storm(perDevice: 4000), log, Strict);
+        output.WriteLine($"up after {clock.Elapsed}");
         cluster.StartDevices();
         await AwaitAcks(log, 2000);
         var onNode2 = (await cluster.VmsPerNodeAsync()).GetValueOrDefault(2);
+        output.WriteLine($"storm under way after {clock.Elapsed}");
 
         await cluster.KillAsync(2);
+        output.WriteLine($"VMs back after {clock.Elapsed}");
         var events = await Settle(cluster, TimeSpan.FromSeconds(1));
+        output.WriteLine($"settled after {clock.Elapsed}");
 
         var lost = events.Where(e => e.Ev == Ev.Lost).Select(e => e.Vm).ToHashSet();
         output.WriteLine($"node 2 ran {onNode2} VMs; lost: {string.Join(", ", lost.Order())}");
