@@ -18,7 +18,7 @@ namespace Fabric.Specs.Cluster;
 public sealed class ClusterSpecs(ITestOutputHelper output)
 {
     private const int Vms = 12;
-    private static readonly Config Strict = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on");
+    private static readonly Config Strict = AkkaLocalMessageSerializer.Strict;
 
     private static VmSpec Storm(long perDevice) =>
         FabricHarness.EdgeStorm(vcpus: 2, spis: 64, FabricPolicies.Default, perDevice, exitsPerSecond: 200) with { Host = new HostSpec(PreemptPerSecond: 100) };
