@@ -19,7 +19,8 @@ namespace Fabric.Actors.Cluster;
 /// frame            1 version uint32 (= 1), 2 body bytes (VmSnapshot), 3 crc fixed32 (CRC-32, zlib's, of the body)
 /// VmSnapshot       1 vm_id int32, 2 generation int32, 3 clean bool, 4 started bool, 5 stopped bool,
 ///                  6 gic bytes (docs/vm-state-format.md, carried as is), 7 vcpus VcpuContext*, 8 devices DeviceContext*,
-///                  9 scheduler SchedulerContext, 10 notifiers NotifierBinding*, 11 fold_id int64, 12 front_door WireMessage*
+///                  9 scheduler SchedulerContext, 10 notifiers NotifierBinding*, 11 fold_id int64, 12 front_door WireMessage*,
+///                  13 saved_at int64 (UTC ticks)
 /// VcpuContext      1 vpe int32, 2 booted, 3 in_wfi, 4 preempted, 5 busy, 6 paused bool, 7 handling uint32 (INTID, absent: none),
 ///                  8 deferred uint32 (INTID, absent: none), 9 deferred_is_result bool, 10 disabled uint32* (INTIDs),
 ///                  11 random fixed64, 12 ipis int64, 13 stopped bool
@@ -115,6 +116,7 @@ public static class VmSnapshotCodec
                 w.StringField(1, FabricSerializer.ManifestOf(m));
                 w.BytesField(2, FabricSerializer.Encode(m));
             });
+        o.Int64Field(13, s.SavedAtUtcTicks);
     }
 
     private static void WriteVcpu(CodedOutputStream o, VcpuContext v)
@@ -196,7 +198,7 @@ public static class VmSnapshotCodec
         var devices = ImmutableArray.CreateBuilder<DeviceContext>();
         var scheduler = SchedulerContext.Idle;
         var notifiers = ImmutableArray.CreateBuilder<NotifierBinding>();
-        var foldId = 0L;
+        long foldId = 0, savedAt = 0;
         var frontDoor = ImmutableArray.CreateBuilder<object>();
         for (uint tag; (tag = input.ReadTag()) != 0;)
         {
@@ -214,11 +216,12 @@ public static class VmSnapshotCodec
                 case (10, WireFormat.WireType.LengthDelimited): notifiers.Add(ReadNotifier(input.ReadMessage())); break;
                 case (11, WireFormat.WireType.Varint): foldId = input.ReadInt64(); break;
                 case (12, WireFormat.WireType.LengthDelimited): frontDoor.Add(ReadWireMessage(input.ReadMessage())); break;
+                case (13, WireFormat.WireType.Varint): savedAt = input.ReadInt64(); break;
                 default: input.SkipLastField(); break;
             }
         }
         return new VmSnapshot(vmId, generation, clean, started, stopped, gic, vcpus.ToImmutable(), devices.ToImmutable(),
-            scheduler, notifiers.ToImmutable(), foldId, frontDoor.ToImmutable());
+            scheduler, notifiers.ToImmutable(), foldId, frontDoor.ToImmutable(), savedAt);
     }
 
     private static VcpuContext ReadVcpu(CodedInputStream input)

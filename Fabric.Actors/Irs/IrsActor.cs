@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
@@ -7,7 +8,9 @@ namespace Fabric.Actors.Irs;
 
 /// <summary>
 /// The host IRS: owns the VM table, creates, validates and tears down VMs, and hands each VM's addresses to whoever
-/// injects into it. Off every interrupt's hot path: once a VM exists, nothing goes through here.
+/// injects into it. Off every interrupt's hot path: once a VM exists, nothing goes through here — but a message
+/// addressed by VM id (<see cref="ClusterProtocol.VmEnvelope"/>) is routed by the same extractor the clustered fabric's
+/// shard regions use, so a host can address a local fabric as it addresses a sharded one.
 /// </summary>
 public sealed class IrsActor : UntypedActor
 {
@@ -18,11 +21,13 @@ public sealed class IrsActor : UntypedActor
     private readonly int _maxVms;
     private readonly EventLog _log;
     private readonly Dictionary<int, IActorRef> _vms = new();
+    private readonly VmMessageExtractor _extractor;
 
     public IrsActor(int maxVms, EventLog log)
     {
         _maxVms = maxVms;
         _log = log;
+        _extractor = new VmMessageExtractor(FabricCluster.MaxShards(maxVms));
     }
 
     public static Props Props(int maxVms, EventLog log) => Akka.Actor.Props.Create(() => new IrsActor(maxVms, log));
@@ -34,6 +39,11 @@ public sealed class IrsActor : UntypedActor
             case CreateVm m:
                 if (Validate(m) is { } error) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", error)); return; }
                 _vms[m.VmId] = Context.ActorOf(VmActor.Props(m.VmId, m.Spec, _log, Sender), $"vm-{m.VmId}");
+                break;
+            case ClusterProtocol.VmEnvelope e:
+                if (_extractor.EntityId(e) is { } id && int.TryParse(id, System.Globalization.CultureInfo.InvariantCulture, out var vmId) && _vms.TryGetValue(vmId, out var target))
+                    target.Forward(_extractor.EntityMessage(e));
+                else Sender.Tell(new IrsProtocol.Refused("VM message", $"VM {e.VmId} does not exist"));
                 break;
             case DestroyVm m:
                 if (!_vms.Remove(m.VmId, out var vm)) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", $"VM {m.VmId} does not exist")); return; }

@@ -110,7 +110,9 @@ public sealed partial class VmActor
         RingDoorbells(run);
         (_started, _stopped) = (s.Started, s.Stopped);
         if (_started && !_stopped) ScheduleMoves();
-        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)clock.Elapsed.TotalMicroseconds} handoff"));
+        // The blackout: from the source's stop to this run (when the snapshot says when that was).
+        var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
+        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} handoff"));
         foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
         t.Devices.ForEach(d => d.Tell(Release.Instance));
         t.Scheduler.Tell(Release.Instance);
@@ -140,7 +142,8 @@ public sealed partial class VmActor
             SchedulerContext.Of(move.Scheduler!),
             [.. move.ApList.Notifiers.Select(n => new NotifierBinding(n.Key, _topology.Devices.IndexOf(n.Value))).OrderBy(n => n.Spi)],
             move.ApList.FoldId,
-            [.. frontDoor]);
+            [.. frontDoor],
+            move.StartedAtUtcTicks);
         move.Saving = true;
         _store!.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(snapshot)));
     }

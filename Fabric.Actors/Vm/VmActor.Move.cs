@@ -26,6 +26,7 @@ public sealed partial class VmActor
         public SchedulerState? Scheduler;
         public DeviceState?[] Devices = [];
         public readonly Stopwatch Clock = Stopwatch.StartNew();
+        public readonly long StartedAtUtcTicks = DateTime.UtcNow.Ticks;
         public int Awaiting = awaiting;
         public long Round, Total, PreviousTotal = -1;
         public VirtualIrsState? Virs;

@@ -10,7 +10,9 @@ namespace Fabric.Actors.Vm;
 /// and what the rest of the VM and its host side hold — each vCPU's guest context, each device's and the scheduler's
 /// progress and held sends, the notifier registrations, and the front-door messages that waited during the save.
 /// <see cref="Clean"/>: written by a handoff (the VM stopped cleanly); false for the marker a running VM leaves, which a
-/// new incarnation that finds it reads as "the node that ran me was lost".
+/// new incarnation that finds it reads as "the node that ran me was lost". <see cref="SavedAtUtcTicks"/>: when the source
+/// stopped the VM (UTC), so the destination can tell the whole blackout of the move (exact in one process, as good as the
+/// nodes' clocks across machines).
 /// </summary>
 public sealed record VmSnapshot(
     int VmId,
@@ -24,7 +26,8 @@ public sealed record VmSnapshot(
     SchedulerContext Scheduler,
     ImmutableArray<NotifierBinding> Notifiers,
     long FoldId,
-    ImmutableArray<object> FrontDoor)
+    ImmutableArray<object> FrontDoor,
+    long SavedAtUtcTicks = 0)
 {
     /// <summary>The marker a running VM leaves in the store: no state, not clean.</summary>
     public static VmSnapshot Running(int vmId, int generation) =>

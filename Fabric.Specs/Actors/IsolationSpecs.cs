@@ -55,4 +55,17 @@ public class IsolationSpecs : TestKit
         Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
         Assert.Equal(before, log.LastSeq);
     }
+
+    [Fact]
+    public async Task A_message_addressed_by_vm_id_reaches_that_vm_through_the_shared_extractor_and_a_missing_vm_is_refused()
+    {
+        var log = new EventLog();
+        var rt = await FabricRuntime.BuildAsync(Sys, 2, VmSpec.Simple(vcpus: 1), log, name: "irs-envelope");
+        Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
+
+        rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(1, new ApListProtocol.SetIrq(40, true)), TestActor);
+        Assert.Contains("spi:40", ExpectMsg<IrsProtocol.Refused>().Reason);   // VM 1's AP list answered: it has 32 SPIs
+        rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(7, new ApListProtocol.SetIrq(0, true)), TestActor);
+        Assert.Contains("VM 7 does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
 }
