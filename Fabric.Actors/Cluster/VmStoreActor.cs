@@ -40,7 +40,8 @@ public sealed class VmStoreActor : UntypedActor
 
     private static LWWRegisterKey<byte[]> Key(int vm) => new("fabric-vm-" + vm.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    private sealed record Request(int VmId, IActorRef ReplyTo);
+    /// <summary>The context a replicator request carries back: never leaves this node.</summary>
+    private sealed record Request(int VmId, IActorRef ReplyTo) : ILocalMessage;
 
     protected override void OnReceive(object message)
     {
