@@ -179,17 +179,38 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
     }
 
-    /// <summary>How many VMs each live node runs now (node index to count), from its region's state.</summary>
+    /// <summary>How many VMs each live node runs now (node index to count), from its region's state. No Ask: one small
+    /// actor per node asks its region and completes a task with the answer.</summary>
     public async Task<IReadOnlyDictionary<int, int>> VmsPerNodeAsync(TimeSpan? timeout = null)
     {
         var counts = new Dictionary<int, int>();
         for (var n = 0; n < _nodes.Count; n++)
         {
-            if (_nodes[n] is null) continue;
-            var state = await _regions[n].Ask<CurrentShardRegionState>(GetShardRegionState.Instance, timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            counts[n] = state.Shards.Sum(s => s.EntityIds.Count);
+            if (_nodes[n] is not { } system) continue;
+            var answer = new TaskCompletionSource<CurrentShardRegionState>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var region = _regions[n];
+            var listener = system.ActorOf(Props.Create(() => new RegionStateListener(region, answer)));
+            try
+            {
+                var state = await answer.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                counts[n] = state.Shards.Sum(s => s.EntityIds.Count);
+            }
+            finally
+            {
+                system.Stop(listener);
+            }
         }
         return counts;
+    }
+
+    private sealed class RegionStateListener(IActorRef region, TaskCompletionSource<CurrentShardRegionState> answer) : UntypedActor
+    {
+        protected override void PreStart() => region.Tell(GetShardRegionState.Instance);
+
+        protected override void OnReceive(object message)
+        {
+            if (message is CurrentShardRegionState state) answer.TrySetResult(state);
+        }
     }
 
     /// <summary>Waits until nothing has been logged anywhere for <paramref name="quiet"/>; false on timeout.</summary>
