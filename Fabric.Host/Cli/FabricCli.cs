@@ -12,7 +12,9 @@ namespace Fabric.Host.Cli;
 /// <summary>
 /// The CLI of DESIGN.md §5. No arguments runs the default scenario; <c>run</c>, <c>validate</c>, <c>check</c>.
 /// Exit codes: 0 every invariant held, 1 an invariant was violated, 2 bad input (the message names the file, the HOCON
-/// path or log line, and what was expected). Only <c>run</c> (and no arguments) starts a host and an actor system.
+/// path or log line, and what was expected). Only <c>run</c> (and no arguments) starts a host and an actor system —
+/// and, with <c>--nodes N</c> or <c>fabric.cluster</c> on, the nodes of a cluster in this process; <c>--seed-nodes</c>
+/// (one node of a cluster across processes) is refused as not supported yet.
 /// </summary>
 public static class FabricCli
 {
@@ -33,11 +35,23 @@ public static class FabricCli
         var plot = new Option<string?>("--plot") { Description = "Draw the latency distribution and the throughput over time", HelpName = "FILE.png" };
         var trace = new Option<string?>("--trace") { Description = "Write a Chrome trace-event file (Perfetto, chrome://tracing): a track per VPE", HelpName = "FILE.json" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the host does (to stderr)" };
-        Option[] runOptions = [seed, set, report, events, plot, trace, verbose];
+        var nodes = new Option<int?>("--nodes")
+        {
+            Description = "Shard the VMs over a cluster of N nodes in this process (1..16): fabric.cluster { enabled = on, nodes = N }",
+            HelpName = "N",
+        };
+        var seedNodes = new Option<string?>("--seed-nodes")
+        {
+            Description = "Join an existing cluster as one node (not supported yet: use --nodes)",
+            HelpName = "akka.tcp://fabric@HOST:PORT,...",
+        };
+        Option[] runOptions = [seed, set, nodes, seedNodes, report, events, plot, trace, verbose];
 
-        Task<int> Run(ParseResult pr, string? file) => RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [],
-            new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
-            pr.GetValue(verbose), console, error);
+        Task<int> Run(ParseResult pr, string? file) => pr.GetValue(seedNodes) is { } seeds
+            ? SeedNodesNotSupported(seeds, error)
+            : RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(nodes),
+                new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
+                pr.GetValue(verbose), console, error);
 
         var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon" };
         var run = new Command("run", "Run a scenario, check every invariant, report") { scenarioArg };
@@ -45,8 +59,8 @@ public static class FabricCli
         run.SetAction((pr, _) => Run(pr, pr.GetValue(scenarioArg)));
 
         var validateArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
-        var validate = new Command("validate", "Parse and check a scenario only; list every error") { validateArg, set };
-        validate.SetAction(pr => Validate(pr.GetValue(validateArg)!, pr.GetValue(set) ?? [], console, error));
+        var validate = new Command("validate", "Parse and check a scenario only; list every error") { validateArg, set, nodes };
+        validate.SetAction(pr => Validate(pr.GetValue(validateArg)!, pr.GetValue(set) ?? [], pr.GetValue(nodes), console, error));
 
         var logArg = new Argument<string>("log") { Description = "An event log (JSON Lines) written by --events" };
         var tracking = new Option<string>("--tracking") { Description = "The tracking policy of the run that wrote the log", DefaultValueFactory = _ => "push" };
@@ -98,15 +112,28 @@ public static class FabricCli
     private static bool IsTerminal(IAnsiConsole console, TextWriter? stdout) =>
         stdout is null && !System.Console.IsOutputRedirected && console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi;
 
-    private static int Validate(string file, string[] sets, IAnsiConsole console, TextWriter error)
+    /// <summary>
+    /// <c>--seed-nodes</c>: this process as one node of a cluster spread over several processes. Not supported yet:
+    /// such a node would need to check the VMs it hands to another process as the ones it receives (its log ends
+    /// mid-history), to find its VMs without counting the other processes', and to agree with them on who leaves or
+    /// crashes when. Bad input (exit 2), saying what to do instead.
+    /// </summary>
+    private static async Task<int> SeedNodesNotSupported(string seeds, TextWriter error)
+    {
+        await error.WriteLineAsync($"--seed-nodes {seeds}: joining a cluster of other processes is not supported yet; " +
+                                   "run every node in this process instead: --nodes N (or fabric.cluster { enabled = on, nodes = N })").ConfigureAwait(false);
+        return BadInput;
+    }
+
+    private static int Validate(string file, string[] sets, int? nodes, IAnsiConsole console, TextWriter error)
     {
         try
         {
-            var (s, _) = ScenarioLoader.Load(file, sets: sets);
+            var (s, _) = ScenarioLoader.Load(file, sets: sets, nodes: nodes);
             WarnAboutTimers(s, error);
             console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, " +
                               $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)}" +
-                              (s.MigrationSummary is { } m ? ", " + m : "") + ")");
+                              (s.MigrationSummary is { } m ? ", " + m : "") + (s.ClusterSummary is { } c ? ", cluster of " + c : "") + ")");
             return Ok;
         }
         catch (ScenarioException ex)
@@ -117,13 +144,13 @@ public static class FabricCli
         }
     }
 
-    private static async Task<int> RunScenarioAsync(string? file, long? seed, string[] sets, RunOptions options, bool verbose, IAnsiConsole console, TextWriter error)
+    private static async Task<int> RunScenarioAsync(string? file, long? seed, string[] sets, int? nodes, RunOptions options, bool verbose, IAnsiConsole console, TextWriter error)
     {
         Scenario scenario;
         Akka.Configuration.Config config;
         try
         {
-            (scenario, config) = ScenarioLoader.Load(file, seed, sets);
+            (scenario, config) = ScenarioLoader.Load(file, seed, sets, nodes);
             CheckWritable(options);
             WarnAboutTimers(scenario, error);
         }

@@ -32,7 +32,7 @@ public sealed class FabricRunService(FabricRun run, ActorSystem system, IHostApp
         });
         try
         {
-            var runner = new ScenarioRunner(run.Scenario, run.Options, run.Console, logger);
+            var runner = new ScenarioRunner(run.Scenario, run.Options, run.Console, logger, run.Config);
             run.Complete(await runner.RunAsync(system, _stopInjecting.Token).ConfigureAwait(false));
         }
         catch (Exception ex)

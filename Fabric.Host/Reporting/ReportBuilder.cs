@@ -15,6 +15,8 @@ namespace Fabric.Host.Reporting;
 /// them. An ack with no pending trigger (a hardware-level re-delivery) is not a sample.</para>
 /// <para>Deactivate-to-notify: per SPI, from the first deactivation since its previous notification (under fold,
 /// several consumptions may share one notification) to the notification.</para>
+/// <para>A clustered run: the handoffs (<c>migrate</c> events whose arg ends in <c>handoff</c>: a VM moved to another
+/// node) are counted; a <c>lost</c> VM's triggers in flight are dropped with it (its recreation starts empty).</para>
 /// </summary>
 public sealed class ReportBuilder : IEventSink
 {
@@ -44,6 +46,9 @@ public sealed class ReportBuilder : IEventSink
     public long Activity { get; private set; }
     public long Acknowledged { get; private set; }
 
+    /// <summary>VMs handed off to another node with their state (a graceful leave or a rebalance of the cluster).</summary>
+    public long Handoffs { get; private set; }
+
     /// <summary>Acknowledges in each 100 ms since the first injection.</summary>
     public IReadOnlyList<int> AcksPerBin => _acksPerBin;
 
@@ -62,6 +67,8 @@ public sealed class ReportBuilder : IEventSink
     {
         LastT = Math.Max(LastT, e.T);
         if (e.Ev != Ev.Exit) Activity++;
+        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true) Handoffs++;
+        if (e.Ev == Ev.Lost) Forget(e.Vm);
         if (e.IntId is null) return;
         switch (e.Ev)
         {
@@ -106,6 +113,17 @@ public sealed class ReportBuilder : IEventSink
                 if (n.FirstDeactivation >= 0) NotifyLatency.RecordValue(Math.Clamp(e.T - n.FirstDeactivation, 0, MaxTrackableNanos));
                 n.FirstDeactivation = -1;
                 break;
+        }
+    }
+
+    /// <summary>A VM whose node was lost: what it had in flight is gone with it, never acknowledged.</summary>
+    private void Forget(int vm)
+    {
+        foreach (var key in _lines.Keys.Where(k => k.Vm == vm).ToList())
+        {
+            var line = _lines[key];
+            InFlight -= line.Triggers.Count + line.Pending.Count;
+            _lines.Remove(key);
         }
     }
 

@@ -18,7 +18,11 @@ public static class ReportConsole
         var counters = Counters(
             ("injected", r.Injected), ("coalesced", r.Coalesced), ("acknowledged", r.Acknowledged), ("deactivated", r.Deactivated),
             ("notified", r.Notified), ("resampled", r.Resampled), ("doorbells", r.Doorbells), ("residency changes", r.ResidencyChanges),
-            ("migrations", r.Migrations), ("pending at end", r.PendingAtEnd), ("AP list at end", r.ApListAtEnd));
+            ("migrations", r.Migrations), ("nodes", r.Nodes));
+        // node:VMs for each node up at the end ("0:6 1:6" after node 2 left).
+        counters.AddRow("VMs per node", string.Join(" ", r.VmsPerNode.Select(kv => $"{kv.Key}:{N(kv.Value)}")));
+        foreach (var (name, value) in new[] { ("handoffs", r.Handoffs), ("lost VMs", r.LostVms), ("pending at end", r.PendingAtEnd), ("AP list at end", r.ApListAtEnd) })
+            counters.AddRow(name, N(value));
         counters.AddRow("elapsed", F(r.ElapsedSeconds, "F2") + " s");
         counters.AddRow("throughput", N((long)r.ThroughputPerSecond) + " acks/s");
         console.Write(new Columns(counters, Latencies(("trigger → ack", r.LatencyMicros), ("deactivate → notify", r.NotifyLatencyMicros))).Collapse());
@@ -38,7 +42,8 @@ public static class ReportConsole
         var counters = Counters(
             ("injected", c.Injected), ("coalesced", c.Coalesced), ("acknowledged", c.Acknowledged), ("deactivated", c.Deactivated),
             ("notified", c.Notified), ("resampled", c.Resampled), ("doorbells", c.Doorbells), ("residency changes", c.ResidencyChanges),
-            ("migrations", c.Migrations), ("pending at end", c.PendingNow), ("AP list at end", c.TrackedNow));
+            ("migrations", c.Migrations), ("handoffs", b.Handoffs), ("lost VMs", c.LostVms), ("pending at end", c.PendingNow),
+            ("AP list at end", c.TrackedNow));
         console.Write(new Columns(counters,
             Latencies(("trigger → ack", ReportBuilder.Summarise(b.Latency)), ("deactivate → notify", ReportBuilder.Summarise(b.NotifyLatency)))).Collapse());
         Verdict(console, violations);

@@ -17,12 +17,18 @@ public sealed record ViolationReport(string Invariant, int Vm, int? Vpe, string?
 public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyList<ViolationReport> Violations);
 
 /// <summary>
-/// The report of DESIGN.md §5, key for key, plus Fabric's two extensions, <c>migrations</c> (right after
-/// <c>residencyChanges</c>) and <c>notifyLatencyMicros</c>: written by <c>--report</c> and printed as a table.
+/// The report of DESIGN.md §5, key for key, plus Fabric's extensions, <c>migrations</c> (right after
+/// <c>residencyChanges</c>), the cluster's <c>nodes</c>, <c>vmsPerNode</c>, <c>handoffs</c> and <c>lostVms</c> (right
+/// after <c>migrations</c>) and <c>notifyLatencyMicros</c>: written by <c>--report</c> and printed as a table.
 /// <c>vcpus</c> is the total over all VMs; <c>throughputPerSecond</c> is acknowledged interrupts per wall second from
 /// the first injection to the last event; <c>latencyMicros</c> runs from a device's trigger to the guest's acknowledge,
 /// <c>notifyLatencyMicros</c> from a tracked SPI's deactivation to its notifier. <c>migrations</c> counts the log's
-/// <c>migrate</c> events: live moves of a VM to fresh actors (scenario key <c>migrate</c>), one per move.
+/// <c>migrate</c> events: live moves of a VM to fresh actors (scenario key <c>migrate</c>), one per move, and the
+/// handoffs. <c>nodes</c> is how many nodes the VMs were sharded over (<c>fabric.cluster</c>; 1 for the local fabric);
+/// <c>vmsPerNode</c> maps each node still up at the end (its index, as a string) to the VMs it runs then (the local
+/// fabric: <c>{"0": vms}</c>); <c>handoffs</c> counts the <c>migrate</c> events whose arg ends in <c>handoff</c>, VMs
+/// moved with their state to another node (a graceful leave, a rebalance); <c>lostVms</c> counts the <c>lost</c>
+/// events, VMs whose node crashed (recreated empty; what they held is not owed, and they are checked afresh).
 /// </summary>
 public sealed record RunReport(
     string Scenario,
@@ -38,6 +44,10 @@ public sealed record RunReport(
     long Doorbells,
     long ResidencyChanges,
     long Migrations,
+    int Nodes,
+    IReadOnlyDictionary<string, int> VmsPerNode,
+    long Handoffs,
+    long LostVms,
     long PendingAtEnd,
     long ApListAtEnd,
     InvariantsReport Invariants,
@@ -54,12 +64,18 @@ public sealed record RunReport(
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    public static RunReport From(Scenario s, InvariantChecker checker, IReadOnlyList<Violation> violations, ReportBuilder b)
+    /// <param name="vmsPerNode">Node index to the VMs it runs at the end; null for the local fabric (all on node 0).</param>
+    public static RunReport From(Scenario s, InvariantChecker checker, IReadOnlyList<Violation> violations, ReportBuilder b,
+        IReadOnlyDictionary<int, int>? vmsPerNode = null)
     {
         var elapsed = b.ElapsedSeconds;
+        var perNode = (vmsPerNode ?? new Dictionary<int, int> { [0] = s.Vms })
+            .OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
         return new RunReport(s.Name, s.Seed, s.Vms, s.TotalVcpus,
             checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
-            checker.Resampled, checker.Doorbells, checker.ResidencyChanges, checker.Migrations, checker.PendingNow, checker.TrackedNow,
+            checker.Resampled, checker.Doorbells, checker.ResidencyChanges, checker.Migrations,
+            s.Cluster?.Nodes ?? 1, perNode, b.Handoffs, checker.LostVms,
+            checker.PendingNow, checker.TrackedNow,
             new InvariantsReport(InvariantChecker.All, violations.Select(ViolationReport.From).ToArray()),
             Math.Round(elapsed, 6), elapsed > 0 ? Math.Round(checker.Acknowledged / elapsed, 1) : 0,
             ReportBuilder.Summarise(b.Latency), ReportBuilder.Summarise(b.NotifyLatency), s.ReplayCommand);

@@ -9,7 +9,8 @@ namespace Fabric.Host.Reporting;
 /// process per VM (pid = VM), one thread per VPE (tid = VPE); a complete slice ("X") per handled interrupt from its
 /// acknowledge to its deactivation, named by its INTID; instants ("i") for doorbells and residency changes on the VPE's
 /// thread, and for each live migration (<c>migrate</c>, Fabric's extension of the log) on the VM's process, its
-/// <c>arg</c> ("bytes=N us=N") attached. Timestamps are microseconds on the event log's clock.
+/// <c>arg</c> ("bytes=N us=N", "... handoff" when it moved to another node) attached, and for each VM lost with its node
+/// (<c>lost</c>). Timestamps are microseconds on the event log's clock.
 /// </summary>
 public sealed class TraceWriter : IEventSink, IDisposable
 {
@@ -19,6 +20,7 @@ public sealed class TraceWriter : IEventSink, IDisposable
         Args = JsonEncodedText.Encode("args"), X = JsonEncodedText.Encode("X"), I = JsonEncodedText.Encode("i"),
         M = JsonEncodedText.Encode("M"), Thread = JsonEncodedText.Encode("t"), Irq = JsonEncodedText.Encode("irq"),
         Residency = JsonEncodedText.Encode("residency"), Migration = JsonEncodedText.Encode("migration"),
+        Cluster = JsonEncodedText.Encode("cluster"),
         Process = JsonEncodedText.Encode("p"), Mode = JsonEncodedText.Encode("mode"), Arg = JsonEncodedText.Encode("arg");
 
     private readonly FileStream _out;
@@ -85,11 +87,11 @@ public sealed class TraceWriter : IEventSink, IDisposable
                 }
                 _json.WriteEndObject();
                 break;
-            case Ev.Migrate:
+            case Ev.Migrate or Ev.Lost:
                 Track(e.Vm);
                 _json.WriteStartObject();
                 _json.WriteString(Name, FabricEvent.Name(e.Ev));
-                _json.WriteString(Cat, Migration);
+                _json.WriteString(Cat, e.Ev == Ev.Lost ? Cluster : Migration);
                 _json.WriteString(Ph, I);
                 _json.WriteString(S, Process);
                 _json.WriteNumber(Ts, e.T / 1000.0);

@@ -19,6 +19,13 @@ public sealed record Scenario(
     /// (<c>stop-after.drain-timeout</c>).</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The VMs sharded over a cluster of nodes in this process (<c>fabric.cluster</c> with <c>enabled = on</c>,
+    /// or <c>--nodes N</c>); null for the local fabric.</summary>
+    public ClusterSpec? Cluster { get; init; }
+
+    /// <summary>The <c>--nodes</c> the scenario was loaded with, repeated by the replay command.</summary>
+    public int? NodesOption { get; init; }
+
     public int TotalVcpus => Vms * Vm.Vcpus;
 
     /// <summary>Above this many timer firings a second in all, a scenario is warned about (see <see cref="TimerFiringsPerSecond"/>).</summary>
@@ -51,6 +58,11 @@ public sealed record Scenario(
                     + (m.At.Count > 0 ? (m.Every > TimeSpan.Zero ? "," : "") + " at " + string.Join(" ", m.At.Select(ScenarioLoader.Show)) : "")
                     + ", VMs " + (m.Vms is { } vms ? string.Join(" ", vms) : "all");
 
+    /// <summary>The <c>fabric.cluster</c> block as <c>run</c> and <c>validate</c> print it ("3 nodes, node 2 leaves at
+    /// 1500ms"); null for the local fabric.</summary>
+    public string? ClusterSummary => Cluster is not { } c ? null
+        : (c.Nodes == 1 ? "1 node" : $"{c.Nodes} nodes") + string.Concat(c.Exits.Select(x => ", " + x));
+
     /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>
     public string ReplayCommand
     {
@@ -58,6 +70,7 @@ public sealed record Scenario(
         {
             var cmd = "dotnet run --project Fabric.Host --" + (File is null ? "" : " run " + Quote(File)) + $" --seed {Seed}";
             foreach (var s in Sets ?? []) cmd += " --set " + Quote(s);
+            if (NodesOption is { } n) cmd += $" --nodes {n}";
             return cmd;
         }
     }
@@ -65,6 +78,26 @@ public sealed record Scenario(
     private static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '$' or '`' or '[' or '{' or '*')
         ? "'" + s.Replace("'", "'\\''") + "'"
         : s;
+}
+
+/// <summary>
+/// <c>fabric.cluster</c> when enabled: the VMs sharded over <paramref name="Nodes"/> nodes (Akka.Cluster.Sharding), all in
+/// this process; node 0 is the seed and the driver. <paramref name="Exits"/> are the nodes that leave or crash, in the
+/// order they happen (by time; at one time, leaves before kills, each list in the order written).
+/// </summary>
+public sealed record ClusterSpec(int Nodes, IReadOnlyList<NodeExit> Exits)
+{
+    public const int MaxNodes = 16;
+}
+
+/// <summary>How a node goes: <see cref="Leave"/>, gracefully (its VMs are handed off with their state to the other
+/// nodes); <see cref="Kill"/>, a crash (its VMs are lost: reported and recreated empty elsewhere).</summary>
+public enum NodeExitKind { Leave, Kill }
+
+/// <summary>Node <paramref name="Node"/> leaves or is killed <paramref name="At"/> after the devices start.</summary>
+public sealed record NodeExit(int Node, TimeSpan At, NodeExitKind Kind)
+{
+    public override string ToString() => $"node {Node} {(Kind == NodeExitKind.Leave ? "leaves" : "killed")} at {ScenarioLoader.Show(At)}";
 }
 
 /// <summary>Bad input: names the file, the HOCON path and what was expected. Exit code 2.</summary>

@@ -19,6 +19,8 @@ namespace Fabric.Host.Scenarios;
 public static class ScenarioLoader
 {
     public const string Root = "fabric.scenario";
+    /// <summary>Where the VMs run: one actor system, or sharded over a cluster of nodes (<see cref="ClusterSpec"/>).</summary>
+    public const string ClusterRoot = "fabric.cluster";
     public const string DefaultSource = "akka.hocon (embedded default scenario)";
 
     /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (VmTable.MaxVmIdBits).</summary>
@@ -44,9 +46,10 @@ public static class ScenarioLoader
     public static Config Defaults() => ConfigurationFactory.ParseString(EmbeddedDefaults());
 
     /// <summary>Loads the default scenario, or <paramref name="file"/> merged over it; then the <paramref name="sets"/>
-    /// (<c>key=value</c>, the key relative to <c>fabric.scenario</c>) over both. Throws <see cref="ScenarioException"/>
+    /// (<c>key=value</c>, the key relative to <c>fabric.scenario</c>) over both; then <paramref name="nodes"/>
+    /// (<c>--nodes N</c>: <c>fabric.cluster { enabled = on, nodes = N }</c>). Throws <see cref="ScenarioException"/>
     /// with every error found.</summary>
-    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null, IReadOnlyList<string>? sets = null)
+    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null, IReadOnlyList<string>? sets = null, int? nodes = null)
     {
         var defaults = Defaults();
         var where = file ?? DefaultSource;
@@ -70,7 +73,12 @@ public static class ScenarioLoader
             CheckKnownKeys(parsed, defaults, source, errors);
             config = parsed.WithFallback(config);
         }
-        var scenario = Parse(config, where, seedOverride, file, sets, errors);
+        if (nodes is { } n)
+        {
+            if (n is < 1 or > ClusterSpec.MaxNodes) errors.Add($"--nodes {n}: expected 1..{ClusterSpec.MaxNodes} nodes ({ClusterRoot}.nodes)");
+            else config = ConfigurationFactory.ParseString(FormattableString.Invariant($"{ClusterRoot} {{ enabled = on, nodes = {n} }}")).WithFallback(config);
+        }
+        var scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
         if (errors.Count > 0) throw new ScenarioException(errors);
         return (scenario, config);
     }
@@ -153,10 +161,11 @@ public static class ScenarioLoader
         return open.Count == 0 ? null : $"{open.Peek().Line}: not valid HOCON: '{open.Peek().Bracket}' is never closed";
     }
 
-    private static readonly HashSet<string> ListKeys = [Root + ".interrupts", Root + ".devices"];
+    private static readonly HashSet<string> ListKeys = [Root + ".interrupts", Root + ".devices", ClusterRoot + ".leave", ClusterRoot + ".kill"];
 
     /// <summary>Every key the file sets must exist in the defaults: at the top only <c>akka</c> (Akka's own settings,
-    /// which Akka validates) and <c>fabric.scenario</c>, and under it only the keys <c>akka.hocon</c> defines.</summary>
+    /// which Akka validates), <c>fabric.scenario</c> and <c>fabric.cluster</c>, and under them only the keys
+    /// <c>akka.hocon</c> defines.</summary>
     private static void CheckKnownKeys(Config file, Config defaults, string where, List<string> errors)
     {
         var root = file.Root;
@@ -164,13 +173,18 @@ public static class ScenarioLoader
         foreach (var (key, value) in root.GetObject().Items)
         {
             if (key == "akka") continue;
-            if (key != "fabric") { errors.Add($"{where}: {key}: unknown key (expected akka or {Root})"); continue; }
-            if (!value.IsObject()) { errors.Add($"{where}: fabric: expected an object {{ scenario {{ ... }} }}"); continue; }
+            if (key != "fabric") { errors.Add($"{where}: {key}: unknown key (expected akka, {Root} or {ClusterRoot})"); continue; }
+            if (!value.IsObject()) { errors.Add($"{where}: fabric: expected an object {{ scenario {{ ... }}, cluster {{ ... }} }}"); continue; }
             foreach (var (sub, subValue) in value.GetObject().Items)
             {
-                if (sub != "scenario") { errors.Add($"{where}: fabric.{sub}: unknown key (expected {Root})"); continue; }
-                if (!subValue.IsObject()) { errors.Add($"{where}: {Root}: expected an object {{ ... }}"); continue; }
-                Walk(subValue.GetObject(), Root);
+                if (sub is not ("scenario" or "cluster")) { errors.Add($"{where}: fabric.{sub}: unknown key (expected {Root} or {ClusterRoot})"); continue; }
+                if (!subValue.IsObject())
+                {
+                    errors.Add(sub == "scenario" ? $"{where}: {Root}: expected an object {{ ... }}"
+                        : $"{where}: {ClusterRoot}: expected an object {{ enabled = off, nodes = 3, leave = [], kill = [] }}");
+                    continue;
+                }
+                Walk(subValue.GetObject(), "fabric." + sub);
             }
         }
 
@@ -188,6 +202,8 @@ public static class ScenarioLoader
 
     private static readonly string[] InterruptKeys = ["intids", "mode", "priority", "affinity", "enabled"];
     private static readonly string[] DeviceKeys = ["kind", "intids", "rate", "service-count", "window"];
+
+    private static readonly string[] NodeExitKeys = ["node", "at"];
 
     private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors)
     {
@@ -272,7 +288,55 @@ public static class ScenarioLoader
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration),
-            injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null) { DrainTimeout = drainTimeout };
+            injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
+        {
+            DrainTimeout = drainTimeout,
+            Cluster = Cluster(config, where, duration, errors),
+        };
+    }
+
+    /// <summary>
+    /// <c>fabric.cluster { enabled, nodes, leave, kill }</c>: whether the VMs are sharded over a cluster of nodes in this
+    /// process, how many (1..16), and which nodes leave gracefully or crash, when (counted from the start of the
+    /// devices). Node 0 is the seed and the driver, so it cannot go and at least one node always remains; a node goes at
+    /// most once, across both lists; and each time is before <c>stop-after.duration</c> (the nodes go while the devices
+    /// run: a later one would silently never happen). A leave or kill with the cluster off is refused for the same
+    /// reason. Null when the cluster is off.
+    /// </summary>
+    private static ClusterSpec? Cluster(Config config, string where, TimeSpan stopAfter, List<string> errors)
+    {
+        // Not an object: CheckKnownKeys has said so (the defaults have the object).
+        if (!config.HasPath(ClusterRoot) || !config.GetValue(ClusterRoot).IsObject()) return null;
+        var r = new Reader(config.GetConfig(ClusterRoot), where, ClusterRoot, errors);
+        var enabled = r.Bool("enabled");
+        var before = errors.Count;
+        var nodes = r.Int("nodes", 1, ClusterSpec.MaxNodes);
+        int? known = errors.Count == before ? nodes : null;
+
+        var exits = new List<(string Path, NodeExit Exit)>();
+        foreach (var (key, kind) in new[] { ("leave", NodeExitKind.Leave), ("kill", NodeExitKind.Kill) })
+        {
+            var entries = r.List(key, NodeExitKeys, e =>
+            {
+                var node = e.Node("node", known);
+                var ok = errors.Count;
+                var at = e.Duration("at", allowZero: true);
+                if (errors.Count == ok && stopAfter > TimeSpan.Zero && at >= stopAfter)
+                    e.Error("at", $"{Show(at)} is not before stop-after.duration ({Show(stopAfter)}): nodes leave and crash while the devices run, so it would never happen");
+                return (e.Path, Node: node, At: at);
+            });
+            if (!enabled && entries.Count > 0)
+                r.Error(key, $"a node {(kind == NodeExitKind.Leave ? "leaves" : "is killed")} but the cluster is off (enabled = off), so it would never happen: expected enabled = on (or run --nodes N), or {key} = []");
+            foreach (var (path, node, at) in entries)
+            {
+                if (node is not { } n) continue;
+                var entry = path[(ClusterRoot.Length + 1)..];
+                if (exits.FirstOrDefault(x => x.Exit.Node == n) is { Exit: { } first } twice)
+                    r.Error(entry + ".node", $"node {n} {(first.Kind == NodeExitKind.Leave ? "also leaves" : "is also killed")} ({twice.Path}): expected each node at most once across leave and kill");
+                else exits.Add((entry, new NodeExit(n, at, kind)));
+            }
+        }
+        return enabled ? new ClusterSpec(nodes, exits.Select(x => x.Exit).OrderBy(x => x.At).ToArray()) : null;
     }
 
     /// <summary>
@@ -321,6 +385,9 @@ public static class ScenarioLoader
     private sealed class Reader(Config config, string where, string prefix, List<string> errors)
     {
         public void Error(string key, string what) => errors.Add($"{where}: {prefix}.{key}: {what}");
+
+        /// <summary>The HOCON path this reader reads under (<c>fabric.cluster.leave[0]</c>).</summary>
+        public string Path => prefix;
 
         public bool Has(string key) => config.HasPath(key);
 
@@ -526,6 +593,22 @@ public static class ScenarioLoader
             if (range.Type == IntIdType.Spi && range.Last >= spis) { Error(key, $"{raw} reaches beyond the VM's {spis} SPIs (spi:0-{spis - 1}, spis-per-vm)"); return null; }
             if (range.Type == IntIdType.Lpi && range.Last >= 1 << 16) { Error(key, $"{raw} reaches beyond the guest's 16 LPI ID bits (lpi:0-65535)"); return null; }
             return range;
+        }
+
+        /// <summary>A node that may leave or be killed: 1..<paramref name="nodes"/>-1, node 0 being the seed and the driver;
+        /// null when invalid. <paramref name="nodes"/> null: the node count is itself invalid, so 1..15 is allowed here.</summary>
+        public int? Node(string key, int? nodes)
+        {
+            var raw = Raw(key);
+            if (raw is null) return null;
+            var max = (nodes ?? ClusterSpec.MaxNodes) - 1;
+            var expected = max >= 1 ? $"expected a node 1..{max}" + (nodes is { } n ? $" (nodes = {n})" : "")
+                : "with nodes = 1 no node can leave or be killed (expected leave = [] and kill = [])";
+            var valid = int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var v);
+            if (valid && v == 0) Error(key, $"node 0 is the seed and the driver: it cannot leave or be killed, so that at least one node remains; {expected}");
+            else if (!valid || v > max) Error(key, $"{expected}, found '{raw}'");
+            else return v;
+            return null;
         }
 
         public int? Affinity(string key, int vcpus)

@@ -1,8 +1,11 @@
 using System.Globalization;
 using Akka.Actor;
+using Akka.Configuration;
 using Fabric.Actors;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Kvm;
+using Fabric.Host.Hosting;
 using Fabric.Host.Reporting;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -17,12 +20,15 @@ public sealed record RunOptions(string? ReportPath = null, string? EventsPath = 
 public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyList<Violation> Violations, TimeSpan BuildTime, bool Drained, bool Interrupted);
 
 /// <summary>
-/// Builds the fabric for a scenario in an actor system, starts its devices, and pumps the event stream through the
-/// checker and the report (and the event log and trace, when asked) while it runs, showing progress. At stop-after —
-/// or when <c>stopInjecting</c> fires (Ctrl-C, CoordinatedShutdown) — it stops every device, drains until nothing has
-/// happened for a while, finishes the checks, prints the report and writes the artefacts.
+/// Builds the fabric for a scenario in an actor system — or, with <c>fabric.cluster</c> on, sharded over a cluster of
+/// nodes started in this process (<see cref="FabricCluster"/>; each node takes the akka settings of
+/// <paramref name="config"/>) — starts its devices, and pumps the event stream through the checker and the report (and
+/// the event log and trace, when asked) while it runs, showing progress; a cluster's nodes leave or crash at their
+/// times. At stop-after — or when <c>stopInjecting</c> fires (Ctrl-C, CoordinatedShutdown) — it stops every device,
+/// drains until nothing has happened for a while, finishes the checks, prints the report and writes the artefacts.
+/// Both fabrics are driven through <see cref="IFabric"/>.
 /// </summary>
-public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger)
+public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger, Config? config = null)
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(500), PumpEvery = TimeSpan.FromMilliseconds(20);
     private const int PumpBatch = 1 << 16;
@@ -41,20 +47,37 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var p = s.Vm.Policies;
         console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, tracking {Lower(p.Tracking)}, " +
                            $"notify {Lower(p.Notify)}, virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}" +
-                           (s.MigrationSummary is { } m ? ", " + Markup.Escape(m) : ""));
+                           (s.MigrationSummary is { } m ? ", " + Markup.Escape(m) : "") +
+                           (s.ClusterSummary is { } c ? ", cluster of " + Markup.Escape(c) : ""));
         var building = Stopwatch.StartNew();
-        var rt = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        FabricCluster? cluster = null;
+        IFabric fabric;
+        if (s.Cluster is { } spec)
+            fabric = cluster = await FabricCluster.StartAsync(spec.Nodes, s.Vms, s.Vm, log, NodeOverrides(config), timeout: TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        else fabric = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var buildTime = building.Elapsed;
-        logger.LogInformation("Built {Vms} VMs ({Vcpus} vCPUs) in {Seconds:F2} s", s.Vms, s.TotalVcpus, buildTime.TotalSeconds);
+        logger.LogInformation("Built {Vms} VMs ({Vcpus} vCPUs) on {Nodes} node(s) in {Seconds:F2} s", s.Vms, s.TotalVcpus, s.Cluster?.Nodes ?? 1, buildTime.TotalSeconds);
 
-        var (interrupted, drained) = await Task.Factory.StartNew(() => Drive(rt, pump, checker, report, stopInjecting),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        bool interrupted, drained;
+        IReadOnlyDictionary<int, int>? vmsPerNode = null;
+        var exits = new NodeExits(cluster, s.Cluster?.Exits ?? [], logger);
+        try
+        {
+            (interrupted, drained) = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            if (cluster is not null) vmsPerNode = await cluster.VmsPerNodeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (cluster is not null) await cluster.DisposeAsync().ConfigureAwait(false);
+        }
         if (pump.Held > 0) logger.LogWarning("{Held} events are still waiting for an earlier seq at the end of the run", pump.Held);
         var violations = checker.Finish();
-        var result = new RunResult(s, RunReport.From(s, checker, violations, report), violations, buildTime, drained, interrupted);
+        var result = new RunResult(s, RunReport.From(s, checker, violations, report, vmsPerNode), violations, buildTime, drained, interrupted);
 
         var notes = string.Create(CultureInfo.InvariantCulture, $"built in {buildTime.TotalSeconds:F2} s; ") +
                     (interrupted ? "stopped early by a shutdown request; " : "") +
+                    string.Concat(exits.Notes.Select(n => n + "; ")) +
                     (drained ? "drained" : $"did not drain within {s.DrainTimeout.TotalSeconds:F0} s of the devices stopping (still busy: a livelock?)");
         ReportConsole.Print(console, result.Report, violations, notes);
         await WriteArtefactsAsync(result, report, events, trace).ConfigureAwait(false);
@@ -62,17 +85,37 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     }
 
     /// <summary>
-    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), then
-    /// stops the devices and drains. On a thread of its own, scheduled as often as each of the actors' threads: the pump
-    /// must keep pace with a storm that keeps every core busy, or the checks and the progress would lag behind the run
-    /// (a thread-pool continuation, queued behind the storm's work, would).
+    /// What every node of a clustered run is configured with, over <see cref="FabricCluster.NodeConfig"/>'s settings:
+    /// the scenario's akka settings; Akka's log on stderr (stdout carries the report), errors only unless <c>-v</c>; no
+    /// shutdown of its own at the process's exit (Ctrl-C and SIGTERM reach the host, which stops the injections,
+    /// drains, reports and only then stops the nodes); and the sharding coordinator's state and the remembered VMs
+    /// written to a plain majority of the nodes. Akka's defaults for those writes ask for a majority plus 3 nodes, and
+    /// for every node below 5: a node that leaves or crashes then holds up each write until it is removed — 5 s of
+    /// retries after a leave in a three-node cluster, with the leaving node's VMs waiting for their new home.
     /// </summary>
-    private (bool Interrupted, bool Drained) Drive(FabricRuntime rt, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
+    private Config NodeOverrides(Config? scenarioConfig) =>
+        ConfigurationFactory.ParseString($"""
+            akka.loggers = ["{StderrLogger.TypeName}"]
+            akka.loglevel = {(logger.IsEnabled(LogLevel.Information) ? "INFO" : "ERROR")}
+            akka.stdout-loglevel = OFF
+            akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+            akka.cluster.sharding.coordinator-state.write-majority-plus = 0
+            akka.cluster.sharding.distributed-data.majority-min-cap = 0
+            """).WithFallback(scenarioConfig ?? Config.Empty);
+
+    /// <summary>
+    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
+    /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
+    /// as often as each of the actors' threads: the pump must keep pace with a storm that keeps every core busy, or the
+    /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
+    /// would).
+    /// </summary>
+    private (bool Interrupted, bool Drained) Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;
         var clock = Stopwatch.StartNew();
         var rate = new RateMeter();
-        var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null);
+        var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null || s.Cluster is not null);
         try
         {
             void Show(string phase, bool all = false)
@@ -88,16 +131,24 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
 
             var interrupted = false;
             // A shutdown requested while the VMs were being built: nothing is started.
-            if (!stopInjecting.IsCancellationRequested) rt.StartDevices();
+            if (!stopInjecting.IsCancellationRequested) fabric.StartDevices();
             while (true)
             {
                 stopInjecting.WaitHandle.WaitOne(PumpEvery);
-                Show("running");
+                exits.Step(clock.Elapsed, devicesRunning: true, report.Handoffs + checker.LostVms);
+                Show(exits.Phase ?? "running");
                 if (stopInjecting.IsCancellationRequested) { interrupted = true; break; }
                 if (clock.Elapsed >= s.StopAfterDuration || checker.Injected >= s.StopAfterInjections) break;
             }
+            // A node leaving or crashing is let finish first: its VMs run again before they are told to stop.
+            while (exits.InFlight)
+            {
+                Thread.Sleep(PumpEvery);
+                exits.Step(clock.Elapsed, devicesRunning: false, report.Handoffs + checker.LostVms);
+                Show(exits.Phase ?? "stopping");
+            }
             if (interrupted) logger.LogInformation("Stopping injection (shutdown requested); draining");
-            rt.StopDevices();
+            fabric.StopDevices();
             // Drained: nothing but vCPU exits has happened for a while (every event logged so far has been pumped).
             var deadline = clock.Elapsed + s.DrainTimeout;
             var seen = report.Activity;
@@ -144,6 +195,73 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// <summary>A policy as the scenario names it: InactiveAndLineLow -> inactive-and-line-low.</summary>
     public static string Lower(Enum value) =>
         string.Concat(value.ToString().Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
+    /// <summary>
+    /// A cluster's leaves and kills (<see cref="ClusterSpec.Exits"/>), taken by the driving loop one at a time in time
+    /// order: each starts at its time, counted from the start of the devices, or when the one before it has completed,
+    /// whichever is later, and runs off the loop while the loop keeps pumping. It has completed when the node is gone
+    /// and every VM it ran runs again elsewhere, as the event log says: one handoff (<c>migrate ... handoff</c>) or one
+    /// <c>lost</c> per VM it ran (the region places a VM before the VM has loaded its snapshot, and a VM loading when
+    /// the devices are told to stop would start them after the stop). If they are not all seen within
+    /// <see cref="VmsTimeout"/> of the node going (a VM whose running marker was never stored is recreated as a new one,
+    /// unreported), the run goes on and the notes say so. One that falls due after the devices stopped (the injection
+    /// budget, a shutdown request) is not taken; the notes say so too. The node not going at all ends the run.
+    /// </summary>
+    private sealed class NodeExits(FabricCluster? cluster, IReadOnlyList<NodeExit> plan, ILogger logger)
+    {
+        private static readonly TimeSpan VmsTimeout = TimeSpan.FromSeconds(30);
+
+        private sealed record Current(NodeExit Exit, TimeSpan Started, long Baseline, Task<int> Gone)
+        {
+            public TimeSpan? GoneAt;
+        }
+
+        private int _next;
+        private Current? _current;
+        private readonly List<string> _notes = new();
+
+        public bool InFlight => _current is not null;
+
+        /// <summary>The progress phase while a node goes ("leave 2", "kill 2"); null otherwise.</summary>
+        public string? Phase => _current is { Exit: var x } ? (x.Kind == NodeExitKind.Leave ? "leave " : "kill ") + x.Node : null;
+
+        /// <summary>What happened, for the report's notes: each node that went, when, with how many VMs, and how long
+        /// until they all ran again; each exit not taken.</summary>
+        public IEnumerable<string> Notes => _notes.Concat(plan.Skip(_next).Select(x => $"{x} not taken: the devices stopped first"));
+
+        /// <param name="now">Time since the devices started.</param>
+        /// <param name="moved">VMs handed off or lost so far, as the pumped log says.</param>
+        public void Step(TimeSpan now, bool devicesRunning, long moved)
+        {
+            if (_current is { } c && c.Gone.IsCompleted)
+            {
+                var vms = c.Gone.GetAwaiter().GetResult();
+                c.GoneAt ??= now;
+                var went = c.Exit.Kind == NodeExitKind.Leave ? "left" : "was killed";
+                var back = moved - c.Baseline;
+                if (back >= vms || now - c.GoneAt > VmsTimeout)
+                {
+                    _notes.Add(string.Create(CultureInfo.InvariantCulture, $"node {c.Exit.Node} {went} at {c.Started.TotalSeconds:F2} s: ") +
+                               (back >= vms
+                                   ? string.Create(CultureInfo.InvariantCulture, $"its {vms} VM(s) {(c.Exit.Kind == NodeExitKind.Leave ? "handed off" : "lost and recreated")}, all running again {(now - c.Started).TotalSeconds:F2} s later")
+                                   : $"only {back} of its {vms} VM(s) were seen handed off or lost within {VmsTimeout.TotalSeconds:F0} s of the node going"));
+                    logger.LogInformation("Node {Node} {Went} at {At:F2} s; {Back} of its {Vms} VM(s) run again", c.Exit.Node, went, c.Started.TotalSeconds, back, vms);
+                    _current = null;
+                }
+            }
+            if (_current is not null || !devicesRunning || _next >= plan.Count || now < plan[_next].At) return;
+            var next = plan[_next++];
+            var nodes = cluster ?? throw new InvalidOperationException("a node can leave or be killed only in a clustered run");
+            logger.LogInformation("{Exit}: starting", next);
+            _current = new Current(next, now, moved, Task.Run(async () =>
+            {
+                var vms = (await nodes.VmsPerNodeAsync().ConfigureAwait(false)).GetValueOrDefault(next.Node);
+                if (next.Kind == NodeExitKind.Leave) await nodes.LeaveAsync(next.Node).ConfigureAwait(false);
+                else await nodes.KillAsync(next.Node).ConfigureAwait(false);
+                return vms;
+            }));
+        }
+    }
 
     /// <summary>Acknowledges per second over the last second or so.</summary>
     private sealed class RateMeter

@@ -5,8 +5,8 @@ using Xunit;
 namespace Fabric.Specs.Host;
 
 /// <summary>The report of DESIGN.md §5: every key, with its JSON type, and nothing else but Fabric's extensions
-/// (migrations, right after residencyChanges, and notifyLatencyMicros); its numbers agree with each other; a failing
-/// run's violations name where.</summary>
+/// (migrations, right after residencyChanges; the cluster's nodes, vmsPerNode, handoffs and lostVms, right after
+/// migrations; and notifyLatencyMicros); its numbers agree with each other; a failing run's violations name where.</summary>
 public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArtefacts>
 {
     private static readonly (string Key, JsonValueKind Kind)[] TopLevel =
@@ -15,6 +15,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         ("injected", JsonValueKind.Number), ("coalesced", JsonValueKind.Number), ("acknowledged", JsonValueKind.Number),
         ("deactivated", JsonValueKind.Number), ("notified", JsonValueKind.Number), ("resampled", JsonValueKind.Number),
         ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
+        ("nodes", JsonValueKind.Number), ("vmsPerNode", JsonValueKind.Object), ("handoffs", JsonValueKind.Number), ("lostVms", JsonValueKind.Number),
         ("pendingAtEnd", JsonValueKind.Number),
         ("apListAtEnd", JsonValueKind.Number), ("invariants", JsonValueKind.Object), ("elapsedSeconds", JsonValueKind.Number),
         ("throughputPerSecond", JsonValueKind.Number), ("latencyMicros", JsonValueKind.Object),
@@ -61,6 +62,11 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         Assert.Equal(0, N("pendingAtEnd"));
         Assert.Equal(0, N("apListAtEnd"));
         Assert.Equal(0, N("migrations"));                              // the scenario has no migrate block
+        Assert.Equal(1, N("nodes"));                                   // the local fabric: one node, every VM on it
+        Assert.Equal(["0"], r.GetProperty("vmsPerNode").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(2, r.GetProperty("vmsPerNode").GetProperty("0").GetInt32());
+        Assert.Equal(0, N("handoffs"));
+        Assert.Equal(0, N("lostVms"));
         var elapsed = r.GetProperty("elapsedSeconds").GetDouble();
         Assert.InRange(r.GetProperty("throughputPerSecond").GetDouble(), N("acknowledged") / elapsed * 0.99, N("acknowledged") / elapsed * 1.01);
         var p = r.GetProperty("latencyMicros");
@@ -94,7 +100,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
     public void The_report_is_also_printed_as_a_table()
     {
         foreach (var row in new[] { "injected", "coalesced", "acknowledged", "deactivated", "notified", "resampled", "doorbells",
-                     "residency changes", "migrations", "pending at end", "AP list at end", "elapsed", "throughput", "trigger → ack", "deactivate → notify" })
+                     "residency changes", "migrations", "nodes", "VMs per node", "handoffs", "lost VMs", "pending at end", "AP list at end", "elapsed", "throughput", "trigger → ack", "deactivate → notify" })
             Assert.Contains("│ " + row, runs.Run.Out);
         Assert.Contains($"report: {runs.Report}", runs.Run.Out);
     }

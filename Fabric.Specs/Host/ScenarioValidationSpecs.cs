@@ -22,8 +22,8 @@ public sealed class ScenarioValidationSpecs : IDisposable
         // name, what the file adds, what the error must say (after "FILE: ")
         { "unknown-key", "fabric.scenario.vmz = 4", "fabric.scenario.vmz: unknown key" },
         { "unknown-nested-key", "fabric.scenario.guest.handler-tme = 0us", "fabric.scenario.guest.handler-tme: unknown key" },
-        { "unknown-top-level", "fabrik.scenario.vms = 4", "fabrik: unknown key (expected akka or fabric.scenario)" },
-        { "unknown-under-fabric", "fabric.scenarios.vms = 4", "fabric.scenarios: unknown key (expected fabric.scenario)" },
+        { "unknown-top-level", "fabrik.scenario.vms = 4", "fabrik: unknown key (expected akka, fabric.scenario or fabric.cluster)" },
+        { "unknown-under-fabric", "fabric.scenarios.vms = 4", "fabric.scenarios: unknown key (expected fabric.scenario or fabric.cluster)" },
         { "wrong-type-integer", "fabric.scenario.vms = lots", "fabric.scenario.vms: expected an integer, found 'lots'" },
         { "wrong-type-bool", "fabric.scenario.vcpu.wfi-when-idle = maybe", "fabric.scenario.vcpu.wfi-when-idle: expected true or false, found 'maybe'" },
         { "wrong-type-enum", "fabric.scenario.tracking = pull", "fabric.scenario.tracking: expected one of push | fold, found 'pull'" },
@@ -175,9 +175,11 @@ public sealed class ScenarioValidationSpecs : IDisposable
         var folder = Path.Combine(RepositoryRoot(), "scenarios");
         var files = Directory.GetFiles(folder, "*.hocon");
 
-        Assert.True(files.Length >= 13, $"scenarios/ holds {files.Length} files");
+        Assert.True(files.Length >= 15, $"scenarios/ holds {files.Length} files");
         Assert.Contains(files, f => Path.GetFileName(f) == "migration.hocon");
         Assert.Contains(files, f => Path.GetFileName(f) == "migration-fold.hocon");
+        Assert.Contains(files, f => Path.GetFileName(f) == "cluster-leave.hocon");
+        Assert.Contains(files, f => Path.GetFileName(f) == "cluster-crash.hocon");
         foreach (var f in files)
         {
             var (s, _) = ScenarioLoader.Load(f);
