@@ -11,6 +11,14 @@ public static class ClusterProtocol
     /// <see cref="MigrationProtocol.Migrate"/>).</summary>
     public sealed record VmEnvelope(int VmId, IWireMessage Message) : IWireMessage;
 
+    /// <summary>Where does VM <paramref name="VmId"/> run? Answered with <see cref="Here"/> once the VM runs (after it
+    /// has restored what it was handed, if anything): the host's way to know that every VM is up after a start, a leave
+    /// or a loss.</summary>
+    public sealed record Where(int VmId) : IWireMessage;
+    /// <summary>VM <paramref name="VmId"/> runs on <paramref name="Node"/> (its address), in units of generation
+    /// <paramref name="Generation"/>.</summary>
+    public sealed record Here(int VmId, string Node, int Generation) : IWireMessage;
+
     /// <summary>The shard's stop message for a VM whose shard moves (rebalance, graceful leave): the VM saves itself into
     /// the store (a <see cref="Vm.VmSnapshot"/>) and stops; the node that takes the shard restores it before it takes any
     /// message.</summary>

@@ -51,6 +51,11 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
                   state-store-mode = ddata
                   distributed-data.durable.keys = []
                   rebalance-interval = 2s
+                  # The coordinator's state and the remembered VMs are written to a plain majority. Akka's defaults ask
+                  # for a majority plus 3, and for every node below 5: a node that leaves or crashes then holds up each
+                  # write until it is removed (5 s of retries after a leave in a three-node cluster).
+                  coordinator-state.write-majority-plus = 0
+                  distributed-data.majority-min-cap = 0
                 }
                 akka.cluster.distributed-data.durable.keys = []
                 akka.cluster.split-brain-resolver.stable-after = 2s
@@ -78,6 +83,7 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         var seed = Akka.Cluster.Cluster.Get(systems[0]).SelfAddress;
         await Task.WhenAll(systems.Select(s => JoinAsync(s, seed, wait))).ConfigureAwait(false);
         foreach (var s in systems) await c.StartRegionAsync(s).ConfigureAwait(false);
+        await c.AwaitRegionsAsync(wait).ConfigureAwait(false);
         await c.AwaitVmsAsync(wait).ConfigureAwait(false);
         return c;
     }
@@ -104,17 +110,58 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         _regions.Add(region);
     }
 
-    /// <summary>Waits until every VM runs on some node, starting the ones that do not: at the start, and after a node left
-    /// or was lost (the coordinator gives a shard a new home when something is sent to it).</summary>
+    /// <summary>Waits until every VM runs on some node — started, and done restoring whatever it was handed: at the start,
+    /// and after a node left or was lost. Each VM is asked where it runs (which starts it if it is not running: the
+    /// coordinator gives its shard a home) until it answers; no Ask, a collector completes a task.</summary>
     private async Task AwaitVmsAsync(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var system = _nodes.First(n => n is not null)!;
+        var collector = system.ActorOf(Props.Create(() => new WhereCollector(Region, _vms, done)));
+        try
         {
-            for (var vm = 0; vm < _vms; vm++) Region.Tell(new ShardRegion.StartEntity(vm.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            if ((await VmsPerNodeAsync().ConfigureAwait(false)).Values.Sum() == _vms) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the cluster did not start its {_vms} VMs within {timeout}");
-            await Task.Delay(200).ConfigureAwait(false);
+            await done.Task.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the cluster did not run its {_vms} VMs within {timeout}");
+        }
+        finally
+        {
+            system.Stop(collector);
+        }
+    }
+
+    /// <summary>Asks every VM where it runs, again every half second until it has answered.</summary>
+    private sealed class WhereCollector(IActorRef region, int vms, TaskCompletionSource done) : UntypedActor, IWithTimers
+    {
+        private readonly HashSet<int> _waiting = [.. Enumerable.Range(0, vms)];
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        protected override void PreStart()
+        {
+            Ask();
+            Timers.StartPeriodicTimer("again", "again", TimeSpan.FromMilliseconds(500));
+        }
+
+        private void Ask()
+        {
+            foreach (var vm in _waiting) region.Tell(new ClusterProtocol.VmEnvelope(vm, new ClusterProtocol.Where(vm)));
+            if (_waiting.Count == 0) done.TrySetResult();
+        }
+
+        protected override void OnReceive(object message)
+        {
+            switch (message)
+            {
+                case ClusterProtocol.Here h:
+                    if (_waiting.Remove(h.VmId) && _waiting.Count == 0) done.TrySetResult();
+                    break;
+                case "again":
+                    Ask();
+                    break;
+            }
         }
     }
 
@@ -179,37 +226,57 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
     }
 
-    /// <summary>How many VMs each live node runs now (node index to count), from its region's state. No Ask: one small
-    /// actor per node asks its region and completes a task with the answer.</summary>
+    /// <summary>How many VMs each live node runs now (node index to count), from its region's state.</summary>
     public async Task<IReadOnlyDictionary<int, int>> VmsPerNodeAsync(TimeSpan? timeout = null)
     {
         var counts = new Dictionary<int, int>();
         for (var n = 0; n < _nodes.Count; n++)
         {
             if (_nodes[n] is not { } system) continue;
-            var answer = new TaskCompletionSource<CurrentShardRegionState>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var region = _regions[n];
-            var listener = system.ActorOf(Props.Create(() => new RegionStateListener(region, answer)));
-            try
-            {
-                var state = await answer.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-                counts[n] = state.Shards.Sum(s => s.EntityIds.Count);
-            }
-            finally
-            {
-                system.Stop(listener);
-            }
+            var state = await ReplyAsync<CurrentShardRegionState>(system, _regions[n], GetShardRegionState.Instance, timeout).ConfigureAwait(false);
+            counts[n] = state.Shards.Sum(s => s.EntityIds.Count);
         }
         return counts;
     }
 
-    private sealed class RegionStateListener(IActorRef region, TaskCompletionSource<CurrentShardRegionState> answer) : UntypedActor
+    /// <summary>Waits until the coordinator knows every live node's region, so that the VMs' shards spread over all of them.</summary>
+    private async Task AwaitRegionsAsync(TimeSpan timeout)
     {
-        protected override void PreStart() => region.Tell(GetShardRegionState.Instance);
-
-        protected override void OnReceive(object message)
+        var deadline = DateTime.UtcNow + timeout;
+        var live = _nodes.Count(n => n is not null);
+        while (true)
         {
-            if (message is CurrentShardRegionState state) answer.TrySetResult(state);
+            var system = _nodes.First(n => n is not null)!;
+            var regions = await ReplyAsync<CurrentRegions>(system, Region, GetCurrentRegions.Instance, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            if (regions.Regions.Count >= live) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"only {regions.Regions.Count} of {live} shard regions registered within {timeout}");
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The first <typeparamref name="T"/> that <paramref name="target"/> answers to <paramref name="message"/>. No
+    /// Ask: a small actor sends the message and completes a task with the answer. Off every hot path.</summary>
+    private static async Task<T> ReplyAsync<T>(ActorSystem system, IActorRef target, object message, TimeSpan? timeout)
+    {
+        var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listener = system.ActorOf(Props.Create(() => new Listener<T>(target, message, answer)));
+        try
+        {
+            return await answer.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        finally
+        {
+            system.Stop(listener);
+        }
+    }
+
+    private sealed class Listener<T>(IActorRef target, object message, TaskCompletionSource<T> answer) : UntypedActor
+    {
+        protected override void PreStart() => target.Tell(message);
+
+        protected override void OnReceive(object reply)
+        {
+            if (reply is T t) answer.TrySetResult(t);
         }
     }
 

@@ -20,6 +20,8 @@ namespace Fabric.Actors.Cluster;
 /// R         IrsProtocol.Refused              1 operation string, 2 reason string
 /// M         MigrationProtocol.Migrate        1 vm_id int32
 /// D         MigrationProtocol.Migrated       1 vm_id int32, 2 state bytes, 3 blackout int64 (ticks of 100 ns), 4 generation int32
+/// W         ClusterProtocol.Where            1 vm_id int32
+/// A         ClusterProtocol.Here             1 vm_id int32, 2 node string, 3 generation int32
 /// </code>
 /// Identifier <see cref="Id"/> = 7412: Akka.NET reserves 0..100 for its own serializers; 7412 is Fabric's, and must
 /// not change while a cluster has nodes that still run an older build.
@@ -51,6 +53,8 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
         IrsProtocol.Refused => "R",
         MigrationProtocol.Migrate => "M",
         MigrationProtocol.Migrated => "D",
+        ClusterProtocol.Where => "W",
+        ClusterProtocol.Here => "A",
         _ => throw Unsupported(message),
     };
 
@@ -82,6 +86,13 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
             o.Int64Field(3, m.Blackout.Ticks);
             o.Int32Field(4, m.Generation);
         }, bufferSize: 4096),
+        ClusterProtocol.Where w => Proto.Write(o => o.Int32Field(1, w.VmId)),
+        ClusterProtocol.Here h => Proto.Write(o =>
+        {
+            o.Int32Field(1, h.VmId);
+            o.StringField(2, h.Node);
+            o.Int32Field(3, h.Generation);
+        }, bufferSize: 256),
         _ => throw Unsupported(message),
     };
 
@@ -100,6 +111,8 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
                 "R" => ReadRefused(input),
                 "M" => ReadMigrate(input),
                 "D" => ReadMigrated(input),
+                "W" => ReadWhere(input),
+                "A" => ReadHere(input),
                 _ => throw new SerializationException(
                     $"FabricSerializer: unknown manifest '{manifest}' (this build reads E, S, G, H, R, M, D: a message from a newer build?)"),
             };
@@ -167,6 +180,37 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
             }
         }
         return new IrsProtocol.Refused(operation, reason);
+    }
+
+    private static ClusterProtocol.Where ReadWhere(CodedInputStream input)
+    {
+        var vmId = 0;
+        for (uint tag; (tag = input.ReadTag()) != 0;)
+        {
+            switch (Proto.Key(tag))
+            {
+                case (1, WireFormat.WireType.Varint): vmId = input.ReadInt32(); break;
+                default: input.SkipLastField(); break;
+            }
+        }
+        return new ClusterProtocol.Where(vmId);
+    }
+
+    private static ClusterProtocol.Here ReadHere(CodedInputStream input)
+    {
+        int vmId = 0, generation = 0;
+        var node = "";
+        for (uint tag; (tag = input.ReadTag()) != 0;)
+        {
+            switch (Proto.Key(tag))
+            {
+                case (1, WireFormat.WireType.Varint): vmId = input.ReadInt32(); break;
+                case (2, WireFormat.WireType.LengthDelimited): node = input.ReadString(); break;
+                case (3, WireFormat.WireType.Varint): generation = input.ReadInt32(); break;
+                default: input.SkipLastField(); break;
+            }
+        }
+        return new ClusterProtocol.Here(vmId, node, generation);
     }
 
     private static MigrationProtocol.Migrate ReadMigrate(CodedInputStream input)

@@ -67,27 +67,28 @@ public sealed partial class VmActor
         try { snapshot = VmSnapshotCodec.Decode(bytes); }
         catch (Exception e) when (e is InvalidDataException or System.Runtime.Serialization.SerializationException)
         {
-            Lost($"its snapshot does not decode: {e.Message}", started: false);
+            Lost($"its snapshot does not decode: {e.Message}", running: false);
             return;
         }
-        if (!snapshot.Clean) { Lost("the node that ran it was lost", snapshot.Started); return; }
-        if (Restore(snapshot) is { } refused) Lost(refused, snapshot.Started);
+        if (!snapshot.Clean) { Lost("the node that ran it was lost", snapshot.Started && !snapshot.Stopped); return; }
+        if (Restore(snapshot) is { } refused) Lost(refused, snapshot.Started && !snapshot.Stopped);
     }
 
-    private void Lost(string why, bool started)
+    /// <summary>A lost VM is built anew, and its devices start again if they were running when it was lost.</summary>
+    private void Lost(string why, bool running)
     {
         Context.GetLogger().Warning("vm-{0}: lost ({1}); recreated empty", _vmId, why);
         _log.Log(Ev.Lost, _vmId, null, null, why);
         Build();
-        if (started) Self.Tell(DeviceProtocol.Start.Instance);
+        if (running) Self.Tell(DeviceProtocol.Start.Instance);
     }
 
     /// <summary>The marker a running VM leaves: its generation and whether its devices run. Fire and forget: if it is
     /// not written, a later loss is read as a new VM — still recreated empty, only not reported.</summary>
-    private void Mark()
+    private void Mark(bool stopped = false)
     {
         if (_store is null) return;
-        _store.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped })));
+        _store.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped || stopped })));
     }
 
     /// <summary>The destination's half of a handoff: restore the interrupt state in KVM's order, rebuild the units and

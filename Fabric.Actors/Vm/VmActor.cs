@@ -170,13 +170,15 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 _topology.ApList.Forward(m);
                 break;
             case DeviceProtocol.Start:
-                if (_started) return;
+                // Once stopped (the drain), a VM does not start again: a start that arrives late changes nothing.
+                if (_started || _stopped) return;
                 _started = true;
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
-                if (!_stopped) ScheduleMoves();
+                ScheduleMoves();
                 Mark();
                 break;
             case DeviceProtocol.Stop:
+                if (!_stopped) Mark(stopped: true);
                 _stopped = true;
                 Timers.CancelAll();
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
@@ -188,6 +190,9 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 break;
             case Cluster.ClusterProtocol.HandOff:
                 BeginMove(Self, handOff: true);
+                break;
+            case Cluster.ClusterProtocol.Where:
+                Sender.Tell(new Cluster.ClusterProtocol.Here(_vmId, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), _topology.Generation));
                 break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);

@@ -88,10 +88,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// What every node of a clustered run is configured with, over <see cref="FabricCluster.NodeConfig"/>'s settings:
     /// the scenario's akka settings; Akka's log on stderr (stdout carries the report), errors only unless <c>-v</c>; no
     /// shutdown of its own at the process's exit (Ctrl-C and SIGTERM reach the host, which stops the injections,
-    /// drains, reports and only then stops the nodes); and the sharding coordinator's state and the remembered VMs
-    /// written to a plain majority of the nodes. Akka's defaults for those writes ask for a majority plus 3 nodes, and
-    /// for every node below 5: a node that leaves or crashes then holds up each write until it is removed — 5 s of
-    /// retries after a leave in a three-node cluster, with the leaving node's VMs waiting for their new home.
+    /// drains, reports and only then stops the nodes).
     /// </summary>
     private Config NodeOverrides(Config? scenarioConfig) =>
         ConfigurationFactory.ParseString($"""
@@ -99,8 +96,6 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             akka.loglevel = {(logger.IsEnabled(LogLevel.Information) ? "INFO" : "ERROR")}
             akka.stdout-loglevel = OFF
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
-            akka.cluster.sharding.coordinator-state.write-majority-plus = 0
-            akka.cluster.sharding.distributed-data.majority-min-cap = 0
             """).WithFallback(scenarioConfig ?? Config.Empty);
 
     /// <summary>

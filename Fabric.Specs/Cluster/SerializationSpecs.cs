@@ -42,6 +42,9 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
         ["Migrate"] = new MigrationProtocol.Migrate(4096),
         ["Migrated"] = new MigrationProtocol.Migrated(7, [0x46, 0x56, 0x4D, 0x53, 0, 255, 1], TimeSpan.FromTicks(123_456_789), 3),
         ["Migrated empty"] = new MigrationProtocol.Migrated(0, [], TimeSpan.Zero, 0),
+        ["Where"] = new Where(11),
+        ["envelope of Where"] = new VmEnvelope(11, new Where(11)),
+        ["Here"] = new Here(11, "akka.tcp://fabric@127.0.0.1:40123", 3),
     };
 
     public static TheoryData<string> WireCases => [.. Wire.Keys];
