@@ -3,10 +3,10 @@ namespace Fabric.Bench;
 /// <summary>The command line: <c>[--quick] [--json FILE] [--only SECTIONS] [--micro [BenchmarkDotNet args]]</c>.</summary>
 public sealed record BenchOptions(bool Quick, string? JsonPath, IReadOnlySet<string> Sections, bool Micro, string[] MicroArgs)
 {
-    public static readonly string[] AllSections = ["raw", "storm", "contention", "latency", "memory"];
+    public static readonly string[] AllSections = ["raw", "storm", "contention", "latency", "memory", "cluster"];
 
     public const string Usage =
-        "usage: dotnet run -c Release --project Fabric.Bench -- [--quick] [--json FILE] [--only raw,storm,contention,latency,memory]\n" +
+        "usage: dotnet run -c Release --project Fabric.Bench -- [--quick] [--json FILE] [--only raw,storm,contention,latency,memory,cluster]\n" +
         "       dotnet run -c Release --project Fabric.Bench -- --micro [BenchmarkDotNet arguments, e.g. --filter *Iste*]";
 
     public bool Runs(string section) => Sections.Contains(section);
@@ -16,6 +16,11 @@ public sealed record BenchOptions(bool Quick, string? JsonPath, IReadOnlySet<str
     public TimeSpan Measure => Quick ? TimeSpan.FromMilliseconds(800) : TimeSpan.FromSeconds(3);
     public int[] StormVms => [1, 16, 256, 4096];
     public int[] MemoryVms => Quick ? [10_000] : [10_000, 100_000];
+    /// <summary>The cluster section: VMs of the throughput runs (local and sharded), nodes, local moves, VMs of the leave.</summary>
+    public int ClusterVms => 48;
+    public int ClusterNodes => 3;
+    public int LocalMoves => Quick ? 24 : 48;
+    public int LeaveVms => 24;
 
     public static BenchOptions? Parse(string[] args, TextWriter error)
     {

@@ -27,6 +27,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         if (options.Runs("contention")) await ContentionAsync().ConfigureAwait(false);
         if (options.Runs("latency")) await LatencyAsync().ConfigureAwait(false);
         if (options.Runs("memory")) await MemoryAsync().ConfigureAwait(false);
+        if (options.Runs("cluster")) await ClusterAsync().ConfigureAwait(false);
         Targets();
         _report.TotalSeconds = clock.Elapsed.TotalSeconds;
         Print();
@@ -180,6 +181,41 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         }
     }
 
+    // ---- (g) -------------------------------------------------------------------------------------------------------------
+
+    private async Task ClusterAsync()
+    {
+        // Without the storm section nothing has primed the JIT: the local run would be measured in tier-0 code.
+        if (!options.Runs("storm"))
+            await FabricRuns.FabricRun.ClosedLoopAsync(16, Workloads.Workloads.EdgeStorm(wfi: false), TimeSpan.Zero, TimeSpan.FromSeconds(0.5)).ConfigureAwait(false);
+        var r = await ClusterBench.RunAsync(options.ClusterVms, options.ClusterNodes, options.LocalMoves, options.LeaveVms, options.Warmup, options.Measure, Note).ConfigureAwait(false);
+        var (local, sharded, leave) = (r.Local, r.Sharded, r.Leave);
+        var failures = new List<string>();
+        if (local.Check.Failure is { } a) failures.Add($"local: {a}");
+        if (sharded.Run.Check.Failure is { } b) failures.Add($"sharded: {b}");
+        if (leave.Check.Failure is { } c) failures.Add($"leave: {c}");
+        if (r.LocalMovesCheck.Failure is { } d) failures.Add($"local moves: {d}");
+        if (r.LocalMovesRefused > 0) failures.Add($"local moves: {r.LocalMovesRefused} refused");
+        if (leave.Handoffs.Count < leave.OnLeavingNode) failures.Add($"leave: {leave.Handoffs.Count} handoffs logged, the leaving node ran {leave.OnLeavingNode} VMs");
+        if (leave.VmsPerNodeAfter.Values.Sum() != leave.Vms) failures.Add($"leave: {leave.VmsPerNodeAfter.Values.Sum()} VMs run after it, not {leave.Vms}");
+        _report.Failures.AddRange(failures.Select(f => "cluster " + f));
+        _report.Cluster = new ClusterReport
+        {
+            LocalLifecyclesPerSecond = local.LifecyclesPerSecond, ShardedLifecyclesPerSecond = sharded.Run.LifecyclesPerSecond,
+            MoveMillisP50 = leave.Handoffs.P50,
+            ShardedOverLocal = Ratio(sharded.Run.LifecyclesPerSecond, local.LifecyclesPerSecond),
+            MoveMillisP99 = leave.Handoffs.P99, MoveMillisMax = leave.Handoffs.Max, Moves = leave.Handoffs.Count,
+            LocalMoveMillisP50 = r.LocalMoves.P50, LocalMoveMillisP99 = r.LocalMoves.P99, LocalMoveMillisMax = r.LocalMoves.Max, LocalMoves = r.LocalMoves.Count,
+            Vms = options.ClusterVms, Nodes = options.ClusterNodes, VcpusPerVm = Workloads.Workloads.Vcpus,
+            LocalMessagesPerLifecycle = local.MessagesPerLifecycle, ShardedMessagesPerLifecycle = sharded.Run.MessagesPerLifecycle,
+            ShardedVmsPerNode = sharded.VmsPerNode.ToDictionary(), ShardsBalanced = sharded.Balanced, ShardedStartSeconds = sharded.StartSeconds,
+            ShardedUnreachable = sharded.Unreachable,
+            LeaveVms = leave.Vms, LeaveEdgesPerSpiPerSecond = ClusterBench.PacedEdgesPerSpiPerSecond, LeavingNodeVms = leave.OnLeavingNode,
+            LeaveSeconds = leave.LeaveSeconds, VmsPerNodeAfterLeave = leave.VmsPerNodeAfter.ToDictionary(), LeaveUnreachable = leave.Unreachable,
+            Checks = failures.Count == 0 ? ["ok"] : failures,
+        };
+    }
+
     // ---- targets -----------------------------------------------------------------------------------------------------------
 
     private void Targets()
@@ -291,6 +327,18 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
                 o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot)"));
             if (_report.MemoryBreakdown is { } b)
                 o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
+        }
+        if (_report.Cluster is { } k)
+        {
+            o.WriteLine();
+            o.WriteLine(F($"(g) cluster: closed-loop edge storm, no WFI, {k.Vms} VMs x {k.VcpusPerVm} vCPUs x 64 SPIs; sharded = {k.Nodes} nodes in this process on loopback"));
+            o.WriteLine(F($"{"",21}{"lc/s",11}  {"msg/lc",8}  {"/local",8}"));
+            o.WriteLine(F($"  local (1 runtime)  {k.LocalLifecyclesPerSecond,11:N0}  {k.LocalMessagesPerLifecycle,8:F2}  {1.0,8:F2}"));
+            o.WriteLine(F($"  sharded ({k.Nodes} nodes)  {k.ShardedLifecyclesPerSecond,11:N0}  {k.ShardedMessagesPerLifecycle,8:F2}  {k.ShardedOverLocal,8:F2}   (VMs per node {ClusterBench.Spread(k.ShardedVmsPerNode)}{(k.ShardsBalanced ? "" : ", shards not balanced")}; up, booted and balanced in {k.ShardedStartSeconds:F1} s; unreachable seen {k.ShardedUnreachable} times)"));
+            o.WriteLine(F($"  move blackout, ms  {"p50",11}  {"p99",8}  {"max",8}  {"moves",6}"));
+            o.WriteLine(F($"  node to node (leave) {k.MoveMillisP50,9:F2}  {k.MoveMillisP99,8:F2}  {k.MoveMillisMax,8:F2}  {k.Moves,6}   ({k.LeaveVms} VMs, {k.LeaveEdgesPerSpiPerSecond:F0} edges/s per SPI; node {k.Nodes - 1} ran {k.LeavingNodeVms}, left in {k.LeaveSeconds:F1} s; after: {ClusterBench.Spread(k.VmsPerNodeAfterLeave)}; unreachable seen {k.LeaveUnreachable} times)"));
+            o.WriteLine(F($"  local (Migrate)    {k.LocalMoveMillisP50,11:F2}  {k.LocalMoveMillisP99,8:F2}  {k.LocalMoveMillisMax,8:F2}  {k.LocalMoves,6}   (one at a time, {k.LeaveVms} VMs in one runtime, the same paced storm)"));
+            o.WriteLine($"  checks (local, sharded, leave, local moves): {string.Join("; ", k.Checks)}");
         }
         o.WriteLine();
         o.WriteLine("targets");

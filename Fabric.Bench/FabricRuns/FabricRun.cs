@@ -43,8 +43,11 @@ public sealed record FabricResult(int Vms, double Seconds, long Lifecycles, long
 public static class FabricRun
 {
     /// <summary>Builds <paramref name="vms"/> VMs from <paramref name="spec"/> in a fresh actor system with the counting
-    /// mailbox and a counting, non-recording event log, starts the devices, measures, stops them, drains and checks.</summary>
-    public static async Task<FabricResult> ClosedLoopAsync(int vms, VmSpec spec, TimeSpan warmup, TimeSpan measure, Action<FabricRuntime>? onBuilt = null)
+    /// mailbox and a counting, non-recording event log, starts the devices, measures, stops them, drains and checks.
+    /// <paramref name="beforeDrain"/> runs after the measured window, the devices still running (the cluster section's
+    /// local moves).</summary>
+    public static async Task<FabricResult> ClosedLoopAsync(int vms, VmSpec spec, TimeSpan warmup, TimeSpan measure, Action<FabricRuntime>? onBuilt = null,
+        Func<FabricRuntime, Task>? beforeDrain = null)
     {
         var log = new EventLog(record: false, count: true);
         using var system = BenchSystems.Create("fabric", countMessages: true);
@@ -54,15 +57,25 @@ public static class FabricRun
         await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(2)).ConfigureAwait(false);
         var buildSeconds = build.Elapsed.TotalSeconds;
         onBuilt?.Invoke(rt);
-        rt.StartDevices();
+        var result = await MeasureAsync(rt, spec, buildSeconds, warmup, measure, beforeDrain is null ? null : () => beforeDrain(rt)).ConfigureAwait(false);
+        await system.Terminate().ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>The measurement on a built and booted fabric, local or sharded, whose log counts: start the devices, warm
+    /// up, count over the window, stop them, drain and check.</summary>
+    public static async Task<FabricResult> MeasureAsync(IFabric fabric, VmSpec spec, double buildSeconds, TimeSpan warmup, TimeSpan measure, Func<Task>? beforeDrain = null)
+    {
+        var log = fabric.Log;
+        fabric.StartDevices();
         await Task.Delay(warmup).ConfigureAwait(false);
         var (l0, m0, e0, p0, g0, t0) = (log.Count(Ev.Deactivate), MessageCounter.Total, log.LastSeq, GC.GetTotalPauseDuration(), GC.CollectionCount(2), Stopwatch.GetTimestamp());
         await Task.Delay(measure).ConfigureAwait(false);
         var (l1, m1, e1, p1, g1, seconds) = (log.Count(Ev.Deactivate), MessageCounter.Total, log.LastSeq, GC.GetTotalPauseDuration(), GC.CollectionCount(2), Stopwatch.GetElapsedTime(t0).TotalSeconds);
-        rt.StopDevices();
-        var quiesced = await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        if (beforeDrain is not null) await beforeDrain().ConfigureAwait(false);
+        fabric.StopDevices();
+        var quiesced = await fabric.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         var check = FabricCheck.From(log, quiesced, spec.Policies.Tracking);
-        await system.Terminate().ConfigureAwait(false);
-        return new FabricResult(vms, seconds, l1 - l0, m1 - m0, check, buildSeconds, e1 - e0, p1 - p0, g1 - g0);
+        return new FabricResult(fabric.VmCount, seconds, l1 - l0, m1 - m0, check, buildSeconds, e1 - e0, p1 - p0, g1 - g0);
     }
 }

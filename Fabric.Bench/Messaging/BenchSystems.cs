@@ -18,7 +18,11 @@ public static class BenchSystems
     /// <summary>The dispatcher throughput the fabric runs with (akka.hocon).</summary>
     public static int Throughput => Embedded.Value.GetInt("akka.actor.default-dispatcher.throughput", 30);
 
-    public static ActorSystem Create(string name, bool countMessages, string? extraHocon = null)
+    public static ActorSystem Create(string name, bool countMessages, string? extraHocon = null) =>
+        ActorSystem.Create(name, Settings(countMessages, extraHocon));
+
+    /// <summary>The settings of <see cref="Create"/>, for systems the bench does not create itself (a cluster's nodes).</summary>
+    public static Config Settings(bool countMessages, string? extraHocon = null)
     {
         var config = Embedded.Value;
         if (extraHocon is not null) config = ConfigurationFactory.ParseString(extraHocon).WithFallback(config);
@@ -26,7 +30,7 @@ public static class BenchSystems
             config = ConfigurationFactory.ParseString(
                 $"akka.actor.default-mailbox.mailbox-type = \"{typeof(CountingMailbox).AssemblyQualifiedNameWithoutVersion()}\"")
                 .WithFallback(config);
-        return ActorSystem.Create(name, config);
+        return config;
     }
 
     private static string AssemblyQualifiedNameWithoutVersion(this Type t) => $"{t.FullName}, {t.Assembly.GetName().Name}";

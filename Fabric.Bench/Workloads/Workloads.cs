@@ -32,6 +32,14 @@ public static class Workloads
             devices, new GuestSpec(TimeSpan.Zero), new VcpuSpec(ExitsPerSecond: 0, WfiWhenIdle: wfi), new HostSpec(), Seed: 1);
     }
 
+    /// <summary>The same VM with its irqfd paced: each SPI gets an edge <paramref name="perSpiPerSecond"/> times a second
+    /// (seeded phases), whether or not the last one was consumed — a light storm that does not follow the fabric's speed.</summary>
+    public static VmSpec PacedStorm(bool wfi, double perSpiPerSecond)
+    {
+        var spec = EdgeStorm(wfi);
+        return spec with { Devices = [.. spec.Devices.Select(d => d with { Rate = perSpiPerSecond })] };
+    }
+
     /// <summary>The same VM with no device: the open-loop latency run injects from its own paced driver.</summary>
     public static VmSpec Quiet(bool wfi) => EdgeStorm(wfi) with { Devices = [] };
 }
