@@ -58,6 +58,9 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
                   distributed-data.majority-min-cap = 0
                 }
                 akka.cluster.distributed-data.durable.keys = []
+                # A node that stays unreachable for 2 s is downed by the split-brain resolver (keep-majority): a crashed
+                # node's VMs are recreated elsewhere within seconds. A run whose nodes are merely slow (a saturated
+                # machine) should raise it, and the failure detector's acceptable-heartbeat-pause.
                 akka.cluster.split-brain-resolver.stable-after = 2s
                 # A node stopped by Terminate is a crash (nothing handed off); a graceful leave is Cluster.Leave.
                 akka.coordinated-shutdown.run-by-actor-system-terminate = off
