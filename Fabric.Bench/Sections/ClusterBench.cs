@@ -58,7 +58,7 @@ public static class ClusterBench
     /// actors was tried, and made the bench's own timers and the drain seconds late). The shard coordinator is told to
     /// even the shards out in one rebalance round, every second, so that a run starts from a balanced placement: the
     /// regions register with it one by one, and the first VMs' shards go to whichever were there. Akka's log goes to
-    /// stderr (<see cref="StderrLogger"/>), errors only.
+    /// stderr (<see cref="NodeLogger"/>), errors only.
     /// </summary>
     public static Config NodeSettings(bool countMessages) => BenchSystems.Settings(countMessages, $$"""
         akka.cluster.failure-detector.acceptable-heartbeat-pause = 10s
@@ -67,7 +67,7 @@ public static class ClusterBench
           rebalance-interval = 1s
           least-shard-allocation-strategy { rebalance-absolute-limit = {{FabricCluster.MaxShards(int.MaxValue)}}, rebalance-relative-limit = 1.0 }
         }
-        akka.loggers = ["{{typeof(StderrLogger).FullName}}, {{typeof(StderrLogger).Assembly.GetName().Name}}"]
+        akka.loggers = ["{{NodeLogger.TypeName}}"]
         akka.loglevel = ERROR
         akka.stdout-loglevel = OFF
         """);
@@ -227,9 +227,9 @@ public static class ClusterBench
     /// <summary>Every node stops at once (a crash, as far as its peers can tell): what they log about each other is muted.</summary>
     private static async Task TearDownAsync(FabricCluster cluster)
     {
-        StderrLogger.Muted = true;
+        NodeLogger.Muted = true;
         try { await cluster.DisposeAsync().ConfigureAwait(false); }
-        finally { StderrLogger.Muted = false; }
+        finally { NodeLogger.Muted = false; }
     }
 
     /// <summary>Drains the recording log every 20 ms (so that the storm's events do not pile up) into

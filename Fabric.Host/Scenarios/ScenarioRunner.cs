@@ -92,7 +92,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// </summary>
     private Config NodeOverrides(Config? scenarioConfig) =>
         ConfigurationFactory.ParseString($"""
-            akka.loggers = ["{StderrLogger.TypeName}"]
+            akka.loggers = ["{NodeLogger.TypeName}"]
             akka.loglevel = {(logger.IsEnabled(LogLevel.Information) ? "INFO" : "ERROR")}
             akka.stdout-loglevel = OFF
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
