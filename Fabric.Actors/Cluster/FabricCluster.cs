@@ -32,6 +32,10 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
     }
 
     public EventLog Log { get; }
+    private bool _external;
+
+    /// <summary>The address of node <paramref name="node"/>, for other processes to join (<c>--seed-nodes</c>).</summary>
+    public string AddressOf(int node) => Akka.Cluster.Cluster.Get(_nodes[node] ?? throw new InvalidOperationException($"node {node} is not running")).SelfAddress.ToString();
     public int VmCount => _vms;
 
     /// <summary>The nodes, in start order; a node that left or was killed is null.</summary>
@@ -77,13 +81,21 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
     /// is Up, and starts the VMs' shard region on each (VM v is built from <paramref name="spec"/> with seed + v); then
     /// asks every VM where it runs, which creates it, and waits for every answer.</summary>
     public static async Task<FabricCluster> StartAsync(int nodes, int vms, VmSpec spec, EventLog log, Config? overrides = null,
-        string systemName = "fabric", TimeSpan? timeout = null)
+        string systemName = "fabric", TimeSpan? timeout = null) =>
+        await StartAsync(nodes, vms, spec, log, seedNodes: null, port: 0, overrides, systemName, timeout).ConfigureAwait(false);
+
+    /// <summary>As above; with <paramref name="seedNodes"/> (addresses such as <c>akka.tcp://fabric@10.0.0.5:2551</c>) this
+    /// process's nodes join a cluster that runs elsewhere — other processes, each with its own event log — and the first
+    /// listens on <paramref name="port"/> (0: any). Disposing such a cluster leaves it gracefully, so that the VMs this
+    /// process runs are handed off to the others.</summary>
+    public static async Task<FabricCluster> StartAsync(int nodes, int vms, VmSpec spec, EventLog log, IReadOnlyList<string>? seedNodes, int port,
+        Config? overrides = null, string systemName = "fabric", TimeSpan? timeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nodes, 1);
         var wait = timeout ?? TimeSpan.FromSeconds(60);
-        var c = new FabricCluster(vms, spec, log, NodeConfig(0, overrides));
-        var systems = Enumerable.Range(0, nodes).Select(_ => ActorSystem.Create(systemName, c._config)).ToArray();
-        var seed = Akka.Cluster.Cluster.Get(systems[0]).SelfAddress;
+        var c = new FabricCluster(vms, spec, log, NodeConfig(0, overrides)) { _external = seedNodes is { Count: > 0 } };
+        var systems = Enumerable.Range(0, nodes).Select(n => ActorSystem.Create(systemName, n == 0 ? NodeConfig(port, overrides) : c._config)).ToArray();
+        var seed = c._external ? Address.Parse(seedNodes![0]) : Akka.Cluster.Cluster.Get(systems[0]).SelfAddress;
         await Task.WhenAll(systems.Select(s => JoinAsync(s, seed, wait))).ConfigureAwait(false);
         foreach (var s in systems) await c.StartRegionAsync(s).ConfigureAwait(false);
         await c.AwaitRegionsAsync(wait).ConfigureAwait(false);
@@ -213,8 +225,11 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         await Akka.Cluster.Cluster.Get(system).LeaveAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         await system.WhenTerminated.WaitAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         _nodes[node] = null;
-        await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        if (_nodes.Any(n => n is not null)) await AwaitVmsAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
     }
+
+    /// <summary>Waits until every VM runs somewhere (after another process's node joined, left or was lost).</summary>
+    public Task AwaitVmsRunningAsync(TimeSpan timeout) => AwaitVmsAsync(timeout);
 
     /// <summary>Node <paramref name="node"/> crashes: it stops at once, handing nothing off; a surviving node downs it,
     /// and its shards start again elsewhere, where its VMs find they were lost; completes when every VM runs again.</summary>
@@ -287,9 +302,20 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
     public Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default) =>
         Quiescence.AwaitAsync(Log, quiet, timeout, ct);
 
+    /// <summary>Stops every node of this process: at once (a cluster that lives in this process), or by a graceful leave
+    /// when it joined others, whose VMs must then be handed off to them.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var node in _nodes.Where(n => n is not null)) await node!.Terminate().ConfigureAwait(false);
+        for (var n = 0; n < _nodes.Count; n++)
+        {
+            if (_nodes[n] is not { } node) continue;
+            if (_external)
+            {
+                try { await LeaveAsync(n, TimeSpan.FromSeconds(60)).ConfigureAwait(false); continue; }
+                catch (TimeoutException) { /* the others are gone too: stop as below */ }
+            }
+            await node.Terminate().ConfigureAwait(false);
+        }
         _nodes.Clear();
     }
 }

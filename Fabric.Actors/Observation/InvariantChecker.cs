@@ -51,7 +51,11 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     /// <summary>VMs that arrived by a handoff from a node whose log this is not (a multi-process cluster): their history
     /// before the move is elsewhere, so they are neither counted nor checked here.</summary>
     public IReadOnlyCollection<int> JoinedVms => _joined;
+    /// <summary>VMs handed off to a node whose log this is not, and not back: their life goes on elsewhere, so the end
+    /// of the run owes nothing for them here.</summary>
+    public IReadOnlyCollection<int> DepartedVms => _departed.Keys;
     private readonly HashSet<int> _seen = new(), _joined = new();
+    private readonly Dictionary<int, int> _departed = new();
 
     /// <summary>An interrupt's state; a PPI is per VPE (ppi:3 of VPE 0 is not ppi:3 of VPE 1).</summary>
     private Irq I(int vm, IntId id, int? vpe)
@@ -78,7 +82,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         if (e.Seq <= _lastSeq) Fail("I8", e.Vm, e.Vpe, e.IntId, $"event seq {e.Seq} is not after {_lastSeq}: the log is out of order");
         _lastSeq = e.Seq;
         if (!InRange(e)) return;
-        if (e.Ev == Ev.Migrate && !_seen.Contains(e.Vm) && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true) _joined.Add(e.Vm);
+        if (e.Ev == Ev.Migrate && Handoff(e)) return;
         _seen.Add(e.Vm);
         if (_joined.Contains(e.Vm)) return;
         var id = e.IntId;
@@ -195,11 +199,49 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         if (s.Priority <= v.Dbpm) v.Owed = true;
     }
 
+    /// <summary>
+    /// A VM leaving its node (<c>handoff-out gen=G</c>, logged by the node that saves it) or arriving on one
+    /// (<c>... gen=G handoff</c>, by the node that restores it). In one log both halves appear, in order, with consecutive
+    /// generations: the VM is checked straight across the move. A VM that arrives never seen, or after a life elsewhere
+    /// (generations not consecutive), is left alone here; one that left and has not come back owes nothing at the end.
+    /// Returns true when the event is taken (a departure, or an arrival this log does not check).
+    /// </summary>
+    private bool Handoff(in FabricEvent e)
+    {
+        var arg = e.Arg ?? "";
+        var gen = Generation(arg);
+        if (arg.StartsWith("handoff-out", StringComparison.Ordinal))
+        {
+            _seen.Add(e.Vm);
+            if (!_joined.Contains(e.Vm)) _departed[e.Vm] = gen;
+            return true;
+        }
+        if (!arg.EndsWith("handoff", StringComparison.Ordinal)) return false;
+        if (_departed.Remove(e.Vm, out var left) && gen != left + 1) { Erase(e.Vm); _joined.Add(e.Vm); }
+        else if (!_seen.Contains(e.Vm)) _joined.Add(e.Vm);
+        return false;
+    }
+
+    private static int Generation(string arg)
+    {
+        var at = arg.IndexOf("gen=", StringComparison.Ordinal);
+        if (at < 0) return -1;
+        var end = arg.IndexOf(' ', at);
+        return int.TryParse(end < 0 ? arg[(at + 4)..] : arg[(at + 4)..end], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var g) ? g : -1;
+    }
+
     /// <summary>A VM whose node was lost: its interrupts and VPEs are gone with it (a crashed host's guests are not owed
     /// anything); it is checked afresh from its recreation on.</summary>
     private void Forget(int vm)
     {
         LostVms++;
+        Erase(vm);
+        _joined.Remove(vm);      // its new life starts here, in this log
+        _departed.Remove(vm);
+    }
+
+    private void Erase(int vm)
+    {
         foreach (var key in _irqs.Keys.Where(k => k.Vm == vm).ToList()) _irqs.Remove(key);
         foreach (var key in _vpes.Keys.Where(k => k.Item1 == vm).ToList()) _vpes.Remove(key);
         _perVm.Remove(vm);
@@ -230,6 +272,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     {
         foreach (var ((vm, id, _), s) in _irqs)
         {
+            if (_departed.ContainsKey(vm)) continue;
             if (s.EdgeInjected && !s.LevelInjected && s.EdgeInjections != s.Acks + s.Coalesced)
                 Fail("I1", vm, s.Target, id, $"injected {s.EdgeInjections} != acknowledged {s.Acks} + coalesced {s.Coalesced}");
             if (s.ConsumedSinceNotify > 0)
@@ -241,7 +284,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
             if (s.A) Fail("I4", vm, s.Target, id, "still active at the end");
             if (s.LevelOwed) Fail("I5", vm, s.Target, id, "level line asserted but never delivered");
         }
-        foreach (var ((vm, vpe), v) in _vpes)
+        foreach (var ((vm, vpe), v) in _vpes.Where(kv => !_departed.ContainsKey(kv.Key.Item1)))
             if (v.Owed && !v.Rung) Fail("I7", vm, vpe, null, "missed doorbell: still owed at the end");
         return _violations;
     }

@@ -113,7 +113,7 @@ public sealed partial class VmActor
         if (_started && !_stopped) ScheduleMoves();
         // The blackout: from the source's stop to this run (when the snapshot says when that was).
         var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
-        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} handoff"));
+        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));
         foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
         t.Devices.ForEach(d => d.Tell(Release.Instance));
         t.Scheduler.Tell(Release.Instance);
@@ -153,6 +153,8 @@ public sealed partial class VmActor
     {
         if (reply is VmStoreProtocol.StoreFailed f)
             Context.GetLogger().Error("vm-{0}: its handoff snapshot was not stored ({1}); the VM is lost", _vmId, f.Reason);
+        else
+            _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"handoff-out gen={_topology.Generation}"));
         Context.Stop(Self);
     }
 }

@@ -96,6 +96,41 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.All(survivors, v => Assert.Equal(4000 + 32 * 3, events.Count(e => e.Ev == Ev.Inject && e.Vm == v)));
     }
 
+    [Fact]
+    public async Task Two_processes_each_check_their_own_log_and_a_vm_handed_between_them_owes_nothing_where_it_left()
+    {
+        // Two "processes": two clusters of one node each in this test, with their own event logs; B joins A's address.
+        var logA = new EventLog();
+        var logB = new EventLog();
+        var spec = Storm(perDevice: 4000);
+        await using var a = await FabricCluster.StartAsync(1, Vms, spec, logA, Strict);
+        await using var b = await FabricCluster.StartAsync(1, Vms, spec, logB, [a.AddressOf(0)], port: 0, Strict);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await b.VmsPerNodeAsync()).GetValueOrDefault(0) == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var onB = (await b.VmsPerNodeAsync()).GetValueOrDefault(0);
+        Assert.True(onB > 0, "no shard was rebalanced to the second process");
+
+        a.StartDevices();
+        await AwaitAcks(logA, 1000);
+        await b.LeaveAsync(0);
+        await a.AwaitVmsRunningAsync(TimeSpan.FromSeconds(30));
+        var eventsA = await Settle(a);
+        var eventsB = new List<FabricEvent>();
+        logB.Drain(eventsB);
+        eventsB.Sort((x, y) => x.Seq.CompareTo(y.Seq));
+
+        var checkA = Check(eventsA);
+        var checkB = Check(eventsB);
+        output.WriteLine($"B ran {onB} VMs; A: joined {checkA.JoinedVms.Count}, departed {checkA.DepartedVms.Count}; B: joined {checkB.JoinedVms.Count}, departed {checkB.DepartedVms.Count}");
+        Assert.True(checkA.Violations.Count == 0, "A: " + string.Join("\n", checkA.Violations.Take(10)));
+        Assert.True(checkB.Violations.Count == 0, "B: " + string.Join("\n", checkB.Violations.Take(10)));
+        Assert.Empty(checkA.DepartedVms);                        // every VM ended on A
+        Assert.True(checkB.JoinedVms.Count >= onB);              // B saw only VMs born on A: none of them checked there
+        Assert.NotEmpty(checkA.JoinedVms);                       // they came back after a life on B: A does not check them
+        Assert.Contains(eventsB, e => e.Ev == Ev.Migrate && e.Arg!.StartsWith("handoff-out", StringComparison.Ordinal));
+        Assert.True(checkA.Acknowledged > 1000);
+    }
+
     private static async Task AwaitAcks(EventLog log, long acks)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -181,4 +181,45 @@ public class InvariantCheckerSpecs
             .E(Ev.Deactivate, 0, S5).E(Ev.Notify, null, S5).E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5);
         Assert.Empty(Check(push: true));
     }
+
+    // ---- moves between nodes and lost nodes: what a log owes, and for which VM ----
+
+    [Fact]
+    public void A_vm_handed_off_and_restored_in_the_same_log_is_checked_straight_across_the_move()
+    {
+        // spi:5 pending when the VM leaves (gen 0) and arrives (gen 1); it is never acknowledged: owed at the end.
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5)
+            .E(Ev.Migrate, null, null, "handoff-out gen=0").E(Ev.Migrate, null, null, "bytes=900 us=5 gen=1 handoff");
+        Broken("I4", "still pending");
+    }
+
+    [Fact]
+    public void A_vm_that_left_this_log_for_another_node_owes_nothing_here()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5).E(Ev.Migrate, null, null, "handoff-out gen=0");
+        Assert.Empty(Check());
+    }
+
+    [Fact]
+    public void A_vm_that_comes_back_after_a_life_elsewhere_or_arrives_never_seen_is_not_checked_here()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Migrate, null, null, "handoff-out gen=0")
+            .E(Ev.Migrate, null, null, "bytes=900 us=5 gen=3 handoff")         // generations 1 and 2 ran elsewhere
+            .E(Ev.Ack, 0, S5, "edge")                                           // acknowledged there? not this log's to say
+            .E(Ev.Migrate, null, null, "bytes=900 us=5 gen=7 handoff", vm: 1)   // VM 1: never seen here
+            .E(Ev.Ack, 0, S5, "edge", vm: 1);
+        var c = new InvariantChecker();
+        foreach (var e in _log) c.Observe(e);
+        Assert.Empty(c.Finish());
+        Assert.Equal([0, 1], c.JoinedVms.Order());
+    }
+
+    [Fact]
+    public void A_lost_vm_owes_nothing_from_before_the_loss_and_is_checked_again_from_its_recreation()
+    {
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Lost, null, null, "the node that ran it was lost");
+        Assert.Empty(Check());
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5);                 // the recreated VM: checked again
+        Broken("I4", "still pending");
+    }
 }
