@@ -96,7 +96,16 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         var c = new FabricCluster(vms, spec, log, NodeConfig(0, overrides)) { _external = seedNodes is { Count: > 0 } };
         var systems = Enumerable.Range(0, nodes).Select(n => ActorSystem.Create(systemName, n == 0 ? NodeConfig(port, overrides) : c._config)).ToArray();
         var seed = c._external ? Address.Parse(seedNodes![0]) : Akka.Cluster.Cluster.Get(systems[0]).SelfAddress;
-        await Task.WhenAll(systems.Select(s => JoinAsync(s, seed, wait))).ConfigureAwait(false);
+        var joinWait = c._external && wait > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : wait;
+        try
+        {
+            await Task.WhenAll(systems.Select(s => JoinAsync(s, seed, joinWait))).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            foreach (var s in systems) await s.Terminate().ConfigureAwait(false);
+            throw new TimeoutException($"could not join the cluster at {seed} within {joinWait.TotalSeconds:F0} s: is a node of system '{systemName}' listening there?");
+        }
         foreach (var s in systems) await c.StartRegionAsync(s).ConfigureAwait(false);
         await c.AwaitRegionsAsync(wait).ConfigureAwait(false);
         await c.AwaitVmsAsync(wait).ConfigureAwait(false);

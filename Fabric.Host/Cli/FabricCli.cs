@@ -42,14 +42,14 @@ public static class FabricCli
         };
         var seedNodes = new Option<string?>("--seed-nodes")
         {
-            Description = "Join an existing cluster as one node (not supported yet: use --nodes)",
+            Description = "Join a cluster that runs in other processes (this process runs --nodes nodes, 1 by default, and checks what its own log sees)",
             HelpName = "akka.tcp://fabric@HOST:PORT,...",
         };
-        Option[] runOptions = [seed, set, nodes, seedNodes, report, events, plot, trace, verbose];
+        var port = new Option<int?>("--port") { Description = "Where this process's first node listens, for others to join (default: any free port)", HelpName = "PORT" };
+        Option[] runOptions = [seed, set, nodes, seedNodes, port, report, events, plot, trace, verbose];
 
-        Task<int> Run(ParseResult pr, string? file) => pr.GetValue(seedNodes) is { } seeds
-            ? SeedNodesNotSupported(seeds, error)
-            : RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(nodes),
+        Task<int> Run(ParseResult pr, string? file) =>
+            RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(nodes), pr.GetValue(seedNodes), pr.GetValue(port),
                 new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
                 pr.GetValue(verbose), console, error);
 
@@ -112,19 +112,6 @@ public static class FabricCli
     private static bool IsTerminal(IAnsiConsole console, TextWriter? stdout) =>
         stdout is null && !System.Console.IsOutputRedirected && console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi;
 
-    /// <summary>
-    /// <c>--seed-nodes</c>: this process as one node of a cluster spread over several processes. Not supported yet:
-    /// such a node would need to check the VMs it hands to another process as the ones it receives (its log ends
-    /// mid-history), to find its VMs without counting the other processes', and to agree with them on who leaves or
-    /// crashes when. Bad input (exit 2), saying what to do instead.
-    /// </summary>
-    private static async Task<int> SeedNodesNotSupported(string seeds, TextWriter error)
-    {
-        await error.WriteLineAsync($"--seed-nodes {seeds}: joining a cluster of other processes is not supported yet; " +
-                                   "run every node in this process instead: --nodes N (or fabric.cluster { enabled = on, nodes = N })").ConfigureAwait(false);
-        return BadInput;
-    }
-
     private static int Validate(string file, string[] sets, int? nodes, IAnsiConsole console, TextWriter error)
     {
         try
@@ -144,13 +131,14 @@ public static class FabricCli
         }
     }
 
-    private static async Task<int> RunScenarioAsync(string? file, long? seed, string[] sets, int? nodes, RunOptions options, bool verbose, IAnsiConsole console, TextWriter error)
+    private static async Task<int> RunScenarioAsync(string? file, long? seed, string[] sets, int? nodes, string? seedNodes, int? port, RunOptions options,
+        bool verbose, IAnsiConsole console, TextWriter error)
     {
         Scenario scenario;
         Akka.Configuration.Config config;
         try
         {
-            (scenario, config) = ScenarioLoader.Load(file, seed, sets, nodes);
+            (scenario, config) = ScenarioLoader.Load(file, seed, sets, nodes, seedNodes, port);
             CheckWritable(options);
             WarnAboutTimers(scenario, error);
         }

@@ -88,6 +88,13 @@ public sealed record Scenario(
 public sealed record ClusterSpec(int Nodes, IReadOnlyList<NodeExit> Exits)
 {
     public const int MaxNodes = 16;
+
+    /// <summary><c>--seed-nodes</c>: this process's nodes join a cluster that runs in other processes (empty: the whole
+    /// cluster is in this process). Each process checks what its own log saw.</summary>
+    public IReadOnlyList<string> SeedNodes { get; init; } = [];
+
+    /// <summary><c>--port</c>: where this process's first node listens, so that other processes can join it (0: any).</summary>
+    public int Port { get; init; }
 }
 
 /// <summary>How a node goes: <see cref="Leave"/>, gracefully (its VMs are handed off with their state to the other

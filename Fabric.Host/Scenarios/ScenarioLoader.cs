@@ -49,7 +49,8 @@ public static class ScenarioLoader
     /// (<c>key=value</c>, the key relative to <c>fabric.scenario</c>) over both; then <paramref name="nodes"/>
     /// (<c>--nodes N</c>: <c>fabric.cluster { enabled = on, nodes = N }</c>). Throws <see cref="ScenarioException"/>
     /// with every error found.</summary>
-    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null, IReadOnlyList<string>? sets = null, int? nodes = null)
+    public static (Scenario Scenario, Config Config) Load(string? file, long? seedOverride = null, IReadOnlyList<string>? sets = null, int? nodes = null,
+        string? seedNodes = null, int? port = null)
     {
         var defaults = Defaults();
         var where = file ?? DefaultSource;
@@ -73,14 +74,43 @@ public static class ScenarioLoader
             CheckKnownKeys(parsed, defaults, source, errors);
             config = parsed.WithFallback(config);
         }
+        if (seedNodes is not null || port is not null) nodes ??= 1;
         if (nodes is { } n)
         {
             if (n is < 1 or > ClusterSpec.MaxNodes) errors.Add($"--nodes {n}: expected 1..{ClusterSpec.MaxNodes} nodes ({ClusterRoot}.nodes)");
             else config = ConfigurationFactory.ParseString(FormattableString.Invariant($"{ClusterRoot} {{ enabled = on, nodes = {n} }}")).WithFallback(config);
         }
         var scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
+        if (scenario.Cluster is { } cluster && (seedNodes is not null || port is not null))
+            scenario = scenario with { Cluster = Processes(cluster, seedNodes, port, errors) };
         if (errors.Count > 0) throw new ScenarioException(errors);
         return (scenario, config);
+    }
+
+    /// <summary><c>--seed-nodes</c> and <c>--port</c>: this process as part of a cluster of several. Each seed must be an
+    /// Akka address; the port 0..65535; and the scenario's leaves and kills, which one process drives for nodes it runs,
+    /// cannot name another process's nodes: with seeds they are refused (a process leaves when it stops: Ctrl-C).</summary>
+    private static ClusterSpec Processes(ClusterSpec cluster, string? seedNodes, int? port, List<string> errors)
+    {
+        var seeds = new List<string>();
+        foreach (var seed in (seedNodes ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try
+            {
+                var address = Akka.Actor.Address.Parse(seed);
+                if (address.Host is null || address.Port is null) throw new UriFormatException("no host and port");
+                seeds.Add(address.ToString());
+            }
+            catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+            {
+                errors.Add($"--seed-nodes {seed}: expected an address akka.tcp://SYSTEM@HOST:PORT ({e.Message})");
+            }
+        }
+        if (seedNodes is not null && seeds.Count == 0 && errors.Count == 0) errors.Add($"--seed-nodes '{seedNodes}': expected one or more addresses akka.tcp://SYSTEM@HOST:PORT, comma-separated");
+        if (port is < 0 or > 65535) errors.Add($"--port {port}: expected 0..65535");
+        if (seeds.Count > 0 && cluster.Exits.Count > 0)
+            errors.Add($"{ClusterRoot}.leave/kill: with --seed-nodes this process runs only its own nodes, and leaves the cluster when it stops (Ctrl-C): expected leave = [] and kill = []");
+        return cluster with { SeedNodes = seeds, Port = port ?? 0 };
     }
 
     /// <summary>Parses HOCON text with Akka's parser, refusing what it would not honour here (include, ${...}).</summary>

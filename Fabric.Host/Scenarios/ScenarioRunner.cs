@@ -53,7 +53,12 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         FabricCluster? cluster = null;
         IFabric fabric;
         if (s.Cluster is { } spec)
-            fabric = cluster = await FabricCluster.StartAsync(spec.Nodes, s.Vms, s.Vm, log, NodeOverrides(config), timeout: TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        {
+            fabric = cluster = await FabricCluster.StartAsync(spec.Nodes, s.Vms, s.Vm, log, spec.SeedNodes.Count > 0 ? spec.SeedNodes : null, spec.Port,
+                NodeOverrides(config), timeout: TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+            console.MarkupLine(Markup.Escape($"node 0 of this process: {cluster.AddressOf(0)}" +
+                                             (spec.SeedNodes.Count > 0 ? $" (joined {string.Join(", ", spec.SeedNodes)})" : "")));
+        }
         else fabric = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var buildTime = building.Elapsed;
         logger.LogInformation("Built {Vms} VMs ({Vcpus} vCPUs) on {Nodes} node(s) in {Seconds:F2} s", s.Vms, s.TotalVcpus, s.Cluster?.Nodes ?? 1, buildTime.TotalSeconds);

@@ -153,15 +153,28 @@ public sealed class ClusterScenarioSpecs(ITestOutputHelper output) : IDisposable
         Assert.Contains("tracking push, cluster of 3 nodes, node 1 killed at 50ms, node 2 leaves at 100ms)", Regex.Replace(r.Out, @"\s*\n", " "));
     }
 
-    [Fact]
-    public async Task Seed_nodes_is_refused_with_exit_2_as_not_supported_yet()
+    [Theory]
+    [InlineData("not-an-address", "--seed-nodes not-an-address: expected an address akka.tcp://SYSTEM@HOST:PORT")]
+    [InlineData(",", "--seed-nodes ',': expected one or more addresses akka.tcp://SYSTEM@HOST:PORT, comma-separated")]
+    public async Task Seed_nodes_that_are_not_akka_addresses_are_refused_with_exit_2(string seeds, string message)
     {
-        var r = await Cli.RunAsync("run", With(""), "--seed-nodes", "akka.tcp://fabric@127.0.0.1:4053");
+        var r = await Cli.RunAsync("run", With(""), "--seed-nodes", seeds);
 
         Assert.True(r.ExitCode == FabricCli.BadInput, r.ToString());
-        Assert.Contains("--seed-nodes akka.tcp://fabric@127.0.0.1:4053: joining a cluster of other processes is not supported yet; " +
-                        "run every node in this process instead: --nodes N", r.Err);
+        Assert.Contains(message, r.Err);
         Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public async Task A_process_that_joins_others_cannot_drive_their_leaves_and_kills_and_a_port_must_be_one()
+    {
+        var r = await Cli.RunAsync("run", With("fabric.cluster { leave = [ { node = 1, at = 100ms } ] }"), "--nodes", "2", "--seed-nodes", "akka.tcp://fabric@127.0.0.1:4053");
+        Assert.True(r.ExitCode == FabricCli.BadInput, r.ToString());
+        Assert.Contains("fabric.cluster.leave/kill: with --seed-nodes this process runs only its own nodes", r.Err);
+
+        r = await Cli.RunAsync("run", With(""), "--port", "70000");
+        Assert.True(r.ExitCode == FabricCli.BadInput, r.ToString());
+        Assert.Contains("--port 70000: expected 0..65535", r.Err);
     }
 
     [Fact]
