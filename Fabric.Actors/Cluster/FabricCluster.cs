@@ -107,7 +107,7 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
             throw new TimeoutException($"could not join the cluster at {seed} within {joinWait.TotalSeconds:F0} s: is a node of system '{systemName}' listening there?");
         }
         foreach (var s in systems) await c.StartRegionAsync(s).ConfigureAwait(false);
-        await c.AwaitRegionsAsync(wait).ConfigureAwait(false);
+        if (!c._external) await c.AwaitRegionsAsync(wait).ConfigureAwait(false);
         await c.AwaitVmsAsync(wait).ConfigureAwait(false);
         return c;
     }
@@ -274,9 +274,17 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         while (true)
         {
             var system = _nodes.First(n => n is not null)!;
-            var regions = await ReplyAsync<CurrentRegions>(system, Region, GetCurrentRegions.Instance, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            if (regions.Regions.Count >= live) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"only {regions.Regions.Count} of {live} shard regions registered within {timeout}");
+            var known = 0;
+            try
+            {
+                known = (await ReplyAsync<CurrentRegions>(system, Region, GetCurrentRegions.Instance, TimeSpan.FromSeconds(5)).ConfigureAwait(false)).Regions.Count;
+                if (known >= live) return;
+            }
+            catch (TimeoutException)
+            {
+                // The coordinator is busy (a loaded node): ask again.
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"only {known} of {live} shard regions registered within {timeout}");
             await Task.Delay(100).ConfigureAwait(false);
         }
     }
