@@ -9,9 +9,10 @@ namespace Fabric.Actors.Cluster;
 public static class VmStoreProtocol
 {
     /// <summary>Store VM <paramref name="VmId"/>'s encoded <see cref="Vm.VmSnapshot"/>; answered with <see cref="Stored"/> or <see cref="StoreFailed"/>.</summary>
-    public sealed record Put(int VmId, byte[] Snapshot) : ILocalMessage;
-    public sealed record Stored(int VmId) : ILocalMessage;
-    public sealed record StoreFailed(int VmId, string Reason) : ILocalMessage;
+    public sealed record Put(int VmId, byte[] Snapshot, long Tag = 0) : ILocalMessage;
+    /// <summary>The write tagged <paramref name="Tag"/> reached a majority.</summary>
+    public sealed record Stored(int VmId, long Tag = 0) : ILocalMessage;
+    public sealed record StoreFailed(int VmId, string Reason, long Tag = 0) : ILocalMessage;
     /// <summary>Read VM <paramref name="VmId"/>'s last snapshot; answered with <see cref="Found"/> (null: never stored) or <see cref="StoreFailed"/>.</summary>
     public sealed record Get(int VmId) : ILocalMessage;
     public sealed record Found(int VmId, byte[]? Snapshot) : ILocalMessage;
@@ -41,7 +42,7 @@ public sealed class VmStoreActor : UntypedActor
     private static LWWRegisterKey<byte[]> Key(int vm) => new("fabric-vm-" + vm.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The context a replicator request carries back: never leaves this node.</summary>
-    private sealed record Request(int VmId, IActorRef ReplyTo) : ILocalMessage;
+    private sealed record Request(int VmId, IActorRef ReplyTo, long Tag = 0) : ILocalMessage;
 
     protected override void OnReceive(object message)
     {
@@ -50,16 +51,16 @@ public sealed class VmStoreActor : UntypedActor
             case VmStoreProtocol.Put p:
                 var bytes = p.Snapshot;
                 _replicator.Tell(Dsl.Update(Key(p.VmId), new LWWRegister<byte[]>(_self, bytes), new WriteMajority(_timeout),
-                    new Request(p.VmId, Sender), r => r.WithValue(_self, bytes)));
+                    new Request(p.VmId, Sender, p.Tag), r => r.WithValue(_self, bytes)));
                 break;
             case VmStoreProtocol.Get g:
                 _replicator.Tell(Dsl.Get(Key(g.VmId), new ReadMajority(_timeout), new Request(g.VmId, Sender)));
                 break;
             case UpdateSuccess { Request: Request r }:
-                r.ReplyTo.Tell(new VmStoreProtocol.Stored(r.VmId));
+                r.ReplyTo.Tell(new VmStoreProtocol.Stored(r.VmId, r.Tag));
                 break;
             case IUpdateResponse { Request: Request r } failed:
-                r.ReplyTo.Tell(new VmStoreProtocol.StoreFailed(r.VmId, $"the write was not acknowledged by a majority: {failed.GetType().Name}"));
+                r.ReplyTo.Tell(new VmStoreProtocol.StoreFailed(r.VmId, $"the write was not acknowledged by a majority: {failed.GetType().Name}", r.Tag));
                 break;
             case GetSuccess { Request: Request r } found:
                 r.ReplyTo.Tell(new VmStoreProtocol.Found(r.VmId, found.Get(Key(r.VmId)).Value));

@@ -71,7 +71,11 @@ public sealed partial class VmActor
             return;
         }
         if (!snapshot.Clean) { Lost("the node that ran it was lost", snapshot.Started && !snapshot.Stopped); return; }
-        if (Restore(snapshot) is { } refused) Lost(refused, snapshot.Started && !snapshot.Stopped);
+        if (Restore(snapshot) is { } refused)
+        {
+            Lost(refused, snapshot.Started && !snapshot.Stopped);
+            foreach (var m in snapshot.FrontDoor) OnReceive(m);
+        }
     }
 
     /// <summary>A lost VM is built anew, and its devices start again if they were running when it was lost.</summary>
@@ -146,7 +150,9 @@ public sealed partial class VmActor
             [.. frontDoor],
             move.StartedAtUtcTicks);
         move.Saving = true;
-        _store!.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(snapshot)));
+        move.SaveTag = _topology.Generation + 1L;
+        move.Saved = VmSnapshotCodec.Encode(snapshot);
+        _store!.Tell(new VmStoreProtocol.Put(_vmId, move.Saved, move.SaveTag));
     }
 
     private void HandedOff(object reply)

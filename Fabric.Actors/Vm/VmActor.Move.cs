@@ -23,6 +23,10 @@ public sealed partial class VmActor
         public readonly IActorRef Requester = requester;
         public readonly bool HandOff = handOff;
         public bool DriversFrozen, Saving;
+        /// <summary>The snapshot's write (its tag, and how many times it was tried): only its answer ends the handoff.</summary>
+        public long SaveTag;
+        public int SaveTries;
+        public byte[]? Saved;
         public SchedulerState? Scheduler;
         public DeviceState?[] Devices = [];
         public readonly Stopwatch Clock = Stopwatch.StartNew();
@@ -75,9 +79,15 @@ public sealed partial class VmActor
                 else if (!move.DriversFrozen) FreezeDrivers(move);
                 else SaveForHandOff(move);
                 break;
-            case Cluster.VmStoreProtocol.Stored or Cluster.VmStoreProtocol.StoreFailed when move.Saving:
+            case Cluster.VmStoreProtocol.Stored s when move.Saving && s.Tag == move.SaveTag:
                 HandedOff(message);
                 break;
+            case Cluster.VmStoreProtocol.StoreFailed f when move.Saving && f.Tag == move.SaveTag:
+                if (++move.SaveTries < MaxSaveTries) _store!.Tell(new Cluster.VmStoreProtocol.Put(_vmId, move.Saved!, move.SaveTag));
+                else HandedOff(message);
+                break;
+            case Cluster.VmStoreProtocol.Stored or Cluster.VmStoreProtocol.StoreFailed:
+                break;   // a running marker's answer: nothing waits for it
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
                 break;
@@ -168,6 +178,14 @@ public sealed partial class VmActor
 
     private void Abandon(Move move, string why)
     {
+        if (move.HandOff)
+        {
+            // The shard is leaving: the VM must go. Freeze what there is; anything still on its way to a unit reaches
+            // it frozen and is kept, and whatever the save cannot take makes the next incarnation report the VM lost.
+            Context.GetLogger().Error("vm-{0}: handing off after {1}", _vmId, why);
+            FreezeUnits(move);
+            return;
+        }
         Context.GetLogger().Error("vm-{0}: migration abandoned, the VM runs on where it was: {1}", _vmId, why);
         Resume(move, [], why);
     }

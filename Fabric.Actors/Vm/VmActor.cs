@@ -32,6 +32,9 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     /// <summary>Rounds of the quiescence check before a move gives up (something in the VM never stops talking).</summary>
     public const int MaxQuiesceRounds = 10_000;
 
+    /// <summary>Writes of a handoff's snapshot before the VM is given up as lost.</summary>
+    public const int MaxSaveTries = 5;
+
     private readonly int _vmId;
     private readonly VmSpec _spec;
     private readonly EventLog _log;
@@ -196,6 +199,11 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
+                break;
+            case Cluster.VmStoreProtocol.Stored:
+                break;   // the running marker was written
+            case Cluster.VmStoreProtocol.StoreFailed f:
+                Context.GetLogger().Warning("vm-{0}: its running marker was not written ({1}): a loss of its node would read as a new VM", _vmId, f.Reason);
                 break;
             default:
                 Unhandled(message);
