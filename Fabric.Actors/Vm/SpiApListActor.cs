@@ -16,7 +16,7 @@ namespace Fabric.Actors.Vm;
 /// </summary>
 /// <summary>What a SpiApListActor owns and keeps across a restart: the list (with KVM's per-SPI state) and the
 /// notifier registrations (KVM_IRQFD with a resamplefd); the fold counter, so a stale fold result is recognised.</summary>
-public sealed class ApListState(SpiApList list)
+public sealed class ApListState(SpiApList list) : UnitState
 {
     public SpiApList List { get; } = list;
     public Dictionary<uint, IActorRef> Notifiers { get; } = new();
@@ -44,7 +44,7 @@ public sealed class SpiApListActor : VmUnitActor
     public static Props Props(ApListState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
         Akka.Actor.Props.Create(() => new SpiApListActor(state, vm, policies, log));
 
-    protected override object Unit => _state;
+    protected override UnitState Unit => _state;
 
     /// <summary>After a restart the list and registrations are as they were; a fold that was in flight is run again.</summary>
     protected override void PostRestart(Exception reason)

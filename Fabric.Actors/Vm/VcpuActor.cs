@@ -12,7 +12,7 @@ namespace Fabric.Actors.Vm;
 /// survives its being rescheduled): booted, in WFI, preempted, inside the handler loop, the interrupt being handled,
 /// what it disabled and must enable again, its random stream and IPI budget.
 /// </summary>
-public sealed class VcpuState(int vpe, VmSpec spec)
+public sealed class VcpuState(int vpe, VmSpec spec) : UnitState
 {
     public int Vpe { get; } = vpe;
     public bool Booted, InWfi, Preempted, Busy;
@@ -85,7 +85,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     private IActorRef Vpe => _vm.Vpes[VpeId];
     private bool Running => _s.Booted && !_s.InWfi && !_s.Preempted && !_s.Paused;
 
-    protected override object Unit => _s;
+    protected override UnitState Unit => _s;
 
     /// <summary>A restarted vCPU carries on from its context: timers are re-armed, a handler in progress resumes.</summary>
     protected override void PostRestart(Exception reason)

@@ -14,7 +14,7 @@ namespace Fabric.Actors.Vm;
 /// sequence number of the last VDPEND applied — Fabric's stand-in for the lock under which KVM's VDPEND and fold
 /// cannot interleave.
 /// </summary>
-public sealed class VirtualIrsState(VirtualIrs irs)
+public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
 {
     public VirtualIrs Irs { get; } = irs;
     public long[] AppliedSeq { get; } = new long[irs.Config.SpiCount];
@@ -45,7 +45,7 @@ public sealed class VirtualIrsActor : VmUnitActor
 
     private VirtualIrs Irs => _state.Irs;
 
-    protected override object Unit => _state;
+    protected override UnitState Unit => _state;
 
     /// <summary>After a restart the candidate index and offers are rebuilt from the ISTs, and re-sent.</summary>
     protected override void PostRestart(Exception reason)

@@ -20,6 +20,10 @@ namespace Fabric.Actors.Vm;
 public sealed partial class VmActor
 {
     private bool _loading;
+    /// <summary>A restored VM waits, built but not running, until its running marker is stored: otherwise a crash of this
+    /// node in between would let its next incarnation restore the same clean snapshot again, going back in time.</summary>
+    private Action? _runWhenMarked;
+    private const long MarkerTag = -1;
 
     private void Load()
     {
@@ -35,7 +39,20 @@ public sealed partial class VmActor
                 Loaded(() => Build());
                 break;
             case VmStoreProtocol.Found f:
-                Loaded(() => Start(f.Snapshot!));
+                Start(f.Snapshot!);
+                break;
+            case VmStoreProtocol.Stored { Tag: MarkerTag } when _runWhenMarked is { } run:
+                _runWhenMarked = null;
+                _loading = false;
+                run();
+                Stash.UnstashAll();
+                break;
+            case VmStoreProtocol.StoreFailed { Tag: MarkerTag } when _runWhenMarked is not null:
+                Context.GetLogger().Warning("vm-{0}: its running marker was not stored; retrying before it runs", _vmId);
+                Timers.StartSingleTimer("mark", Marker(MarkerTag), TimeSpan.FromMilliseconds(100));
+                break;
+            case VmStoreProtocol.Put p:
+                _store!.Tell(p);
                 break;
             case VmStoreProtocol.StoreFailed f:
                 // A majority did not answer (the cluster is changing): ask again; what arrives meanwhile waits.
@@ -67,15 +84,22 @@ public sealed partial class VmActor
         try { snapshot = VmSnapshotCodec.Decode(bytes); }
         catch (Exception e) when (e is InvalidDataException or System.Runtime.Serialization.SerializationException)
         {
-            Lost($"its snapshot does not decode: {e.Message}", running: false);
+            Loaded(() => Lost($"its snapshot does not decode: {e.Message}", running: false));
             return;
         }
-        if (!snapshot.Clean) { Lost("the node that ran it was lost", snapshot.Started && !snapshot.Stopped); return; }
-        if (Restore(snapshot) is { } refused)
+        if (!snapshot.Clean) { Loaded(() => Lost("the node that ran it was lost", snapshot.Started && !snapshot.Stopped)); return; }
+        var restored = Restore(snapshot, out var run);
+        if (restored is { } refused)
         {
-            Lost(refused, snapshot.Started && !snapshot.Stopped);
-            foreach (var m in snapshot.FrontDoor) OnReceive(m);
+            Loaded(() =>
+            {
+                Lost(refused, snapshot.Started && !snapshot.Stopped);
+                foreach (var m in snapshot.FrontDoor) OnReceive(m);
+            });
+            return;
         }
+        _runWhenMarked = run;
+        _store!.Tell(Marker(MarkerTag));
     }
 
     /// <summary>A lost VM is built anew, and its devices start again if they were running when it was lost.</summary>
@@ -92,36 +116,44 @@ public sealed partial class VmActor
     private void Mark(bool stopped = false)
     {
         if (_store is null) return;
-        _store.Tell(new VmStoreProtocol.Put(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped || stopped })));
+        _store.Tell(Marker(0, stopped));
     }
 
-    /// <summary>The destination's half of a handoff: restore the interrupt state in KVM's order, rebuild the units and
-    /// drivers around what they carried, then run. Null, or why it cannot be restored (nothing has been built then).</summary>
-    private string? Restore(VmSnapshot s)
+    private VmStoreProtocol.Put Marker(long tag, bool stopped = false) =>
+        new(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped || stopped }), tag);
+
+    /// <summary>The destination's half of a handoff: restore the interrupt state in KVM's order and rebuild the units and
+    /// drivers around what they carried; <paramref name="run"/> then runs it (once its running marker is stored). Null,
+    /// or why it cannot be restored (nothing has been built then).</summary>
+    private string? Restore(VmSnapshot s, out Action run)
     {
+        run = () => { };
         var clock = Stopwatch.StartNew();
         if (s.Vcpus.Length != _spec.Vcpus || s.Devices.Length != _spec.Devices.Count)
             return $"the snapshot has {s.Vcpus.Length} vCPUs and {s.Devices.Length} devices, the VM {_spec.Vcpus} and {_spec.Devices.Count}";
         if (!VmStateFormat.TryDecode(s.Gic.AsSpan(), out var state, out var error)) return $"its interrupt state does not decode: {error}";
-        var run = VmRestore.RestoreAndRun(state, _spec.Policies);
-        if (!run.Ok) return $"the restore was refused: {run.Status}";
-        var vm = run.Vm!;
+        var first = VmRestore.RestoreAndRun(state, _spec.Policies);
+        if (!first.Ok) return $"the restore was refused: {first.Status}";
+        var vm = first.Vm!;
         var t = _topology;
         t.Generation = s.Generation + 1;
         SpawnDrivers(s.Scheduler.ToState(), [.. s.Devices.Select(d => d.ToState())]);
         var apList = new ApListState(vm.ApList) { FoldId = s.FoldId };
         foreach (var n in s.Notifiers) apList.Notifiers[n.Spi] = t.Devices[n.Device];
         Spawn(new VirtualIrsState(vm.Irs), apList, [.. vm.Cpus.Select(c => new VpeState(c))], [.. s.Vcpus.Select(c => c.ToState(_spec))]);
-        RingDoorbells(run);
+        RingDoorbells(first);
         (_started, _stopped) = (s.Started, s.Stopped);
-        if (_started && !_stopped) ScheduleMoves();
-        // The blackout: from the source's stop to this run (when the snapshot says when that was).
-        var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
-        _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));
-        foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
-        t.Devices.ForEach(d => d.Tell(Release.Instance));
-        t.Scheduler.Tell(Release.Instance);
-        foreach (var m in s.FrontDoor) OnReceive(m);
+        run = () =>
+        {
+            if (_started && !_stopped) ScheduleMoves();
+            // The blackout: from the source's stop to this run (when the snapshot says when that was).
+            var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
+            _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));
+            foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
+            t.Devices.ForEach(d => d.Tell(Release.Instance));
+            t.Scheduler.Tell(Release.Instance);
+            foreach (var m in s.FrontDoor) OnReceive(m);
+        };
         return null;
     }
 

@@ -12,18 +12,26 @@ namespace Fabric.Actors.Vm;
 /// </summary>
 public abstract class VmUnitActor : UntypedActor
 {
-    private long _processed;
     private List<(object Message, IActorRef Sender)>? _afterFreeze;
 
-    /// <summary>The state this unit owns, handed over on <see cref="Freeze"/>.</summary>
-    protected abstract object Unit { get; }
+    /// <summary>The state this unit owns, handed over on <see cref="Freeze"/>. Its message count lives there too, so a
+    /// restart does not reset it: the quiescence check needs counts that only grow.</summary>
+    protected abstract UnitState Unit { get; }
+
+    /// <summary>A restart is activity: the restarted unit re-sends what it owes (offers, a fold, an IRQ), so it counts
+    /// as a message processed, and a quiescence round that spans it cannot end the check.</summary>
+    public override void AroundPostRestart(Exception cause, object message)
+    {
+        Unit.Processed++;
+        base.AroundPostRestart(cause, message);
+    }
 
     protected override bool AroundReceive(Receive receive, object message)
     {
         switch (message)
         {
             case Quiesce q:
-                Sender.Tell(new Quiet(q.Round, _processed));
+                Sender.Tell(new Quiet(q.Round, Unit.Processed));
                 return true;
             case Freeze:
                 _afterFreeze ??= new();
@@ -39,7 +47,13 @@ public abstract class VmUnitActor : UntypedActor
             _afterFreeze.Add((message, Sender));
             return true;
         }
-        _processed++;
+        Unit.Processed++;
         return base.AroundReceive(receive, message);
     }
+}
+
+/// <summary>What every unit's state carries for <see cref="VmUnitActor"/>: how many messages the unit has processed.</summary>
+public abstract class UnitState
+{
+    public long Processed { get; set; }
 }

@@ -12,7 +12,7 @@ namespace Fabric.Actors.Vm;
 
 /// <summary>What a VpeActor owns and keeps across a restart: the CPU interface, and the vCPU whose CDIA awaits the
 /// IRS's confirmation (an activation must reach the vCPU that asked, or the interrupt would stay active forever).</summary>
-public sealed class VpeState(VirtualCpuInterface cpu)
+public sealed class VpeState(VirtualCpuInterface cpu) : UnitState
 {
     public VirtualCpuInterface Cpu { get; } = cpu;
     public IActorRef? Acking { get; set; }
@@ -43,7 +43,7 @@ public sealed class VpeActor : VmUnitActor
     public static Props Props(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
         Akka.Actor.Props.Create(() => new VpeActor(state, vm, policies, log));
 
-    protected override object Unit => _state;
+    protected override UnitState Unit => _state;
 
     private int Vpe => _cpu.VpeId;
     private IActorRef Vcpu => _vm.Vcpus[Vpe];
