@@ -59,8 +59,7 @@ public sealed class FabricRuntime : IFabric
         return null;
     }
 
-    private string? Missing(string operation, int vm) =>
-        vm < 0 || vm >= Vms.Length ? $"{operation}: VM {vm} does not exist (0..{Vms.Length - 1})" : null;
+    private string? Missing(string operation, int vm) => IFabric.MissingVm(operation, vm, Vms.Length);
 
     /// <summary>Start every VM's devices (and the moves its scenario asks for).</summary>
     public void StartDevices()

@@ -16,4 +16,8 @@ public interface IFabric
     void StartDevices();
     void StopDevices();
     Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default);
+
+    /// <summary>The error for an operation on a VM outside 0..<paramref name="vms"/>-1, or null.</summary>
+    static string? MissingVm(string operation, int vm, int vms) =>
+        vm < 0 || vm >= vms ? $"{operation}: VM {vm} does not exist (0..{vms - 1})" : null;
 }

@@ -196,8 +196,7 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
 
     private IActorRef Region => _regions[_nodes.FindIndex(n => n is not null)];
 
-    private string? Missing(string operation, int vm) =>
-        vm < 0 || vm >= _vms ? $"{operation}: VM {vm} does not exist (0..{_vms - 1})" : null;
+    private string? Missing(string operation, int vm) => IFabric.MissingVm(operation, vm, _vms);
 
     /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/>, wherever it runs.</summary>
     public string? Inject(int vm, uint spi, bool level, IActorRef? replyTo = null)

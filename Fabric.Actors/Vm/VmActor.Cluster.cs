@@ -149,9 +149,7 @@ public sealed partial class VmActor
             // The blackout: from the source's stop to this run (when the snapshot says when that was).
             var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
             _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));
-            foreach (var v in t.Vcpus) v.Tell(RunVcpu.Instance);
-            t.Devices.ForEach(d => d.Tell(Release.Instance));
-            t.Scheduler.Tell(Release.Instance);
+            RunAgain();
             foreach (var m in s.FrontDoor) OnReceive(m);
         };
         return null;
@@ -161,9 +159,8 @@ public sealed partial class VmActor
     /// state in the documented byte format, and the rest of the VM) — with what waited at its front door — and stops.</summary>
     private void SaveForHandOff(Move move)
     {
-        var vpes = move.Vpes.Select(v => v!).ToArray();
-        var saved = VmSave.Save(move.Virs!.Irs, [.. vpes.Select(v => v.Cpu)], move.ApList!.List,
-            vpesWithCdiaInFlight: [.. vpes.Where(v => v.Acking is not null).Select(v => v.Cpu.VpeId)]);
+        var (vpes, cdias) = move.TakenVpes();
+        var saved = VmSave.Save(move.Virs!.Irs, [.. vpes.Select(v => v.Cpu)], move.ApList!.List, vpesWithCdiaInFlight: cdias);
         if (!saved.Ok)
         {
             // Cannot happen once quiesced; if it does the VM cannot move, and its next incarnation reports it lost.

@@ -37,6 +37,14 @@ public sealed partial class VmActor
         public ApListState? ApList;
         public VpeState?[] Vpes = [];
         public VcpuState?[] Vcpus = [];
+
+        /// <summary>The frozen VPEs, in order, and those whose CDIA was between the CPU interface and the IRS (what
+        /// <see cref="VmSave"/> refuses to save over).</summary>
+        public (VpeState[] Vpes, int[] CdiasInFlight) TakenVpes()
+        {
+            var vpes = Vpes.Select(v => v!).ToArray();
+            return (vpes, [.. vpes.Where(v => v.Acking is not null).Select(v => v.Cpu.VpeId)]);
+        }
     }
 
     private IEnumerable<IActorRef> Units => _topology.Vpes.Concat(_topology.Vcpus).Append(_topology.Virs).Append(_topology.ApList);
@@ -139,11 +147,9 @@ public sealed partial class VmActor
     /// run it on in fresh units around the state it had, which the refusal left untouched.</summary>
     private void Finish(Move move)
     {
-        var vpes = move.Vpes.Select(v => v!).ToArray();
+        var (vpes, cdias) = move.TakenVpes();
         var vcpus = move.Vcpus.Select(v => v!).ToArray();
-        var cpus = vpes.Select(v => v.Cpu).ToArray();
-        var cdias = vpes.Where(v => v.Acking is not null).Select(v => v.Cpu.VpeId).ToArray();
-        var outcome = VmMove.Move(move.Virs!.Irs, cpus, move.ApList!.List, _spec.Policies, cdias);
+        var outcome = VmMove.Move(move.Virs!.Irs, [.. vpes.Select(v => v.Cpu)], move.ApList!.List, _spec.Policies, cdias);
         var old = Units.ToArray();
         _topology.Generation++;
         if (!outcome.Ok)
@@ -190,12 +196,18 @@ public sealed partial class VmActor
         Resume(move, [], why);
     }
 
-    /// <summary>Run the vCPUs again and re-attach the injectors, which deliver what they held; then what waited here.</summary>
-    private void Resume(Move move, System.Collections.Immutable.ImmutableArray<byte> state, string? refused)
+    /// <summary>Run the vCPUs again and re-attach the injectors, which deliver what they held.</summary>
+    private void RunAgain()
     {
         foreach (var v in _topology.Vcpus) v.Tell(RunVcpu.Instance);
         _topology.Devices.ForEach(d => d.Tell(Release.Instance));
         _topology.Scheduler.Tell(Release.Instance);
+    }
+
+    /// <summary>The end of a move here: the VM runs again; then what waited at its front door.</summary>
+    private void Resume(Move move, System.Collections.Immutable.ImmutableArray<byte> state, string? refused)
+    {
+        RunAgain();
         var blackout = move.Clock.Elapsed;
         var asked = !move.Requester.IsNobody() && !move.Requester.Equals(Self);
         if (refused is null)
