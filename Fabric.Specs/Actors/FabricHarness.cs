@@ -55,11 +55,34 @@ public static class FabricHarness
         during?.Invoke(rt);
         if (runFor is { } d) { await Task.Delay(d); rt.StopDevices(); }
         var quiesced = await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(30));
+        var events = Drained(log);
+        var checker = Checked(events, new FabricShape(vms, spec.Vcpus, spec.Spis), spec.Policies.Tracking == Fabric.Hardware.Kvm.TrackingPolicy.Push);
+        return new Outcome(rt, events, checker, checker.Violations, quiesced) { Seed = spec.Seed };
+    }
+
+    /// <summary>Every event logged so far, in seq order (causal order).</summary>
+    public static List<FabricEvent> Drained(EventLog log)
+    {
         var events = new List<FabricEvent>();
         log.Drain(events);
         events.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-        var checker = new InvariantChecker(new FabricShape(vms, spec.Vcpus, spec.Spis), spec.Policies.Tracking == Fabric.Hardware.Kvm.TrackingPolicy.Push);
+        return events;
+    }
+
+    /// <summary>Asserts that <paramref name="fabric"/> falls quiet (nothing logged for <paramref name="quiet"/>) within
+    /// <paramref name="timeout"/>, then takes what it logged.</summary>
+    public static async Task<List<FabricEvent>> SettleAsync(IFabric fabric, TimeSpan quiet, TimeSpan timeout)
+    {
+        Xunit.Assert.True(await fabric.AwaitQuiescenceAsync(quiet, timeout), "the fabric did not quiesce");
+        return Drained(fabric.Log);
+    }
+
+    /// <summary>The checker after it has seen <paramref name="events"/> and finished (its <c>Violations</c> are final).</summary>
+    public static InvariantChecker Checked(IEnumerable<FabricEvent> events, FabricShape shape, bool push = true)
+    {
+        var checker = new InvariantChecker(shape, push);
         foreach (var e in events) checker.Observe(e);
-        return new Outcome(rt, events, checker, checker.Finish(), quiesced) { Seed = spec.Seed };
+        checker.Finish();
+        return checker;
     }
 }

@@ -115,9 +115,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         await b.LeaveAsync(0);
         await a.AwaitVmsRunningAsync(TimeSpan.FromSeconds(30));
         var eventsA = await Settle(a);
-        var eventsB = new List<FabricEvent>();
-        logB.Drain(eventsB);
-        eventsB.Sort((x, y) => x.Seq.CompareTo(y.Seq));
+        var eventsB = FabricHarness.Drained(logB);
 
         var checkA = Check(eventsA);
         var checkB = Check(eventsB);
@@ -137,20 +135,8 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         while (log.LastSeq < acks * 8 && DateTime.UtcNow < deadline) await Task.Delay(20);
     }
 
-    private static async Task<List<FabricEvent>> Settle(FabricCluster cluster, TimeSpan? quiet = null)
-    {
-        Assert.True(await cluster.AwaitQuiescenceAsync(quiet ?? TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(40)), "the cluster did not quiesce");
-        var events = new List<FabricEvent>();
-        cluster.Log.Drain(events);
-        events.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-        return events;
-    }
+    private static Task<List<FabricEvent>> Settle(FabricCluster cluster, TimeSpan? quiet = null) =>
+        FabricHarness.SettleAsync(cluster, quiet ?? TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(40));
 
-    private static InvariantChecker Check(List<FabricEvent> events)
-    {
-        var checker = new InvariantChecker(new FabricShape(Vms, 2, 64));
-        foreach (var e in events) checker.Observe(e);
-        checker.Finish();
-        return checker;
-    }
+    private static InvariantChecker Check(List<FabricEvent> events) => FabricHarness.Checked(events, new FabricShape(Vms, 2, 64));
 }

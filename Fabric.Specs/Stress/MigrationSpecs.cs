@@ -60,12 +60,12 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task An_injection_that_arrives_during_a_move_is_held_and_delivered_after_it()
     {
-        var (rt, log) = await Build(OneSpi(handlerTime: TimeSpan.Zero));
+        var rt = await Build(OneSpi(handlerTime: TimeSpan.Zero));
 
         rt.Migrate(0, TestActor);
         rt.Inject(0, 0, true);
         ExpectMsg<MigrationProtocol.Migrated>(MoveTimeout);
-        var events = await Settle(rt, log);
+        var events = await Settle(rt);
 
         var moved = events.Single(e => e.Ev == Ev.Migrate).Seq;
         var pend = events.Single(e => e.Ev == Ev.Pend && e.IntId == IntId.Spi(0));
@@ -77,19 +77,19 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task An_active_interrupt_and_a_pending_one_move_with_the_vm_and_each_is_handled_once()
     {
-        var (rt, log) = await Build(OneSpi(handlerTime: TimeSpan.FromMilliseconds(250), spis: 2));
+        var rt = await Build(OneSpi(handlerTime: TimeSpan.FromMilliseconds(250), spis: 2));
         rt.Inject(0, 0, true);
         rt.Inject(0, 1, true);
         var seen = new List<FabricEvent>();
         await AwaitAssertAsync(() =>
         {
-            log.Drain(seen);
+            rt.Log.Drain(seen);
             Assert.Contains(seen, e => e.Ev == Ev.Ack);
         }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(5));
 
         rt.Migrate(0, TestActor);
         ExpectMsg<MigrationProtocol.Migrated>(MoveTimeout);
-        var events = seen.Concat(await Settle(rt, log)).OrderBy(e => e.Seq).ToList();
+        var events = seen.Concat(await Settle(rt)).OrderBy(e => e.Seq).ToList();
 
         var moved = events.Single(e => e.Ev == Ev.Migrate).Seq;
         var acks = events.Where(e => e.Ev == Ev.Ack).ToList();
@@ -104,7 +104,7 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task A_move_replaces_every_unit_and_the_old_ones_stop()
     {
-        var (rt, _) = await Build(OneSpi(handlerTime: TimeSpan.Zero) with { Vcpus = 2 });
+        var rt = await Build(OneSpi(handlerTime: TimeSpan.Zero) with { Vcpus = 2 });
         var vm = rt.Vms[0];
         var old = vm.Vpes.Concat(vm.Vcpus).Append(vm.Virs).Append(vm.ApList).ToArray();
         foreach (var unit in old) Watch(unit);
@@ -122,7 +122,7 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task Two_moves_of_an_idle_vm_carry_identical_bytes_that_decode_to_its_shape()
     {
-        var (rt, _) = await Build(OneSpi(handlerTime: TimeSpan.Zero, spis: 4) with { Vcpus = 3, Vcpu = new VcpuSpec(WfiWhenIdle: false) });
+        var rt = await Build(OneSpi(handlerTime: TimeSpan.Zero, spis: 4) with { Vcpus = 3, Vcpu = new VcpuSpec(WfiWhenIdle: false) });
         await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
 
         rt.Migrate(0, TestActor);
@@ -147,7 +147,7 @@ public class MigrationSpecs : TestKit
         rt.Migrate(1, TestActor);
         ExpectMsg<MigrationProtocol.Migrated>(MoveTimeout);
         foreach (var v in new[] { 0, 1, 2 }) rt.Inject(v, 0, true);
-        var events = await Settle(rt, log);
+        var events = await Settle(rt);
 
         Assert.Equal(0, rt.Vms[0].Generation + rt.Vms[2].Generation);
         Assert.Equal(others[0], rt.Vms[0].Vpes.Concat(rt.Vms[0].Vcpus).Append(rt.Vms[0].Virs).Append(rt.Vms[0].ApList));
@@ -174,28 +174,18 @@ public class MigrationSpecs : TestKit
             [new InterruptSpec(new IntIdRange(IntIdType.Spi, 0, (uint)spis - 1), HandlingMode.Edge, 8, 0, true)],
             [], new GuestSpec(handlerTime), new VcpuSpec(), new HostSpec(), Seed: 11);
 
-    private async Task<(FabricRuntime, EventLog)> Build(VmSpec spec)
+    private async Task<FabricRuntime> Build(VmSpec spec)
     {
         var log = new EventLog();
         var rt = await FabricRuntime.BuildAsync(Sys, 1, spec, log, name: "irs-" + Guid.NewGuid().ToString("N")[..8]);
         rt.StartDevices();
-        return (rt, log);
+        return rt;
     }
 
-    private static async Task<List<FabricEvent>> Settle(FabricRuntime rt, EventLog log)
-    {
-        // Quiet for longer than any handler of these specs runs.
-        Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(20)), "the fabric did not quiesce");
-        var events = new List<FabricEvent>();
-        log.Drain(events);
-        events.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-        return events;
-    }
+    /// <summary>Quiet for longer than any handler of these specs runs.</summary>
+    private static Task<List<FabricEvent>> Settle(FabricRuntime rt) =>
+        FabricHarness.SettleAsync(rt, TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(20));
 
-    private static IReadOnlyList<Violation> Check(IEnumerable<FabricEvent> events, int vms, int vcpus, int spis)
-    {
-        var checker = new InvariantChecker(new FabricShape(vms, vcpus, spis));
-        foreach (var e in events) checker.Observe(e);
-        return checker.Finish();
-    }
+    private static IReadOnlyList<Violation> Check(IEnumerable<FabricEvent> events, int vms, int vcpus, int spis) =>
+        FabricHarness.Checked(events, new FabricShape(vms, vcpus, spis)).Violations;
 }
