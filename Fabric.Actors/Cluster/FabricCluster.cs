@@ -62,9 +62,13 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
                   distributed-data.majority-min-cap = 0
                 }
                 akka.cluster.distributed-data.durable.keys = []
-                # A node that stays unreachable for 2 s is downed by the split-brain resolver (keep-majority): a crashed
-                # node's VMs are recreated elsewhere within seconds. A run whose nodes are merely slow (a saturated
-                # machine) should raise it, and the failure detector's acceptable-heartbeat-pause.
+                # A node is marked unreachable after 10 s without a heartbeat: nodes in one process share its thread
+                # pool, which a storm keeps full, and their heartbeats can wait seconds behind the VMs' work (Akka's
+                # 3 s is for nodes with cores of their own); a slow node must not be taken for a dead one. A node
+                # killed in process is downed at once (KillAsync); a crashed process is noticed after those 10 s.
+                akka.cluster.failure-detector.acceptable-heartbeat-pause = 10s
+                # A node that stays unreachable for 2 s more is downed by the split-brain resolver (keep-majority): a
+                # crashed node's VMs are recreated elsewhere.
                 akka.cluster.split-brain-resolver.stable-after = 2s
                 # A node stopped by Terminate is a crash (nothing handed off); a graceful leave is Cluster.Leave.
                 akka.coordinated-shutdown.run-by-actor-system-terminate = off

@@ -52,8 +52,8 @@ public static class ClusterBench
     /// <summary>
     /// The bench's settings (<see cref="BenchSystems.Settings"/>) for a cluster's nodes, over <see cref="FabricCluster"/>'s
     /// own. Three nodes in one process share one .NET thread pool, which the closed-loop storm keeps full: a node's
-    /// heartbeats can wait seconds behind the VMs' work, so a node is marked unreachable only after 10 s without one, and
-    /// downed only after 30 s unreachable (the bench never crashes a node: a slow one must not be taken for a dead one),
+    /// heartbeats can wait seconds behind the VMs' work, so a node is marked unreachable only after 10 s without one
+    /// (<see cref="FabricCluster.NodeConfig"/>'s own setting), and downed only after 30 s unreachable (the bench never crashes a node: a slow one must not be taken for a dead one),
     /// (Akka's default, 3 s, is for nodes with cores of their own; a thread of their own for Akka's cluster and remoting
     /// actors was tried, and made the bench's own timers and the drain seconds late). The shard coordinator is told to
     /// even the shards out in one rebalance round, every second, so that a run starts from a balanced placement: the
@@ -61,7 +61,6 @@ public static class ClusterBench
     /// stderr (<see cref="NodeLogger"/>), errors only.
     /// </summary>
     public static Config NodeSettings(bool countMessages) => BenchSystems.Settings(countMessages, $$"""
-        akka.cluster.failure-detector.acceptable-heartbeat-pause = 10s
         akka.cluster.split-brain-resolver.stable-after = 30s
         akka.cluster.sharding {
           rebalance-interval = 1s

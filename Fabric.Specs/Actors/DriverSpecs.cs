@@ -139,10 +139,29 @@ public class HostSchedulerActorSpecs : ProtocolSpec
         var vm = new VmTopology(0, 2);
         vm.Vcpus[0] = vm.Vcpus[1] = host.Ref;
         var s = Sys.ActorOf(HostSchedulerActor.Props(vm, new HostSpec(PreemptPerSecond: 50, PreemptFor: TimeSpan.FromMilliseconds(5)), new SchedulerState(), 1));
-        host.ExpectMsg<ResidencyProtocol.Preempt>(TimeSpan.FromSeconds(3));
-        host.ExpectMsg<ResidencyProtocol.Resume>(TimeSpan.FromSeconds(3));
+        // Both vCPUs share the probe, so only the counts are ordered: every Resume follows its own Preempt.
+        int preempts = 0, resumes = 0;
+        object Next()
+        {
+            var m = host.ReceiveOne(TimeSpan.FromSeconds(3));
+            switch (m)
+            {
+                case ResidencyProtocol.Preempt: preempts++; break;
+                case ResidencyProtocol.Resume: resumes++; break;
+                case ResidencyProtocol.Wake: break;
+                default: Assert.Fail($"expected Preempt, Resume or Wake, got {m?.ToString() ?? "nothing"}"); break;
+            }
+            Assert.True(resumes <= preempts, "a vCPU was resumed before it was preempted");
+            return m!;
+        }
+        while (resumes == 0) Next();
         s.Tell(DeviceProtocol.Stop.Instance);
-        host.ReceiveWhile(TimeSpan.FromMilliseconds(100), m => m);     // what was already under way
+        // A doorbell after the Stop: its Wake is sent after the Stop was taken, so no Preempt can follow it.
+        s.Tell(new ResidencyProtocol.Doorbell(0));
+        while (Next() is not ResidencyProtocol.Wake) { }
+        var preemptsBeforeStop = preempts;
+        while (resumes < preempts) Assert.IsType<ResidencyProtocol.Resume>(Next());   // every preempted vCPU is resumed
+        Assert.Equal(preemptsBeforeStop, preempts);
         host.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
     }
 }

@@ -123,6 +123,7 @@ public sealed class ExitCodeSpecs : IDisposable
         var other = await ScheduleOf(12, _dir.File("c.jsonl"));
 
         Assert.Equal(2, first.Length);
+        Assert.All(first.Concat(replay).Concat(other), vcpu => Assert.Equal(20, vcpu.Split(',').Length));
         Assert.Equal(first, replay);
         Assert.NotEqual(first, other);
     }

@@ -77,7 +77,9 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task An_active_interrupt_and_a_pending_one_move_with_the_vm_and_each_is_handled_once()
     {
-        var rt = await Build(OneSpi(handlerTime: TimeSpan.FromMilliseconds(250), spis: 2));
+        // The handler outlasts any delay of a loaded machine between the first Ack and the move.
+        var handler = TimeSpan.FromSeconds(1.5);
+        var rt = await Build(OneSpi(handlerTime: handler, spis: 2));
         rt.Inject(0, 0, true);
         rt.Inject(0, 1, true);
         var seen = new List<FabricEvent>();
@@ -89,7 +91,7 @@ public class MigrationSpecs : TestKit
 
         rt.Migrate(0, TestActor);
         ExpectMsg<MigrationProtocol.Migrated>(MoveTimeout);
-        var events = seen.Concat(await Settle(rt)).OrderBy(e => e.Seq).ToList();
+        var events = seen.Concat(await Settle(rt, quiet: handler + TimeSpan.FromMilliseconds(500))).OrderBy(e => e.Seq).ToList();
 
         var moved = events.Single(e => e.Ev == Ev.Migrate).Seq;
         var acks = events.Where(e => e.Ev == Ev.Ack).ToList();
@@ -184,8 +186,8 @@ public class MigrationSpecs : TestKit
     }
 
     /// <summary>Quiet for longer than any handler of these specs runs.</summary>
-    private static Task<List<FabricEvent>> Settle(FabricRuntime rt) =>
-        FabricHarness.SettleAsync(rt, TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(20));
+    private static Task<List<FabricEvent>> Settle(FabricRuntime rt, TimeSpan? quiet = null) =>
+        FabricHarness.SettleAsync(rt, quiet ?? TimeSpan.FromMilliseconds(600), TimeSpan.FromSeconds(20));
 
     private static IReadOnlyList<Violation> Check(IEnumerable<FabricEvent> events, int vms, int vcpus, int spis) =>
         FabricHarness.Checked(events, new FabricShape(vms, vcpus, spis)).Violations;
