@@ -15,6 +15,11 @@ public sealed class FabricRun(Scenario scenario, Config config, RunOptions optio
     public RunOptions Options { get; } = options;
     public IAnsiConsole Console { get; } = console;
 
+    /// <summary>Completes once the devices inject: the VMs are built and running.</summary>
+    public Task Injecting => _injecting.Task;
+    private readonly TaskCompletionSource _injecting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    internal void InjectionStarted() => _injecting.TrySetResult();
+
     /// <summary>Completes when the run has drained and reported (or failed).</summary>
     public Task<RunResult> Completion => _done.Task;
 

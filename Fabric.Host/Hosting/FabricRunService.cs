@@ -33,6 +33,7 @@ public sealed class FabricRunService(FabricRun run, ActorSystem system, IHostApp
         try
         {
             var runner = new ScenarioRunner(run.Scenario, run.Options, run.Console, logger, run.Config);
+            _ = runner.Injecting.ContinueWith(_ => run.InjectionStarted(), TaskScheduler.Default);
             run.Complete(await runner.RunAsync(system, _stopInjecting.Token).ConfigureAwait(false));
         }
         catch (Exception ex)

@@ -33,6 +33,10 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(500), PumpEvery = TimeSpan.FromMilliseconds(20);
     private const int PumpBatch = 1 << 16;
 
+    /// <summary>Completes once the devices inject (or never, for a run stopped before they started).</summary>
+    public Task Injecting => _injecting.Task;
+    private readonly TaskCompletionSource _injecting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public async Task<RunResult> RunAsync(ActorSystem system, CancellationToken stopInjecting)
     {
         var s = scenario;
@@ -131,7 +135,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
 
             var interrupted = false;
             // A shutdown requested while the VMs were being built: nothing is started.
-            if (!stopInjecting.IsCancellationRequested) fabric.StartDevices();
+            if (!stopInjecting.IsCancellationRequested)
+            {
+                fabric.StartDevices();
+                _injecting.TrySetResult();
+            }
             while (true)
             {
                 stopInjecting.WaitHandle.WaitOne(PumpEvery);

@@ -40,7 +40,8 @@ public sealed class ShutdownSpecs : IDisposable
         using (host)
         {
             await host.StartAsync();
-            await Task.Delay(TimeSpan.FromMilliseconds(800));
+            await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
             await host.StopAsync();   // what Ctrl-C does through the console lifetime
         }
         var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
@@ -60,7 +61,8 @@ public sealed class ShutdownSpecs : IDisposable
         using (host)
         {
             await host.StartAsync();
-            await Task.Delay(TimeSpan.FromMilliseconds(800));
+            await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
             var system = host.Services.GetRequiredService<ActorSystem>();
             await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
             Assert.True(run.Completion.IsCompleted, "CoordinatedShutdown finished before the run had drained and reported");
