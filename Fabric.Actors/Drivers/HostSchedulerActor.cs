@@ -42,7 +42,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     }
 
     public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed) =>
-        Akka.Actor.Props.Create(() => new HostSchedulerActor(vm, spec, state, seed));
+        DirectProps.Of(() => new HostSchedulerActor(vm, spec, state, seed));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -42,7 +42,7 @@ public sealed class SpiApListActor : VmUnitActor
     }
 
     public static Props Props(ApListState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        Akka.Actor.Props.Create(() => new SpiApListActor(state, vm, policies, log));
+        DirectProps.Of(() => new SpiApListActor(state, vm, policies, log));
 
     protected override UnitState Unit => _state;
 

@@ -77,7 +77,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     }
 
     public static Props Props(VcpuState state, VmTopology vm, VmSpec spec, EventLog log) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(state, vm, spec, log));
+        DirectProps.Of(() => new VcpuActor(state, vm, spec, log));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

@@ -41,7 +41,7 @@ public sealed class VirtualIrsActor : VmUnitActor
     }
 
     public static Props Props(VirtualIrsState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        Akka.Actor.Props.Create(() => new VirtualIrsActor(state, vm, policies, log));
+        DirectProps.Of(() => new VirtualIrsActor(state, vm, policies, log));
 
     private VirtualIrs Irs => _state.Irs;
 

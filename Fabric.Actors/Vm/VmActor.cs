@@ -56,11 +56,11 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     }
 
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new VmActor(vmId, spec, log, replyTo, null));
+        DirectProps.Of(() => new VmActor(vmId, spec, log, replyTo, null));
 
     /// <summary>VM <paramref name="vmId"/> as a sharded entity that keeps its snapshots in <paramref name="store"/>.</summary>
     public static Props EntityProps(int vmId, VmSpec spec, EventLog log, IActorRef store) =>
-        Akka.Actor.Props.Create(() => new VmActor(vmId, spec, log, ActorRefs.Nobody, store));
+        DirectProps.Of(() => new VmActor(vmId, spec, log, ActorRefs.Nobody, store));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;

@@ -41,7 +41,7 @@ public sealed class VpeActor : VmUnitActor
     }
 
     public static Props Props(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        Akka.Actor.Props.Create(() => new VpeActor(state, vm, policies, log));
+        DirectProps.Of(() => new VpeActor(state, vm, policies, log));
 
     protected override UnitState Unit => _state;
 
