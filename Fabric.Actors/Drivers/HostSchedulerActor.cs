@@ -31,15 +31,20 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     private readonly VmTopology _vm;
     private readonly HostSpec _spec;
     private readonly SchedulerState _s;
-    private readonly Random _rng;
+    private readonly int _seed;
+    private Random? _rng;
 
     public HostSchedulerActor(VmTopology vm, HostSpec spec, SchedulerState state, long seed)
     {
         _vm = vm;
         _spec = spec;
         _s = state;
-        _rng = new Random(unchecked((int)(seed * 31 + vm.VmId)));
+        _seed = unchecked((int)(seed * 31 + vm.VmId));
     }
+
+    /// <summary>Which vCPU to preempt: made at the first preemption (the same stream as if made here), since a Random
+    /// keeps a 56-int table and most scenarios never preempt.</summary>
+    private Random Rng => _rng ??= new Random(_seed);
 
     public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed) =>
         DirectProps.Of(() => new HostSchedulerActor(vm, spec, state, seed));
@@ -70,7 +75,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 Send(d.Vpe, Wake.Instance);
                 break;
             case PreemptTick:
-                var vpe = _rng.Next(_vm.Vcpus.Length);
+                var vpe = Rng.Next(_vm.Vcpus.Length);
                 if (!_s.Preempted.Add(vpe)) return;
                 Send(vpe, Preempt.Instance);
                 ArmResume(vpe);

@@ -64,7 +64,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     private readonly VmTopology _vm;
     private readonly VmSpec _spec;
     private readonly EventLog _log;
-    private readonly IntId[] _programmed, _lpis;
+    private IntId[]? _programmed, _lpis;
 
     public VcpuActor(VcpuState state, VmTopology vm, VmSpec spec, EventLog log)
     {
@@ -72,14 +72,17 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         _vm = vm;
         _spec = spec;
         _log = log;
-        _programmed = spec.Interrupts.Where(i => i.Ids.Type != IntIdType.Ppi).SelectMany(i => i.Ids.All()).ToArray();
-        _lpis = _programmed.Where(i => i.IsLpi).ToArray();
     }
 
     public static Props Props(VcpuState state, VmTopology vm, VmSpec spec, EventLog log) =>
         DirectProps.Of(() => new VcpuActor(state, vm, spec, log));
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The SPIs and LPIs the guest programmed (what it reprograms), and its LPIs (what its IPIs pend): made when
+    /// first needed, as a guest that does neither would keep 64 INTIDs per vCPU for nothing.</summary>
+    private IntId[] Programmed => _programmed ??= _spec.Interrupts.Where(i => i.Ids.Type != IntIdType.Ppi).SelectMany(i => i.Ids.All()).ToArray();
+    private IntId[] Lpis => _lpis ??= Programmed.Where(i => i.IsLpi).ToArray();
 
     private int VpeId => _s.Vpe;
     private IActorRef Vpe => _vm.Vpes[VpeId];
@@ -201,9 +204,9 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         if (_spec.Vcpu.ExitsPerSecond > 0)
             Timers.StartPeriodicTimer("exit", TrapExit.Instance, TimeSpan.FromSeconds(1.0 / _spec.Vcpu.ExitsPerSecond));
         if (_s.Stopped) return;
-        if (_spec.Guest.ReprogramPerSecond > 0 && _programmed.Length > 0)
+        if (_spec.Guest.ReprogramPerSecond > 0 && Programmed.Length > 0)
             Timers.StartPeriodicTimer("reprogram", ReprogramTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.ReprogramPerSecond));
-        if (_spec.Guest.IpiPerSecond > 0 && _lpis.Length > 0)
+        if (_spec.Guest.IpiPerSecond > 0 && Lpis.Length > 0)
             Timers.StartPeriodicTimer("ipi", IpiTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.IpiPerSecond));
     }
 
@@ -256,7 +259,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     /// target vCPU, or a disable that it undoes shortly after (and always before it sleeps).</summary>
     private void Reprogram()
     {
-        var id = _programmed[_s.Rng.Next(_programmed.Length)];
+        var id = Programmed[_s.Rng.Next(Programmed.Length)];
         switch (_s.Rng.Next(3))
         {
             case 0: _vm.Virs.Tell(new IrsProtocol.CdPriority(id, _s.Rng.Next(_spec.Guest.PriorityMask + 1))); break;
@@ -280,7 +283,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     private void SendIpi()
     {
         _s.Ipis--;
-        var lpi = _lpis[_s.Rng.Next(_lpis.Length)];
+        var lpi = Lpis[_s.Rng.Next(Lpis.Length)];
         _log.Log(Ev.Inject, _vm.VmId, VpeId, lpi, "edge");
         _vm.Virs.Tell(new IrsProtocol.CdPend(lpi, true));
     }
