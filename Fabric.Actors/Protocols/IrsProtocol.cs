@@ -27,6 +27,12 @@ public static class IrsProtocol
     public sealed record CdAffinity(IntId Id, int Iaffid, bool Irm = false) : ILocalMessage;
     public sealed record CdPend(IntId Id, bool Pending) : ILocalMessage;
     public sealed record CdHandlingMode(IntId Id, HandlingMode Mode) : ILocalMessage;
+    /// <summary>The guest's boot-time programming of its IRS interrupts: vCPU 0's IRS_SPI_CFGR writes and CD* instructions
+    /// (<see cref="ConfigureSpi"/>, <see cref="CdHandlingMode"/>, <see cref="CdPriority"/>, <see cref="CdAffinity"/>,
+    /// <see cref="CdEnable"/>) back to back, in one message: the IRS slice performs each in order as if it had come alone,
+    /// answering the same sender. Sent one by one, 4 per interrupt, they all sat in its mailbox at once, and Akka's queue
+    /// keeps the segment it grew for them (6 KB for 64 SPIs) for the VM's life.</summary>
+    public sealed record ProgramAtBoot(IReadOnlyList<object> Operations) : ILocalMessage;
     /// <summary>GIC CDDI.</summary>
     public sealed record Cddi(IntId Id, int Vpe) : ILocalMessage;
 

@@ -114,6 +114,9 @@ public sealed class VirtualIrsActor : VmUnitActor
                 Effects(p);
                 if (p.RetiredSpi) Report(m.Id, deactivation: false, byKvm: false);
                 break;
+            case ProgramAtBoot m:
+                foreach (var op in m.Operations) OnReceive(op);
+                break;
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
             default:

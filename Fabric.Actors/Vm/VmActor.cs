@@ -136,7 +136,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     /// enable), then bring every vCPU up.</summary>
     private void Boot()
     {
-        var virs = _topology.Virs;
+        var virs = new List<object>();
         foreach (var s in _spec.Interrupts)
         {
             var n = 0;
@@ -153,13 +153,14 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                     }
                     continue;
                 }
-                if (id.IsSpi) virs.Tell(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
-                else virs.Tell(new IrsProtocol.CdHandlingMode(id, s.Mode));
-                virs.Tell(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Tell(new IrsProtocol.CdAffinity(id, target));
-                if (s.Enabled) virs.Tell(new IrsProtocol.CdEnable(id, true));
+                if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
+                else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
+                virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
+                virs.Add(new IrsProtocol.CdAffinity(id, target));
+                if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
             }
         }
+        if (virs.Count > 0) _topology.Virs.Tell(new IrsProtocol.ProgramAtBoot(virs));
         foreach (var vcpu in _topology.Vcpus) vcpu.Tell(VcpuActor.Boot.Instance);
     }
 
