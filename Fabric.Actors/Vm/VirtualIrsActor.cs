@@ -148,9 +148,12 @@ public sealed class VirtualIrsActor : VmUnitActor
         Offers(o);
     }
 
+    /// <summary>The outcome's (up to two) offer changes, read from its fields: <see cref="IrsOutcome.Offers"/> is an
+    /// iterator, whose state machine (a copy of the outcome, about 170 bytes) would be allocated per operation.</summary>
     private void Offers(IrsOutcome o)
     {
-        foreach (var change in o.Offers()) Offer(change);
+        if (o.First is { } first) Offer(first);
+        if (o.Second is { } second) Offer(second);
     }
 
     private void Offer(OfferChange change)
