@@ -102,7 +102,7 @@ public sealed class VirtualIrs
                 return new MmioOutcome(r, RefreshAll(), null);
             case IrsFrameEffect.SpiTriggerModeChanged t:
                 var hm = t.Mode == HandlingMode.Level && Config.VirtualLevel == VirtualLevelPolicy.HardwareLevel ? HandlingMode.Level : HandlingMode.Edge;
-                var o = Apply("IRS_SPI_CFGR", IntId.Spi(t.Spi), e => InterruptStateMachine.SetHandlingMode(e, hm));
+                var o = Apply("IRS_SPI_CFGR", IntId.Spi(t.Spi), hm, static (e, m) => InterruptStateMachine.SetHandlingMode(e, m));
                 return new MmioOutcome(r, o.Offers().ToList(), t);
             case IrsFrameEffect.LpiIstCreated or IrsFrameEffect.LpiIstDestroyed:
                 Rebuild();
@@ -164,19 +164,19 @@ public sealed class VirtualIrs
     }
 
     /// <summary>GIC VDPEND {ID, TYPE, PENDING, VM} — S2.</summary>
-    public IrsOutcome Vdpend(IntId id, bool pending) => Apply("VDPEND", id, e => InterruptStateMachine.SetPending(e, pending));
+    public IrsOutcome Vdpend(IntId id, bool pending) => Apply("VDPEND", id, pending, static (e, p) => InterruptStateMachine.SetPending(e, p));
 
     /// <summary>The guest's GIC CDPEND (used for LPIs as IPIs) — same transition as VDPEND.</summary>
-    public IrsOutcome CdPend(IntId id, bool pending) => Apply("CDPEND", id, e => InterruptStateMachine.SetPending(e, pending));
+    public IrsOutcome CdPend(IntId id, bool pending) => Apply("CDPEND", id, pending, static (e, p) => InterruptStateMachine.SetPending(e, p));
 
     /// <summary>GIC CDEN / CDDIS.</summary>
-    public IrsOutcome CdEnable(IntId id, bool on) => Apply(on ? "CDEN" : "CDDIS", id, e => InterruptStateMachine.SetEnabled(e, on));
+    public IrsOutcome CdEnable(IntId id, bool on) => Apply(on ? "CDEN" : "CDDIS", id, on, static (e, enable) => InterruptStateMachine.SetEnabled(e, enable));
 
     /// <summary>GIC CDPRI: out-of-range priorities are refused; unimplemented low bits ignored.</summary>
     public IrsOutcome CdPriority(IntId id, int priority)
     {
         if (!Priority.TryCreate(priority, out var p, out var error)) return IrsOutcome.Refused(id, $"CDPRI {id}: {error}");
-        return Apply("CDPRI", id, e => InterruptStateMachine.SetPriority(e, p, Config.PriorityBits));
+        return Apply("CDPRI", id, (Priority: p, Bits: Config.PriorityBits), static (e, a) => InterruptStateMachine.SetPriority(e, a.Priority, a.Bits));
     }
 
     /// <summary>GIC CDAFF: targeted routing only (IRM=1 refused: DPS=1 in KVM and QEMU); the IAFFID must name a VPE
@@ -185,12 +185,12 @@ public sealed class VirtualIrs
     {
         if (irm) return IrsOutcome.Refused(id, $"CDAFF {id}: IRM=1 (1-of-N routing) is not supported (IRS_VPE_CR0.DPS=1)");
         if (iaffid < 0 || iaffid >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDAFF {id}: IAFFID {iaffid} names no VPE of this VM (0..{Config.VpeCount - 1})");
-        return Apply("CDAFF", id, e => InterruptStateMachine.SetAffinity(e, (ushort)iaffid));
+        return Apply("CDAFF", id, (ushort)iaffid, static (e, a) => InterruptStateMachine.SetAffinity(e, a));
     }
 
     /// <summary>GIC CDHM: only LPIs take their handling mode from the guest; an SPI's comes from its trigger mode.</summary>
     public IrsOutcome CdHandlingMode(IntId id, HandlingMode hm) =>
-        id.IsLpi ? Apply("CDHM", id, e => InterruptStateMachine.SetHandlingMode(e, hm))
+        id.IsLpi ? Apply("CDHM", id, hm, static (e, m) => InterruptStateMachine.SetHandlingMode(e, m))
                  : IrsOutcome.Refused(id, $"CDHM {id}: only LPIs have a guest-set handling mode");
 
     /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. The IRS
@@ -261,11 +261,18 @@ public sealed class VirtualIrs
             if (Lpis.TryGet(i, out var e, out _)) yield return (IntId.Lpi(i), e);
     }
 
-    private IrsOutcome Apply(string operation, IntId id, Func<IstEntry, Transition> rule, int alsoRefresh = -1)
+    private IrsOutcome Apply(string operation, IntId id, Func<IstEntry, Transition> rule, int alsoRefresh = -1) =>
+        Apply(operation, id, rule, static (e, r) => r(e), alsoRefresh);
+
+    /// <summary>Applies <paramref name="rule"/> to the ISTE of <paramref name="id"/>, keeps the candidate index, and returns
+    /// the offer changes. The rule's operand is passed through (<paramref name="arg"/>) so that each operation's rule is a
+    /// static lambda: one that captured it would allocate a closure and a delegate per call, and VDPEND is on every
+    /// injection's path.</summary>
+    private IrsOutcome Apply<TArg>(string operation, IntId id, TArg arg, Func<IstEntry, TArg, Transition> rule, int alsoRefresh = -1)
     {
         var ist = TableOf(id, out var error);
         if (ist is null || !ist.TryGet(id.Id, out var before, out error)) return IrsOutcome.Refused(id, $"{operation} {error}");
-        var t = rule(before);
+        var t = rule(before, arg);
         if (t.Entry == before) return WithOffers(id, t, alsoRefresh, null);
         ist[id.Id] = t.Entry;
         var wasCandidate = InterruptStateMachine.IsCandidate(before);
