@@ -47,7 +47,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     private Random Rng => _rng ??= new Random(_seed);
 
     public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed) =>
-        DirectProps.Of(() => new HostSchedulerActor(vm, spec, state, seed));
+        DirectProps.Of((vm, spec, state, seed), static a => new HostSchedulerActor(a.vm, a.spec, a.state, a.seed));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

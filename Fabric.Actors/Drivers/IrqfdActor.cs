@@ -49,7 +49,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     }
 
     public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, DeviceState state, long seed) =>
-        DirectProps.Of(() => new IrqfdActor(vmId, spec, vm, log, state, seed));
+        DirectProps.Of((vmId, spec, vm, log, state, seed), static a => new IrqfdActor(a.vmId, a.spec, a.vm, a.log, a.state, a.seed));
 
     /// <summary>A restarted device — or one that took over a VM from another node — re-arms its rate timers; lines and
     /// windows carry on through notifications.</summary>

@@ -30,7 +30,7 @@ public sealed class IrsActor : UntypedActor
         _extractor = new VmMessageExtractor(FabricCluster.MaxShards(maxVms));
     }
 
-    public static Props Props(int maxVms, EventLog log) => DirectProps.Of(() => new IrsActor(maxVms, log));
+    public static Props Props(int maxVms, EventLog log) => DirectProps.Of((maxVms, log), static a => new IrsActor(a.maxVms, a.log));
 
     protected override void OnReceive(object message)
     {

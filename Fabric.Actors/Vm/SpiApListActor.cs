@@ -42,7 +42,7 @@ public sealed class SpiApListActor : VmUnitActor
     }
 
     public static Props Props(ApListState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        DirectProps.Of(() => new SpiApListActor(state, vm, policies, log));
+        DirectProps.Of((state, vm, policies, log), static a => new SpiApListActor(a.state, a.vm, a.policies, a.log));
 
     protected override UnitState Unit => _state;
 

@@ -75,7 +75,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     }
 
     public static Props Props(VcpuState state, VmTopology vm, VmSpec spec, EventLog log) =>
-        DirectProps.Of(() => new VcpuActor(state, vm, spec, log));
+        DirectProps.Of((state, vm, spec, log), static a => new VcpuActor(a.state, a.vm, a.spec, a.log));
 
     public ITimerScheduler Timers { get; set; } = null!;
 

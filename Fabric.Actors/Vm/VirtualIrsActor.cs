@@ -41,7 +41,7 @@ public sealed class VirtualIrsActor : VmUnitActor
     }
 
     public static Props Props(VirtualIrsState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        DirectProps.Of(() => new VirtualIrsActor(state, vm, policies, log));
+        DirectProps.Of((state, vm, policies, log), static a => new VirtualIrsActor(a.state, a.vm, a.policies, a.log));
 
     private VirtualIrs Irs => _state.Irs;
 

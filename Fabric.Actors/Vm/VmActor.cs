@@ -56,11 +56,11 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     }
 
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
-        DirectProps.Of(() => new VmActor(vmId, spec, log, replyTo, null));
+        DirectProps.Of((vmId, spec, log, replyTo), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, null));
 
     /// <summary>VM <paramref name="vmId"/> as a sharded entity that keeps its snapshots in <paramref name="store"/>.</summary>
     public static Props EntityProps(int vmId, VmSpec spec, EventLog log, IActorRef store) =>
-        DirectProps.Of(() => new VmActor(vmId, spec, log, ActorRefs.Nobody, store));
+        DirectProps.Of((vmId, spec, log, store), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.store));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;

@@ -41,7 +41,7 @@ public sealed class VpeActor : VmUnitActor
     }
 
     public static Props Props(VpeState state, VmTopology vm, FabricPolicies policies, EventLog log) =>
-        DirectProps.Of(() => new VpeActor(state, vm, policies, log));
+        DirectProps.Of((state, vm, policies, log), static a => new VpeActor(a.state, a.vm, a.policies, a.log));
 
     protected override UnitState Unit => _state;
 
