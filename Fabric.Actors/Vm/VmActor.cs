@@ -115,12 +115,20 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         var g = t.Generation == 0 ? "" : "@" + t.Generation;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
-            t.Vpes[v] = Context.ActorOf(VpeActor.Props(vpes[v], t, p, _log), $"vpe-{v}{g}");
-            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(vcpus[v], t, _spec, _log), $"vcpu-{v}{g}");
+            t.Vpes[v] = Context.ActorOf(VpeActor.Props(vpes[v], t, p, _log), NameOf(VpeNames, "vpe-", v, g));
+            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(vcpus[v], t, _spec, _log), NameOf(VcpuNames, "vcpu-", v, g));
         }
         t.Virs = Context.ActorOf(VirtualIrsActor.Props(virs, t, p, _log), "virs" + g);
         t.ApList = Context.ActorOf(SpiApListActor.Props(apList, t, p, _log), "ap-list" + g);
     }
+
+    /// <summary>The first generation's unit names for the first 64 vCPUs, made once: each actor keeps its name, and 100k
+    /// VMs would otherwise keep 100k copies of each.</summary>
+    private static readonly string[] VpeNames = [.. Enumerable.Range(0, 64).Select(v => $"vpe-{v}")];
+    private static readonly string[] VcpuNames = [.. Enumerable.Range(0, 64).Select(v => $"vcpu-{v}")];
+
+    private static string NameOf(string[] names, string prefix, int v, string generation) =>
+        generation.Length == 0 && v < names.Length ? names[v] : $"{prefix}{v}{generation}";
 
     /// <summary>The LPI ID width the guest's LPI IST needs for the LPIs it programs (none when it programs no LPI).</summary>
     private static int? LpiIdBits(VmSpec spec)
