@@ -109,12 +109,12 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
                 "G" => Empty(input, DeviceProtocol.Start.Instance),
                 "H" => Empty(input, DeviceProtocol.Stop.Instance),
                 "R" => ReadRefused(input),
-                "M" => ReadMigrate(input),
+                "M" => new MigrationProtocol.Migrate(ReadVmId(input)),
                 "D" => ReadMigrated(input),
-                "W" => ReadWhere(input),
+                "W" => new ClusterProtocol.Where(ReadVmId(input)),
                 "A" => ReadHere(input),
                 _ => throw new SerializationException(
-                    $"FabricSerializer: unknown manifest '{manifest}' (this build reads E, S, G, H, R, M, D: a message from a newer build?)"),
+                    $"FabricSerializer: unknown manifest '{manifest}' (this build reads E, S, G, H, R, M, D, W, A: a message from a newer build?)"),
             };
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException or ArgumentException)
@@ -182,7 +182,9 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
         return new IrsProtocol.Refused(operation, reason);
     }
 
-    private static ClusterProtocol.Where ReadWhere(CodedInputStream input)
+    /// <summary>A message whose one field is its VM id (field 1): <see cref="MigrationProtocol.Migrate"/> and
+    /// <see cref="ClusterProtocol.Where"/>.</summary>
+    private static int ReadVmId(CodedInputStream input)
     {
         var vmId = 0;
         for (uint tag; (tag = input.ReadTag()) != 0;)
@@ -193,7 +195,7 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
                 default: input.SkipLastField(); break;
             }
         }
-        return new ClusterProtocol.Where(vmId);
+        return vmId;
     }
 
     private static ClusterProtocol.Here ReadHere(CodedInputStream input)
@@ -211,20 +213,6 @@ public sealed class FabricSerializer(ExtendedActorSystem system) : SerializerWit
             }
         }
         return new ClusterProtocol.Here(vmId, node, generation);
-    }
-
-    private static MigrationProtocol.Migrate ReadMigrate(CodedInputStream input)
-    {
-        var vmId = 0;
-        for (uint tag; (tag = input.ReadTag()) != 0;)
-        {
-            switch (Proto.Key(tag))
-            {
-                case (1, WireFormat.WireType.Varint): vmId = input.ReadInt32(); break;
-                default: input.SkipLastField(); break;
-            }
-        }
-        return new MigrationProtocol.Migrate(vmId);
     }
 
     private static MigrationProtocol.Migrated ReadMigrated(CodedInputStream input)
