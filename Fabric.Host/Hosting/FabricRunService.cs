@@ -32,8 +32,7 @@ public sealed class FabricRunService(FabricRun run, ActorSystem system, IHostApp
         });
         try
         {
-            var runner = new ScenarioRunner(run.Scenario, run.Options, run.Console, logger, run.Config);
-            _ = runner.Injecting.ContinueWith(_ => run.InjectionStarted(), TaskScheduler.Default);
+            var runner = new ScenarioRunner(run.Scenario, run.Options, run.Console, logger, run.Config, run.InjectionStarted);
             run.Complete(await runner.RunAsync(system, _stopInjecting.Token).ConfigureAwait(false));
         }
         catch (Exception ex)

@@ -26,16 +26,13 @@ public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyLis
 /// the event log and trace, when asked) while it runs, showing progress; a cluster's nodes leave or crash at their
 /// times. At stop-after — or when <c>stopInjecting</c> fires (Ctrl-C, CoordinatedShutdown) — it stops every device,
 /// drains until nothing has happened for a while, finishes the checks, prints the report and writes the artefacts.
-/// Both fabrics are driven through <see cref="IFabric"/>.
+/// Both fabrics are driven through <see cref="IFabric"/>. <c>injecting</c> is called once the devices start injecting.
 /// </summary>
-public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger, Config? config = null)
+public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger, Config? config = null,
+    Action? injecting = null)
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(500), PumpEvery = TimeSpan.FromMilliseconds(20);
     private const int PumpBatch = 1 << 16;
-
-    /// <summary>Completes once the devices inject (or never, for a run stopped before they started).</summary>
-    public Task Injecting => _injecting.Task;
-    private readonly TaskCompletionSource _injecting = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public async Task<RunResult> RunAsync(ActorSystem system, CancellationToken stopInjecting)
     {
@@ -138,7 +135,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             if (!stopInjecting.IsCancellationRequested)
             {
                 fabric.StartDevices();
-                _injecting.TrySetResult();
+                injecting?.Invoke();
             }
             while (true)
             {
