@@ -46,6 +46,9 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     /// keeps a 56-int table and most scenarios never preempt.</summary>
     private Random Rng => _rng ??= new Random(_seed);
 
+    /// <summary>How many preemptions each tick serves, for rates above one per timer tick.</summary>
+    private Pacer? _pace;
+
     public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed) =>
         DirectProps.Of((vm, spec, state, seed), static a => new HostSchedulerActor(a.vm, a.spec, a.state, a.seed));
 
@@ -56,7 +59,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         if (_spec.PreemptPerSecond > 0 && !_s.Stopped)
-            Timers.StartPeriodicTimer("preempt", PreemptTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.PreemptPerSecond));
+            _pace = Timers.StartPaced("preempt", PreemptTick.Instance, _spec.PreemptPerSecond);
         foreach (var v in _s.Preempted) ArmResume(v);
     }
 
@@ -64,6 +67,15 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 
     private void ArmResume(int vpe) =>
         Timers.StartSingleTimer(("resume", vpe), new ResumeVcpu(vpe), _spec.PreemptFor ?? TimeSpan.FromMilliseconds(1));
+
+    /// <summary>Preempts a random vCPU (one already preempted stays as it is).</summary>
+    private void PreemptOne()
+    {
+        var vpe = Rng.Next(_vm.Vcpus.Length);
+        if (!_s.Preempted.Add(vpe)) return;
+        Send(vpe, Preempt.Instance);
+        ArmResume(vpe);
+    }
 
     private void Send(int vcpu, object message) => _s.Held.Send(_vm, VmPort.Vcpu, vcpu, message, Self);
 
@@ -75,10 +87,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 Send(d.Vpe, Wake.Instance);
                 break;
             case PreemptTick:
-                var vpe = Rng.Next(_vm.Vcpus.Length);
-                if (!_s.Preempted.Add(vpe)) return;
-                Send(vpe, Preempt.Instance);
-                ArmResume(vpe);
+                for (var n = Pacer.Due(_pace); n > 0; n--) PreemptOne();
                 break;
             case Protocols.DeviceProtocol.Stop:
                 _s.Stopped = true;

@@ -30,6 +30,14 @@ public sealed class DeviceState(long budget)
 public sealed class IrqfdActor : UntypedActor, IWithTimers
 {
     private sealed record Tick(uint Spi) : ILocalMessage;
+    private sealed record FastTick : ILocalMessage
+    {
+        public static readonly FastTick Instance = new();
+    }
+
+    /// <summary>For a rate above one per timer tick: how many edges each tick serves, and whose turn is next.</summary>
+    private Pacer? _pace;
+    private uint _next;
 
     private readonly int _vmId;
     private readonly DeviceSpec _spec;
@@ -63,6 +71,13 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     private void StartTimers()
     {
         if (_spec.Rate <= 0 || _spec.Kind == DeviceKind.IrqfdResample) return;
+        if (_spec.Rate > Pacer.TimerRate)
+        {
+            // Faster than one timer per interrupt can fire: one timer for the device, each tick serving the edges due
+            // over all its interrupts, in turn.
+            _pace = Timers.StartPaced("paced", FastTick.Instance, _spec.Rate * _spec.Ids.Count);
+            return;
+        }
         var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));
         var period = TimeSpan.FromSeconds(1.0 / _spec.Rate);
         foreach (var id in _spec.Ids.All())
@@ -96,6 +111,13 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 break;
             case Tick t:
                 Edge(t.Spi);
+                break;
+            case FastTick:
+                for (var n = Pacer.Due(_pace); n > 0 && !_s.Stopped; n--)
+                {
+                    Edge(_spec.Ids.First + _next);
+                    _next = (_next + 1) % (uint)_spec.Ids.Count;
+                }
                 break;
             case Notified n:
                 if (_spec.Kind == DeviceKind.IrqfdResample) Resample(n.Spi);

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.Interrupts;
@@ -39,6 +40,9 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState
 public sealed class VcpuActor : VmUnitActor, IWithTimers
 {
     private sealed record HandlerDone(IntId Id) : ILocalMessage;
+
+    /// <summary>How many exits, reprogrammings and IPIs each tick serves, for rates above one per timer tick.</summary>
+    private Pacer? _exitPace, _reprogramPace, _ipiPace;
     private sealed record TrapExit : ILocalMessage
     {
         public static readonly TrapExit Instance = new();
@@ -122,16 +126,16 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
                 Finish(m.Id);
                 break;
             case TrapExit:
-                if (Running) Exit();
+                for (var n = Pacer.Due(_exitPace); n > 0 && Running; n--) Exit();
                 break;
             case ReprogramTick:
-                if (Running) Reprogram();
+                for (var n = Pacer.Due(_reprogramPace); n > 0 && Running; n--) Reprogram();
                 break;
             case Reenable:
                 if (Running) EnableAgain();
                 break;
             case IpiTick:
-                if (Running && _s.Ipis > 0) SendIpi();
+                for (var n = Pacer.Due(_ipiPace); n > 0 && Running && _s.Ipis > 0; n--) SendIpi();
                 break;
             case DeviceProtocol.Stop:
                 _s.Stopped = true;
@@ -202,12 +206,12 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         if (_s.Paused) return;
         if (_s.Disabled.Count > 0) Timers.StartSingleTimer("reenable", Reenable.Instance, TimeSpan.FromMilliseconds(1));
         if (_spec.Vcpu.ExitsPerSecond > 0)
-            Timers.StartPeriodicTimer("exit", TrapExit.Instance, TimeSpan.FromSeconds(1.0 / _spec.Vcpu.ExitsPerSecond));
+            _exitPace = Timers.StartPaced("exit", TrapExit.Instance, _spec.Vcpu.ExitsPerSecond);
         if (_s.Stopped) return;
         if (_spec.Guest.ReprogramPerSecond > 0 && Programmed.Length > 0)
-            Timers.StartPeriodicTimer("reprogram", ReprogramTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.ReprogramPerSecond));
+            _reprogramPace = Timers.StartPaced("reprogram", ReprogramTick.Instance, _spec.Guest.ReprogramPerSecond);
         if (_spec.Guest.IpiPerSecond > 0 && Lpis.Length > 0)
-            Timers.StartPeriodicTimer("ipi", IpiTick.Instance, TimeSpan.FromSeconds(1.0 / _spec.Guest.IpiPerSecond));
+            _ipiPace = Timers.StartPaced("ipi", IpiTick.Instance, _spec.Guest.IpiPerSecond);
     }
 
     private void Load()

@@ -21,24 +21,30 @@ public static class ScenarioLoader
     public const string Root = "fabric.scenario";
     /// <summary>Where the VMs run: one actor system, or sharded over a cluster of nodes (<see cref="ClusterSpec"/>).</summary>
     public const string ClusterRoot = "fabric.cluster";
-    public const string DefaultSource = "akka.hocon (embedded default scenario)";
+    /// <summary>Where the default scenario comes from: scenarios/default-mixed-storm.hocon, embedded in Fabric.Host.</summary>
+    public const string DefaultSource = "scenarios/default-mixed-storm.hocon (embedded default scenario)";
 
     /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (VmTable.MaxVmIdBits).</summary>
     public const int MaxVms = 1 << 16;
 
     /// <summary>
     /// Rates and short durations are paced by Akka's scheduler, whose wheel turns every 10 ms (akka.scheduler.tick-duration,
-    /// which Akka does not let go lower): a periodic timer fires at most once per tick, and a timer shorter than a tick
-    /// fires at the next one. So a rate above 100 per second, or a duration below 10 ms other than 0, would silently
-    /// become something else; they are refused instead.
+    /// which Akka does not let go lower). A rate above 100 per second is served by several events per tick
+    /// (<see cref="Fabric.Actors.Drivers.Pacer"/>), up to <see cref="MaxTimerRate"/>; a duration below 10 ms other than 0
+    /// would silently last a whole tick, so it is refused.
     /// </summary>
-    public const double MaxTimerRate = 100;
+    public const double MaxTimerRate = Fabric.Actors.Drivers.Pacer.MaxRate;
     public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
 
-    public static string EmbeddedDefaults()
+    public static string EmbeddedDefaults() => Embedded("akka.hocon");
+
+    /// <summary>The default mixed storm's text (scenarios/default-mixed-storm.hocon, embedded).</summary>
+    public static string EmbeddedDefaultScenario() => Embedded("default-mixed-storm.hocon");
+
+    private static string Embedded(string name)
     {
-        using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream("akka.hocon")
-            ?? throw new InvalidOperationException("akka.hocon is not embedded in Fabric.Host");
+        using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"{name} is not embedded in Fabric.Host");
         using var r = new StreamReader(s);
         return r.ReadToEnd();
     }
@@ -55,15 +61,11 @@ public static class ScenarioLoader
         var defaults = Defaults();
         var where = file ?? DefaultSource;
         var errors = new List<string>();
-        var config = defaults;
-        if (file is not null)
-        {
-            if (!System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
-            var parsed = ParseHocon(System.IO.File.ReadAllText(file), file, errors);
-            if (parsed is null) throw new ScenarioException(errors);
-            CheckKnownKeys(parsed, defaults, where, errors);
-            config = parsed.WithFallback(defaults);
-        }
+        if (file is not null && !System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
+        var scenarioText = ParseHocon(file is null ? EmbeddedDefaultScenario() : System.IO.File.ReadAllText(file), where, errors);
+        if (scenarioText is null) throw new ScenarioException(errors);
+        CheckKnownKeys(scenarioText, defaults, where, errors);
+        var config = scenarioText.WithFallback(defaults);
         foreach (var set in sets ?? [])
         {
             var eq = set.IndexOf('=');
@@ -132,6 +134,11 @@ public static class ScenarioLoader
             errors.Add($"{where}:{why}");
             return null;
         }
+        if (HoconGuard.CyclicSubstitution(text) is { } cycle)
+        {
+            errors.Add($"{where}: {cycle}");
+            return null;
+        }
         try
         {
             return ConfigurationFactory.ParseString(text);
@@ -152,9 +159,13 @@ public static class ScenarioLoader
     {
         var open = new Stack<(char Bracket, int Line)>();
         var line = 1;
+        var segments = 1;   // of the unquoted word being read: a.b.c nests as deep as a { b { c } }
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
+            if (c == '.' && ++segments > HoconGuard.MaxKeySegments)
+                return $"{line}: a key of more than {HoconGuard.MaxKeySegments} dot-separated segments (Akka's parser would overflow its stack)";
+            if (c != '.' && !char.IsLetterOrDigit(c) && c is not ('-' or '_')) segments = 1;
             switch (c)
             {
                 case '\n': line++; break;
@@ -179,6 +190,8 @@ public static class ScenarioLoader
                     break;
                 case '{' or '[':
                     open.Push((c, line));
+                    if (open.Count > HoconGuard.MaxDepth)
+                        return $"{line}: objects and lists are nested more than {HoconGuard.MaxDepth} deep (a scenario needs a handful; Akka's parser would overflow its stack)";
                     break;
                 case '}' or ']':
                     var want = c == '}' ? '{' : '[';
@@ -445,7 +458,7 @@ public static class ScenarioLoader
 
         public int Int(string key, int min, int max) => (int)Long(key, min, max);
 
-        /// <summary>A rate paced by Akka's scheduler: 0 (off) up to <see cref="MaxTimerRate"/> per second.</summary>
+        /// <summary>A paced rate: 0 (off) up to <see cref="MaxTimerRate"/> per second.</summary>
         public double Rate(string key)
         {
             var raw = Raw(key);
@@ -454,7 +467,7 @@ public static class ScenarioLoader
             if (v < 0) { Error(key, $"{raw} is negative: expected 0..{MaxTimerRate} per second"); return 0; }
             if (v > MaxTimerRate)
             {
-                Error(key, $"{raw} per second is more than the {MaxTimerRate} per second Akka's scheduler can pace (one timer fires at most once per 10 ms tick): expected 0..{MaxTimerRate}" +
+                Error(key, $"{raw} per second is more than the {MaxTimerRate} per second one paced source serves ({MaxTimerRate / 100} events per 10 ms scheduler tick): expected 0..{MaxTimerRate}" +
                            (key == "rate" ? " (rate = 0 injects as fast as the fabric accepts)" : ""));
                 return 0;
             }

@@ -35,7 +35,7 @@ public sealed class ScenarioValidationSpecs : IDisposable
         { "too-many-vms", "fabric.scenario.vms = 70000", "fabric.scenario.vms: 70000 is out of range 1..65536" },
         { "spis-not-multiple-of-32", "fabric.scenario.spis-per-vm = 40", "fabric.scenario.spis-per-vm: 40 is not a multiple of 32" },
         { "priority-out-of-range", "fabric.scenario.guest.priority-mask = 32", "fabric.scenario.guest.priority-mask: 32 is out of range 0..31" },
-        { "rate-beyond-the-scheduler", "fabric.scenario.vcpu.exits-per-second = 1000", "fabric.scenario.vcpu.exits-per-second: 1000 per second is more than the 100 per second" },
+        { "rate-beyond-the-pacer", "fabric.scenario.vcpu.exits-per-second = 20000", "fabric.scenario.vcpu.exits-per-second: 20000 per second is more than the 10000 per second" },
         { "duration-below-a-tick", "fabric.scenario.guest.handler-time = 20us", "fabric.scenario.guest.handler-time: 20us is shorter than Akka's scheduler tick" },
         { "negative-budget", "fabric.scenario.guest.ipis = -3", "fabric.scenario.guest.ipis: expected unlimited or an integer >= 0, found '-3'" },
         { "bad-intids", """fabric.scenario.interrupts = [ { intids = "irq:0-7", mode = edge, priority = 8, affinity = 0, enabled = true } ]""",

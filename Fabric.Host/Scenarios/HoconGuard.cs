@@ -1,0 +1,137 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+
+namespace Fabric.Host.Scenarios;
+
+/// <summary>
+/// What Akka's HOCON parser cannot survive, found before it runs. Akka resolves a substitution by recursion with no
+/// cycle check, so <c>vms = ${fabric.scenario.vms}</c>, or two keys that refer to each other, overflow the stack and
+/// abort the process (exit 134: a stack overflow cannot be caught in .NET); so does nesting thousands deep. Nesting is
+/// bounded by <see cref="MaxDepth"/> (ScenarioLoader's bracket scan); substitutions are checked here for cycles.
+/// </summary>
+public static partial class HoconGuard
+{
+    /// <summary>How deep objects and lists may nest (a scenario needs four or five levels).</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>How many dot-separated segments one key may have (a path of thousands of segments nests as deep).</summary>
+    public const int MaxKeySegments = 64;
+
+    private const string Marker = "__fabric_substitution_";
+
+    [GeneratedRegex(Marker + @"(\d+)__")]
+    private static partial Regex Placeholder();
+
+    /// <summary>
+    /// Null when no substitution of <paramref name="text"/> refers, directly or through others, to itself; else the
+    /// message naming the key and the cycle. Each <c>${path}</c> is replaced by a unique string and the text parsed
+    /// without resolving anything; then each key holding a substitution depends on every key holding one that its path
+    /// names (the same key, one inside it, or one it is inside), and a cycle in that graph is what Akka cannot resolve.
+    /// </summary>
+    public static string? CyclicSubstitution(string text)
+    {
+        var targets = new List<string>();
+        var neutral = Neutralise(text, targets);
+        if (targets.Count == 0) return null;
+        Config parsed;
+        try { parsed = ConfigurationFactory.ParseString(neutral); }
+        catch (Exception) { return null; }   // not valid HOCON either way: the real parse says why
+        // Which key holds which substitution.
+        var sites = new List<(string Key, int Target)>();
+        if (parsed.Root is { } root) Collect(root, "", sites);
+        foreach (var (key, target) in sites)
+        {
+            if (FindCycle(key, targets[target], sites, targets) is { } cycle)
+                return $"{key}: the substitution ${{{targets[target]}}} refers back to itself ({string.Join(" -> ", cycle)}): Akka's parser cannot resolve a cyclic substitution; write the value itself";
+        }
+        return null;
+    }
+
+    /// <summary>The keys from <paramref name="start"/> back to itself, following what each substitution names; or null.</summary>
+    private static List<string>? FindCycle(string start, string firstTarget, List<(string Key, int Target)> sites, List<string> targets)
+    {
+        var path = new List<string> { start };
+        var seen = new HashSet<string>();
+        return Walk(firstTarget);
+
+        List<string>? Walk(string target)
+        {
+            foreach (var (key, t) in sites)
+            {
+                if (!Overlaps(target, key)) continue;
+                if (key == start) return [.. path, key];
+                if (!seen.Add(key)) continue;
+                path.Add(key);
+                if (Walk(targets[t]) is { } found) return found;
+                path.RemoveAt(path.Count - 1);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Resolving <paramref name="target"/> reads <paramref name="key"/>: the same path, or one inside the other.</summary>
+    private static bool Overlaps(string target, string key) =>
+        target == key || key.StartsWith(target + ".", StringComparison.Ordinal) || target.StartsWith(key + ".", StringComparison.Ordinal);
+
+    private static void Collect(HoconValue value, string path, List<(string, int)> sites)
+    {
+        if (value.IsObject())
+        {
+            foreach (var (k, v) in value.GetObject().Items) Collect(v, path.Length == 0 ? k : path + "." + k, sites);
+            return;
+        }
+        if (value.IsArray())
+        {
+            foreach (var item in value.GetArray()) Collect(item, path, sites);
+            return;
+        }
+        string s;
+        try { s = value.GetString() ?? ""; }
+        catch (Exception) { return; }
+        foreach (Match m in Placeholder().Matches(s)) sites.Add((path, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>The text with every <c>${path}</c> / <c>${?path}</c> outside strings and comments replaced by a quoted
+    /// marker; the paths, in order, into <paramref name="targets"/>.</summary>
+    private static string Neutralise(string text, List<string> targets)
+    {
+        var sb = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '#' || (c == '/' && i + 1 < text.Length && text[i + 1] == '/'))
+            {
+                var end = text.IndexOf('\n', i);
+                if (end < 0) end = text.Length;
+                sb.Append(text, i, end - i);
+                i = end - 1;
+            }
+            else if (c == '"')
+            {
+                var triple = i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"';
+                var end = triple ? text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal) : i + 1;
+                if (triple) end = end < 0 ? text.Length : end + 3;
+                else
+                {
+                    while (end < text.Length && text[end] != '"' && text[end] != '\n') end += text[end] == '\\' ? 2 : 1;
+                    end = Math.Min(text.Length, end + 1);
+                }
+                sb.Append(text, i, end - i);
+                i = end - 1;
+            }
+            else if (c == '$' && i + 1 < text.Length && text[i + 1] == '{')
+            {
+                var close = text.IndexOf('}', i + 2);
+                if (close < 0) { sb.Append(text, i, text.Length - i); break; }
+                var target = text[(i + 2)..close].Trim().TrimStart('?').Trim().Trim('"');
+                sb.Append('"').Append(Marker).Append(targets.Count).Append("__\"");
+                targets.Add(target);
+                i = close;
+            }
+            else sb.Append(c);
+        }
+        return sb.ToString();
+    }
+}
