@@ -27,17 +27,50 @@ public sealed class FabricRuntime : IFabric
     public VmTopology[] Vms { get; }
     public int VmCount => Vms.Length;
 
-    /// <summary>Builds <paramref name="vms"/> VMs, each from <paramref name="spec"/> (with a per-VM seed), and boots them.</summary>
-    public static async Task<FabricRuntime> BuildAsync(ActorSystem system, int vms, VmSpec spec, EventLog log, TimeSpan? timeout = null, string name = "irs")
+    /// <summary>How many VMs are asked for at once while building: between two batches the build reports its progress
+    /// and sees a cancellation, so that Ctrl-C stops a large build within a batch's time (well under a second).</summary>
+    public const int BuildBatch = 1024;
+
+    /// <summary>Builds <paramref name="vms"/> VMs, each from <paramref name="spec"/> (with a per-VM seed), and boots them,
+    /// <see cref="BuildBatch"/> at a time, reporting the VMs built so far to <paramref name="progress"/>. When
+    /// <paramref name="cancel"/> fires, the build stops after the batch in flight and the runtime holds the VMs built.</summary>
+    public static async Task<FabricRuntime> BuildAsync(ActorSystem system, int vms, VmSpec spec, EventLog log, TimeSpan? timeout = null, string name = "irs",
+        IProgress<int>? progress = null, CancellationToken cancel = default)
     {
         var irs = system.ActorOf(IrsActor.Props(Math.Max(vms, 1), log), name);
-        var done = new TaskCompletionSource<VmTopology[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var collector = system.ActorOf(Props.Create(() => new Collector(vms, done)));
-        for (var v = 0; v < vms; v++)
-            irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
-        var built = await done.Task.WaitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
-        system.Stop(collector);
-        return new FabricRuntime(system, irs, log, built);
+        var collector = system.ActorOf(Props.Create(() => new Collector(vms)));
+        var deadline = timeout ?? TimeSpan.FromMinutes(2);
+        var (asked, built) = (0, 0);
+        // Two batches in flight, so that the IRS always has VMs to create while the previous batch is counted.
+        var inFlight = new Queue<(int End, Task Done)>();
+        try
+        {
+            while (built < vms)
+            {
+                while (asked < vms && inFlight.Count < 2 && !cancel.IsCancellationRequested)
+                {
+                    var end = Math.Min(vms, asked + BuildBatch);
+                    var batch = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    collector.Tell(new Collector.Expect(end, batch));
+                    for (var v = asked; v < end; v++)
+                        irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
+                    inFlight.Enqueue((end, batch.Task));
+                    asked = end;
+                }
+                if (inFlight.Count == 0) break;   // cancelled: nothing more was asked for
+                var (upTo, task) = inFlight.Dequeue();
+                await task.WaitAsync(deadline).ConfigureAwait(false);
+                built = upTo;
+                progress?.Report(built);
+            }
+            var taken = new TaskCompletionSource<VmTopology[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+            collector.Tell(new Collector.Take(built, taken));
+            return new FabricRuntime(system, irs, log, await taken.Task.ConfigureAwait(false));
+        }
+        finally
+        {
+            system.Stop(collector);
+        }
     }
 
     /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/> (kvm_set_irq), through the VM's
@@ -78,28 +111,43 @@ public sealed class FabricRuntime : IFabric
     public Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default) =>
         Quiescence.AwaitAsync(Log, quiet, timeout, ct);
 
-    private sealed class Collector(int expected, TaskCompletionSource<VmTopology[]> done) : UntypedActor
+    /// <summary>Collects the VMs' <see cref="VmActor.Created"/>; completes a batch's task once the VMs up to its end are
+    /// built, and hands over the first VMs built.</summary>
+    private sealed class Collector(int expected) : UntypedActor
     {
+        public sealed record Expect(int Built, TaskCompletionSource Done) : ILocalMessage;
+        public sealed record Take(int Count, TaskCompletionSource<VmTopology[]> Done) : ILocalMessage;
+
         private readonly VmTopology[] _vms = new VmTopology[expected];
         private int _count;
-
-        protected override void PreStart()
-        {
-            if (expected == 0) done.TrySetResult(_vms);
-        }
+        private readonly Queue<Expect> _waiting = new();
 
         protected override void OnReceive(object message)
         {
             switch (message)
             {
+                case Expect e:
+                    _waiting.Enqueue(e);
+                    Check();
+                    break;
                 case VmActor.Created c:
                     _vms[c.VmId] = c.Topology;
-                    if (++_count == expected) done.TrySetResult(_vms);
+                    _count++;
+                    Check();
+                    break;
+                case Take t:
+                    t.Done.TrySetResult(t.Count == _vms.Length ? _vms : _vms[..t.Count]);
                     break;
                 case IrsProtocol.Refused r:
-                    done.TrySetException(new InvalidOperationException($"{r.Operation}: {r.Reason}"));
+                    foreach (var w in _waiting) w.Done.TrySetException(new InvalidOperationException($"{r.Operation}: {r.Reason}"));
                     break;
             }
+        }
+
+        private void Check()
+        {
+            // VMs are built in any order; a batch is done once as many VMs as its end are.
+            while (_waiting.TryPeek(out var w) && _count >= w.Built) _waiting.Dequeue().Done.TrySetResult();
         }
     }
 }

@@ -151,7 +151,13 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                             if (irq.Target == e.Vpe) CheckOwed(e.Vm, irq);
                 break;
             case Ev.Migrate: Migrations++; break;
-            case Ev.Lost: Forget(e.Vm); break;
+            case Ev.Lost:
+                // A VmActor that crashed in the middle of a move or a load took the VM's state with it: nothing owes the
+                // VM's interrupts any more, but the loss itself fails the run (a node's crash is the cluster's to report).
+                if (e.Arg?.StartsWith(Vm.VmActor.CrashedLost, StringComparison.Ordinal) == true)
+                    Fail("I8", e.Vm, null, null, $"VM {e.Vm} was lost: its VmActor crashed during a move or a load ({e.Arg})");
+                Forget(e.Vm);
+                break;
             case Ev.Doorbell:
                 Doorbells++;
                 var d = V(e.Vm, e.Vpe ?? 0);

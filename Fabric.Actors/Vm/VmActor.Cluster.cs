@@ -120,7 +120,7 @@ public sealed partial class VmActor
     }
 
     private VmStoreProtocol.Put Marker(long tag, bool stopped = false) =>
-        new(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _started, Stopped = _stopped || stopped }), tag);
+        new(_vmId, VmSnapshotCodec.Encode(VmSnapshot.Running(_vmId, _topology.Generation) with { Started = _life.Started, Stopped = _life.Stopped || stopped }), tag);
 
     /// <summary>The destination's half of a handoff: restore the interrupt state in KVM's order and rebuild the units and
     /// drivers around what they carried; <paramref name="run"/> then runs it (once its running marker is stored). Null,
@@ -142,10 +142,10 @@ public sealed partial class VmActor
         foreach (var n in s.Notifiers) apList.Notifiers[n.Spi] = t.Devices[n.Device];
         Spawn(new VirtualIrsState(vm.Irs), apList, [.. vm.Cpus.Select(c => new VpeState(c))], [.. s.Vcpus.Select(c => c.ToState(_spec))]);
         RingDoorbells(first);
-        (_started, _stopped) = (s.Started, s.Stopped);
+        (_life.Started, _life.Stopped) = (s.Started, s.Stopped);
         run = () =>
         {
-            if (_started && !_stopped) ScheduleMoves();
+            if (_life.Started && !_life.Stopped) ScheduleMoves();
             // The blackout: from the source's stop to this run (when the snapshot says when that was).
             var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
             _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));
@@ -169,7 +169,7 @@ public sealed partial class VmActor
             return;
         }
         var frontDoor = Stash.ClearStash().Select(e => e.Message).OfType<IWireMessage>().Cast<object>();
-        var snapshot = new VmSnapshot(_vmId, _topology.Generation, Clean: true, _started, _stopped,
+        var snapshot = new VmSnapshot(_vmId, _topology.Generation, Clean: true, _life.Started, _life.Stopped,
             [.. VmStateFormat.Encode(saved.State!)],
             [.. move.Vcpus.Select(v => VcpuContext.Of(v!))],
             [.. move.Devices.Select(d => DeviceContext.Of(d!))],

@@ -43,24 +43,38 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     /// <summary>The cluster's snapshot store (a sharded entity), or null (a local VM).</summary>
     private readonly IActorRef? _store;
     private Move? _move;
-    private bool _started, _stopped;
+    private readonly VmLife _life;
 
-    public VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, IActorRef? store = null)
+    /// <summary>What the VmActor keeps across its own restarts, made once with its Props: the addresses of the VM's
+    /// actors (which outlive it: a restart keeps its children), whether its devices were started or stopped, and
+    /// whether it crashed in the middle of a move or a load, when the VM is lost.</summary>
+    private sealed class VmLife(int vmId, int vcpus)
+    {
+        public readonly VmTopology Topology = new(vmId, vcpus);
+        public bool Started, Stopped, Built, CrashedMidway;
+    }
+
+    /// <summary>The arg of the <c>lost</c> event of a VM whose VmActor crashed while its state was between its units and
+    /// a snapshot (a move or a load): the checker reports it (I8), since nothing took the VM's state over.</summary>
+    public const string CrashedLost = "crashed";
+
+    private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, IActorRef? store)
     {
         _vmId = vmId;
         _spec = spec;
         _log = log;
         _replyTo = replyTo;
         _store = store;
-        _topology = new VmTopology(vmId, spec.Vcpus);
+        _life = life;
+        _topology = life.Topology;
     }
 
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
-        DirectProps.Of((vmId, spec, log, replyTo), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, null));
+        DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
 
     /// <summary>VM <paramref name="vmId"/> as a sharded entity that keeps its snapshots in <paramref name="store"/>.</summary>
     public static Props EntityProps(int vmId, VmSpec spec, EventLog log, IActorRef store) =>
-        DirectProps.Of((vmId, spec, log, store), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.store));
+        DirectProps.Of((vmId, spec, log, store, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.store));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -73,6 +87,34 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         _topology.Vm = Self;
         if (_store is null) Build();
         else Load();
+    }
+
+    /// <summary>
+    /// The VmActor itself crashed. Its children — the VM's units and drivers, which own all its state — are kept (not
+    /// stopped, as Akka's default would), so the restarted VmActor takes the same VM over and it runs on: only the
+    /// message that crashed it is lost. During a move or a load the VM's state is between its units and a snapshot that
+    /// only this actor held: then its children are stopped and the VM is reported lost (<see cref="CrashedLost"/>).
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        if (_move is null && !_loading) return;
+        _life.CrashedMidway = true;
+        base.PreRestart(reason, message);
+    }
+
+    protected override void PostRestart(Exception reason)
+    {
+        _topology.Vm = Self;
+        if (_life.CrashedMidway)
+        {
+            Context.GetLogger().Error("vm-{0}: its VmActor crashed during a move or a load ({1}): the VM is lost", _vmId, reason.Message);
+            _log.Log(Ev.Lost, _vmId, null, null, $"{CrashedLost}: {reason.Message}");
+            Context.Stop(Self);
+            return;
+        }
+        if (!_life.Built) { PreStart(); return; }   // it crashed before its VM was built: build it now
+        Context.GetLogger().Warning("vm-{0}: its VmActor restarted after {1}; the VM's actors carry on", _vmId, reason.Message);
+        if (_life.Started && !_life.Stopped) ScheduleMoves();
     }
 
     /// <summary>A new VM: its IRS slice, AP list, VPEs and vCPUs, its host scheduler and devices; then the guest boots.</summary>
@@ -112,6 +154,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     {
         var t = _topology;
         var p = _spec.Policies;
+        _life.Built = true;
         var g = t.Generation == 0 ? "" : "@" + t.Generation;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
@@ -174,6 +217,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
 
     protected override void OnReceive(object message)
     {
+        if (message is IrsProtocol.Crash) throw new InvalidOperationException($"vm-{_vmId}: crash requested");
         if (_loading) { Loading(message); return; }
         if (_move is not null) { Moving(message); return; }
         switch (message)
@@ -183,15 +227,15 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 break;
             case DeviceProtocol.Start:
                 // Once stopped (the drain), a VM does not start again: a start that arrives late changes nothing.
-                if (_started || _stopped) return;
-                _started = true;
+                if (_life.Started || _life.Stopped) return;
+                _life.Started = true;
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
                 ScheduleMoves();
                 Mark();
                 break;
             case DeviceProtocol.Stop:
-                if (!_stopped) Mark(stopped: true);
-                _stopped = true;
+                if (!_life.Stopped) Mark(stopped: true);
+                _life.Stopped = true;
                 Timers.CancelAll();
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
                 foreach (var v in _topology.Vcpus) v.Tell(DeviceProtocol.Stop.Instance);

@@ -329,6 +329,8 @@ public static class ScenarioLoader
         var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
         var migration = Migration(r, vms, duration);
 
+        CheckMemory(r, vms, vcpus, spis, devices.Count);
+
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
@@ -403,6 +405,26 @@ public static class ScenarioLoader
         }
         var ids = r.VmIds("migrate.vms", vms);
         return every > TimeSpan.Zero || at.Count > 0 ? new MigrationSpec(every, at.Select(a => a.Value).ToArray(), ids) : null;
+    }
+
+    /// <summary><c>max-memory</c>: <c>auto</c> (half of this machine's memory) or a size; a scenario whose fabric
+    /// (<see cref="MemoryEstimate"/>) would need more is refused with the estimate and the limit, before anything is
+    /// built — 65,536 VMs of 64 vCPUs would otherwise build for most of an hour and then fail.</summary>
+    private static void CheckMemory(Reader r, int vms, int vcpus, int spis, int devices)
+    {
+        var raw = r.String("max-memory");
+        long limit;
+        if (raw == "auto") limit = MemoryEstimate.DefaultLimit();
+        else if (!MemoryEstimate.TryParseSize(raw, out limit))
+        {
+            r.Error("max-memory", $"expected auto or a size such as 512MiB or 20GiB, found '{raw}'");
+            return;
+        }
+        var need = MemoryEstimate.Bytes(vms, vcpus, spis, devices);
+        if (need > limit)
+            r.Error("max-memory", $"{vms:N0} VMs x {vcpus} vCPUs would need about {MemoryEstimate.Show(need)} once built, more than the limit of " +
+                                  $"{MemoryEstimate.Show(limit)} ({(raw == "auto" ? "half of this machine's memory" : "max-memory")}): " +
+                                  "run fewer VMs or vCPUs, or raise the limit, e.g. --set max-memory=" + (need / (1L << 30) + 2) + "GiB, if the machine has it");
     }
 
     /// <summary>A duration as a scenario would write it (1500ms, 2s, 250us).</summary>

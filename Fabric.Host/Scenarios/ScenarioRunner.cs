@@ -60,8 +60,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             console.MarkupLine(Markup.Escape($"node 0 of this process: {cluster.AddressOf(0)}" +
                                              (spec.SeedNodes.Count > 0 ? $" (joined {string.Join(", ", spec.SeedNodes)})" : "")));
         }
-        else fabric = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        else fabric = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5),
+            progress: new BuildProgress(console, s.Vms, building), cancel: stopInjecting).ConfigureAwait(false);
         var buildTime = building.Elapsed;
+        // Ctrl-C or SIGTERM during the build: the VMs built so far are stopped and reported, nothing is started.
+        var buildNote = fabric.VmCount < s.Vms ? $"stopped during the build: {fabric.VmCount:N0} of {s.Vms:N0} VMs built; " : "";
         logger.LogInformation("Built {Vms} VMs ({Vcpus} vCPUs) on {Nodes} node(s) in {Seconds:F2} s", s.Vms, s.TotalVcpus, s.Cluster?.Nodes ?? 1, buildTime.TotalSeconds);
 
         bool interrupted, drained;
@@ -81,7 +84,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var violations = checker.Finish();
         var result = new RunResult(s, RunReport.From(s, checker, violations, report, vmsPerNode), violations, buildTime, drained, interrupted);
 
-        var notes = string.Create(CultureInfo.InvariantCulture, $"built in {buildTime.TotalSeconds:F2} s; ") +
+        var notes = string.Create(CultureInfo.InvariantCulture, $"built in {buildTime.TotalSeconds:F2} s; {buildNote}") +
                     (interrupted ? "stopped early by a shutdown request; " : "") +
                     string.Concat(exits.Notes.Select(n => n + "; ")) +
                     (drained ? "drained" : $"did not drain within {s.DrainTimeout.TotalSeconds:F0} s of the devices stopping (still busy: a livelock?)");
@@ -281,5 +284,18 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             var dt = (now - at).TotalSeconds;
             return dt > 0 ? (acks - first) / dt : 0;
         }
+    }
+}
+
+/// <summary>The build's progress on the console: a line at most once a second while a large fabric is built.</summary>
+internal sealed class BuildProgress(IAnsiConsole console, int vms, Stopwatch clock) : IProgress<int>
+{
+    private TimeSpan _next = TimeSpan.FromSeconds(1);
+
+    public void Report(int built)
+    {
+        if (built >= vms || clock.Elapsed < _next) return;
+        _next = clock.Elapsed + TimeSpan.FromSeconds(1);
+        console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"building: {built:N0} of {vms:N0} VMs ({clock.Elapsed.TotalSeconds:F1} s; Ctrl-C stops the build)")));
     }
 }

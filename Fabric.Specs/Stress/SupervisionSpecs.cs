@@ -17,7 +17,7 @@ public class SupervisionSpecs : TestKit
     public static TheoryData<string, TrackingPolicy> Kinds()
     {
         var data = new TheoryData<string, TrackingPolicy>();
-        foreach (var kind in new[] { "virs", "ap-list", "vpe", "vcpu", "scheduler", "device" })
+        foreach (var kind in new[] { "vm", "virs", "ap-list", "vpe", "vcpu", "scheduler", "device" })
             foreach (var t in new[] { TrackingPolicy.Push, TrackingPolicy.Fold })
                 data.Add(kind, t);
         return data;
@@ -36,6 +36,7 @@ public class SupervisionSpecs : TestKit
             // Crash the chosen kind in every VM, several times while the storm runs.
             var targets = rt.Vms.SelectMany(vm => kind switch
             {
+                "vm" => [vm.Vm],
                 "virs" => [vm.Virs],
                 "ap-list" => [vm.ApList],
                 "vpe" => vm.Vpes,
@@ -56,5 +57,50 @@ public class SupervisionSpecs : TestKit
         while (crashes.HasMessages) if (crashes.ReceiveOne(TimeSpan.Zero) is Error e && e.Cause?.Message.Contains("crash requested") == true) seen++;
         Assert.Equal(sent, seen);
         Assert.True(run.Checker.Acknowledged > 0);
+        Assert.Equal(0, run.Checker.LostVms);
+    }
+
+    [Fact]
+    public async Task A_VmActor_crash_keeps_its_VM_running_on_the_same_units()
+    {
+        var spec = FabricHarness.Everything(new FabricPolicies(), perDevice: 2_000, ipis: 50);
+        var checkedUnits = false;
+        var run = await FabricHarness.RunAsync(Sys, vms: 1, spec, runFor: TimeSpan.FromMilliseconds(600), during: rt =>
+        {
+            var vm = rt.Vms[0];
+            var units = new[] { vm.Virs, vm.ApList }.Concat(vm.Vpes).Concat(vm.Vcpus).ToArray();
+            Watch(vm.Virs);
+            vm.Vm.Tell(IrsProtocol.Crash.Instance);
+            // The restarted VmActor answers as the same VM, and its units are the same actors, alive.
+            rt.Vms[0].Vm.Tell(new Fabric.Actors.Cluster.ClusterProtocol.Where(0), TestActor);
+            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(0, h.Generation));
+            ExpectNoMsg(TimeSpan.FromMilliseconds(100));   // no Terminated of the IRS slice
+            Assert.Same(units[0], rt.Vms[0].Virs);
+            checkedUnits = true;
+        });
+        Assert.True(checkedUnits);
+        Assert.True(run.Quiesced, run.Describe());
+        Assert.True(run.Violations.Count == 0, run.Describe());
+        Assert.Equal(0, run.Checker.LostVms);
+        Assert.True(run.Checker.Acknowledged > 100, run.Describe());
+    }
+
+    [Fact]
+    public async Task A_VmActor_crash_in_the_middle_of_a_move_is_reported_as_a_lost_VM()
+    {
+        var spec = FabricHarness.Everything(new FabricPolicies(), perDevice: 2_000, ipis: 50);
+        var run = await FabricHarness.RunAsync(Sys, vms: 2, spec, runFor: TimeSpan.FromMilliseconds(400), during: rt =>
+        {
+            var vm = rt.Vms[1].Vm;
+            // The move begins with the first message; the crash arrives while it waits for the vCPUs to stop.
+            vm.Tell(new MigrationProtocol.Migrate(1));
+            vm.Tell(IrsProtocol.Crash.Instance);
+        });
+        Assert.Equal(1, run.Checker.LostVms);
+        var lost = Assert.Single(run.Violations, v => v.Invariant == "I8");
+        Assert.Equal(1, lost.Vm);
+        Assert.Contains("crashed during a move", lost.Message);
+        // The other VM ran on and holds every invariant.
+        Assert.DoesNotContain(run.Violations, v => v.Vm == 0);
     }
 }
