@@ -46,6 +46,9 @@ public sealed class ReportBuilder : IEventSink
     public long Activity { get; private set; }
     public long Acknowledged { get; private set; }
 
+    /// <summary>The vCPUs' exits to KVM (trap exits, WFI and preemption puts).</summary>
+    public long Exits { get; private set; }
+
     /// <summary>VMs handed off to another node with their state (a graceful leave or a rebalance of the cluster).</summary>
     public long Handoffs { get; private set; }
 
@@ -67,6 +70,7 @@ public sealed class ReportBuilder : IEventSink
     {
         LastT = Math.Max(LastT, e.T);
         if (e.Ev != Ev.Exit) Activity++;
+        else Exits++;
         if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true) Handoffs++;
         if (e.Ev == Ev.Lost) Forget(e.Vm);
         if (e.IntId is null) return;

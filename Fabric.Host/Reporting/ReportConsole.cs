@@ -18,7 +18,7 @@ public static class ReportConsole
         var counters = Counters(
             ("injected", r.Injected), ("coalesced", r.Coalesced), ("acknowledged", r.Acknowledged), ("deactivated", r.Deactivated),
             ("notified", r.Notified), ("resampled", r.Resampled), ("doorbells", r.Doorbells), ("residency changes", r.ResidencyChanges),
-            ("migrations", r.Migrations), ("nodes", r.Nodes));
+            ("exits", r.Exits), ("migrations", r.Migrations), ("nodes", r.Nodes));
         // node:VMs for each node up at the end ("0:6 1:6" after node 2 left).
         counters.AddRow("VMs per node", string.Join(" ", r.VmsPerNode.Select(kv => $"{kv.Key}:{N(kv.Value)}")));
         foreach (var (name, value) in new[] { ("handoffs", r.Handoffs), ("lost VMs", r.LostVms), ("pending at end", r.PendingAtEnd), ("AP list at end", r.ApListAtEnd) })

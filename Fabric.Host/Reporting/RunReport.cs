@@ -17,12 +17,13 @@ public sealed record ViolationReport(string Invariant, int Vm, int? Vpe, string?
 public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyList<ViolationReport> Violations);
 
 /// <summary>
-/// The report of DESIGN.md §5, key for key, plus Fabric's extensions, <c>migrations</c> (right after
+/// The report of DESIGN.md §5, key for key, plus Fabric's extensions, <c>exits</c> and <c>migrations</c> (right after
 /// <c>residencyChanges</c>), the cluster's <c>nodes</c>, <c>vmsPerNode</c>, <c>handoffs</c> and <c>lostVms</c> (right
 /// after <c>migrations</c>) and <c>notifyLatencyMicros</c>: written by <c>--report</c> and printed as a table.
 /// <c>vcpus</c> is the total over all VMs; <c>throughputPerSecond</c> is acknowledged interrupts per wall second from
 /// the first injection to the last event; <c>latencyMicros</c> runs from a device's trigger to the guest's acknowledge,
-/// <c>notifyLatencyMicros</c> from a tracked SPI's deactivation to its notifier. <c>migrations</c> counts the log's
+/// <c>notifyLatencyMicros</c> from a tracked SPI's deactivation to its notifier. <c>exits</c> counts the vCPUs' exits to
+/// KVM (the log's <c>exit</c> events: trap exits at <c>vcpu.exits-per-second</c>, WFI and preemption puts). <c>migrations</c> counts the log's
 /// <c>migrate</c> events: live moves of a VM to fresh actors (scenario key <c>migrate</c>), one per move, and the
 /// handoffs. <c>nodes</c> is how many nodes the VMs were sharded over (<c>fabric.cluster</c>; 1 for the local fabric);
 /// <c>vmsPerNode</c> maps each node still up at the end (its index, as a string) to the VMs it runs then (the local
@@ -43,6 +44,7 @@ public sealed record RunReport(
     long Resampled,
     long Doorbells,
     long ResidencyChanges,
+    long Exits,
     long Migrations,
     int Nodes,
     IReadOnlyDictionary<string, int> VmsPerNode,
@@ -73,7 +75,7 @@ public sealed record RunReport(
             .OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
         return new RunReport(s.Name, s.Seed, s.Vms, s.TotalVcpus,
             checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
-            checker.Resampled, checker.Doorbells, checker.ResidencyChanges, checker.Migrations,
+            checker.Resampled, checker.Doorbells, checker.ResidencyChanges, b.Exits, checker.Migrations,
             s.Cluster?.Nodes ?? 1, perNode, b.Handoffs, checker.LostVms,
             checker.PendingNow, checker.TrackedNow,
             new InvariantsReport(InvariantChecker.All, violations.Select(ViolationReport.From).ToArray()),

@@ -18,7 +18,7 @@ public sealed class GeneratedBadConfigSpecs : IDisposable
     [
         ("seed", "int", 0, long.MaxValue), ("vms", "int", 1, 65536), ("vcpus-per-vm", "int", 1, 512),
         ("spis-per-vm", "int", 32, 1024), ("stop-after.injections", "int", 1, long.MaxValue),
-        ("guest.priority-mask", "int", 0, 31), ("vcpu.exits-per-second", "num", 0, 100), ("host.preempt-per-second", "num", 0, 100),
+        ("guest.priority-mask", "int", 0, 31), ("vcpu.exits-per-second", "num", 0, 10_000), ("host.preempt-per-second", "num", 0, 10_000),
         ("vcpu.wfi-when-idle", "bool", 0, 0), ("tracking", "enum", 0, 0), ("policies.notify", "enum", 0, 0),
         ("policies.virtual-level", "enum", 0, 0), ("policies.dbpm", "enum", 0, 0),
         ("stop-after.duration", "duration", 0, 0), ("guest.handler-time", "duration", 0, 0), ("migrate.every", "duration", 0, 0),

@@ -5,7 +5,7 @@ using Xunit;
 namespace Fabric.Specs.Host;
 
 /// <summary>The report of DESIGN.md §5: every key, with its JSON type, and nothing else but Fabric's extensions
-/// (migrations, right after residencyChanges; the cluster's nodes, vmsPerNode, handoffs and lostVms, right after
+/// (exits and migrations, right after residencyChanges; the cluster's nodes, vmsPerNode, handoffs and lostVms, right after
 /// migrations; and notifyLatencyMicros); its numbers agree with each other; a failing run's violations name where.</summary>
 public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArtefacts>
 {
@@ -14,7 +14,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         ("scenario", JsonValueKind.String), ("seed", JsonValueKind.Number), ("vms", JsonValueKind.Number), ("vcpus", JsonValueKind.Number),
         ("injected", JsonValueKind.Number), ("coalesced", JsonValueKind.Number), ("acknowledged", JsonValueKind.Number),
         ("deactivated", JsonValueKind.Number), ("notified", JsonValueKind.Number), ("resampled", JsonValueKind.Number),
-        ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
+        ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("exits", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
         ("nodes", JsonValueKind.Number), ("vmsPerNode", JsonValueKind.Object), ("handoffs", JsonValueKind.Number), ("lostVms", JsonValueKind.Number),
         ("pendingAtEnd", JsonValueKind.Number),
         ("apListAtEnd", JsonValueKind.Number), ("invariants", JsonValueKind.Object), ("elapsedSeconds", JsonValueKind.Number),
