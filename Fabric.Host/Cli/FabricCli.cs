@@ -72,7 +72,7 @@ public static class FabricCli
         check.SetAction(pr => Check(pr.GetValue(logArg)!, pr.GetValue(tracking) == "fold", pr.GetValue(vms), pr.GetValue(vcpus), pr.GetValue(spis), console, error));
 
         var root = new RootCommand("Fabric: the Arm GICv5 virtual interrupt fabric, and KVM's handling of it, as actors. " +
-                                   "With no command: run the default scenario of akka.hocon.") { run, validate, check };
+                                   "With no command: run the default mixed storm (scenarios/default-mixed-storm.hocon, embedded).") { run, validate, check };
         foreach (var o in runOptions) root.Options.Add(o);
         root.SetAction((pr, _) => Run(pr, null));
 
