@@ -32,6 +32,18 @@ public sealed class IrsActor : UntypedActor
 
     public static Props Props(int maxVms, EventLog log) => DirectProps.Of((maxVms, log), static a => new IrsActor(a.maxVms, a.log));
 
+    /// <summary>A crash of the IRS does not take the VMs with it (Akka's default would stop every child): they are
+    /// kept, and the restarted IRS reads its VM table back from them (each is named <c>vm-N</c>).</summary>
+    protected override void PreRestart(Exception reason, object message) { }
+
+    protected override void PostRestart(Exception reason)
+    {
+        foreach (var child in Context.GetChildren())
+            if (child.Path.Name.StartsWith("vm-", StringComparison.Ordinal)
+                && int.TryParse(child.Path.Name.AsSpan(3), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+                _vms[id] = child;
+    }
+
     protected override void OnReceive(object message)
     {
         switch (message)
@@ -45,6 +57,8 @@ public sealed class IrsActor : UntypedActor
                     target.Forward(_extractor.EntityMessage(e));
                 else Sender.Tell(new IrsProtocol.Refused("VM message", $"VM {e.VmId} does not exist"));
                 break;
+            case IrsProtocol.Crash:
+                throw new InvalidOperationException("irs: crash requested");
             case DestroyVm m:
                 if (!_vms.Remove(m.VmId, out var vm)) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", $"VM {m.VmId} does not exist")); return; }
                 Context.Stop(vm);

@@ -82,7 +82,17 @@ public static class ScenarioLoader
             if (n is < 1 or > ClusterSpec.MaxNodes) errors.Add($"--nodes {n}: expected 1..{ClusterSpec.MaxNodes} nodes ({ClusterRoot}.nodes)");
             else config = ConfigurationFactory.ParseString(FormattableString.Invariant($"{ClusterRoot} {{ enabled = on, nodes = {n} }}")).WithFallback(config);
         }
-        var scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
+        Scenario scenario;
+        try
+        {
+            scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
+        }
+        catch (Exception e) when (e is not ScenarioException)
+        {
+            // What the parse check above did not catch: Akka's Config API failing on a tree its parser accepted.
+            errors.Add($"{where}: not valid HOCON: Akka's configuration could not read it ({e.GetType().Name}: {e.Message})");
+            throw new ScenarioException(errors);
+        }
         if (scenario.Cluster is { } cluster && (seedNodes is not null || port is not null))
             scenario = scenario with { Cluster = Processes(cluster, seedNodes, port, errors) };
         if (errors.Count > 0) throw new ScenarioException(errors);
@@ -141,13 +151,29 @@ public static class ScenarioLoader
         }
         try
         {
-            return ConfigurationFactory.ParseString(text);
+            var config = ConfigurationFactory.ParseString(text);
+            Touch(config.Root);
+            // Akka's parser can return a tree its own Config API then trips over (a NullReferenceException in a merge):
+            // merge it once here, so that such text is refused as not valid HOCON.
+            _ = config.WithFallback(Defaults()).GetConfig(Root);
+            return config;
         }
         catch (Exception ex)
         {
-            errors.Add($"{where}: not valid HOCON: {ex.Message.Trim()}");
+            errors.Add($"{where}: not valid HOCON: " + (ex is NullReferenceException or InvalidCastException or IndexOutOfRangeException
+                ? $"Akka's parser built a tree it cannot read back ({ex.GetType().Name}): look for an object or a list where a key belongs"
+                : ex.Message.Trim()));
             return null;
         }
+    }
+
+    /// <summary>Reads every value of a parsed tree once, so that what Akka's parser left unreadable throws here.</summary>
+    private static void Touch(HoconValue? value)
+    {
+        if (value is null) return;
+        if (value.IsObject()) { foreach (var (_, v) in value.GetObject().Items) Touch(v); }
+        else if (value.IsArray()) { foreach (var v in value.GetArray()) Touch(v); }
+        else _ = value.GetString();
     }
 
     /// <summary>

@@ -103,4 +103,23 @@ public class SupervisionSpecs : TestKit
         // The other VM ran on and holds every invariant.
         Assert.DoesNotContain(run.Violations, v => v.Vm == 0);
     }
+
+    [Fact]
+    public async Task An_IRS_crash_keeps_every_VM_and_its_table()
+    {
+        var spec = FabricHarness.Everything(new FabricPolicies(), perDevice: 2_000, ipis: 50);
+        var routed = false;
+        var run = await FabricHarness.RunAsync(Sys, vms: 2, spec, runFor: TimeSpan.FromMilliseconds(500), during: rt =>
+        {
+            rt.Irs.Tell(IrsProtocol.Crash.Instance);
+            // The restarted IRS still routes to VM 1: it read its table back from its children.
+            rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(1, new Fabric.Actors.Cluster.ClusterProtocol.Where(1)), TestActor);
+            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(1, h.VmId));
+            routed = true;
+        });
+        Assert.True(routed);
+        Assert.True(run.Quiesced, run.Describe());
+        Assert.True(run.Violations.Count == 0, run.Describe());
+        Assert.True(run.Checker.Acknowledged > 100, run.Describe());
+    }
 }
