@@ -30,14 +30,23 @@ public static partial class HoconGuard
     /// without resolving anything; then each key holding a substitution depends on every key holding one that its path
     /// names (the same key, one inside it, or one it is inside), and a cycle in that graph is what Akka cannot resolve.
     /// </summary>
-    public static string? CyclicSubstitution(string text)
+    /// <para>An optional substitution <c>${?path}</c> that names no key of the file is refused too: a scenario's
+    /// substitutions see only its own file, so it stands for nothing, and inside a list Akka's parser loops forever on
+    /// it (found by fuzzing).</para>
+    public static string? Substitutions(string text)
     {
         var targets = new List<string>();
-        var neutral = Neutralise(text, targets);
+        var optional = new List<bool>();
+        var neutral = Neutralise(text, targets, optional);
         if (targets.Count == 0) return null;
         Config parsed;
+        // Replacing a substitution by a string keeps valid text valid; what does not parse now is refused here, since
+        // Akka's parser can loop forever on such text once the substitutions are back in (found by fuzzing).
         try { parsed = ConfigurationFactory.ParseString(neutral); }
-        catch (Exception) { return null; }   // not valid HOCON either way: the real parse says why
+        catch (Exception e) { return $"not valid HOCON: {e.Message.Trim()}"; }
+        for (var i = 0; i < targets.Count; i++)
+            if (optional[i] && !Exists(parsed, targets[i]))
+                return $"the optional substitution ${{?{targets[i]}}} names no key of this file (a scenario's substitutions see only its own file, not akka.hocon): write the value, or leave the key out";
         // Which key holds which substitution.
         var sites = new List<(string Key, int Target)>();
         if (parsed.Root is { } root) Collect(root, "", sites);
@@ -71,6 +80,12 @@ public static partial class HoconGuard
         }
     }
 
+    private static bool Exists(Config parsed, string path)
+    {
+        try { return path.Length > 0 && parsed.HasPath(path); }
+        catch (Exception) { return false; }
+    }
+
     /// <summary>Resolving <paramref name="target"/> reads <paramref name="key"/>: the same path, or one inside the other.</summary>
     private static bool Overlaps(string target, string key) =>
         target == key || key.StartsWith(target + ".", StringComparison.Ordinal) || target.StartsWith(key + ".", StringComparison.Ordinal);
@@ -95,7 +110,7 @@ public static partial class HoconGuard
 
     /// <summary>The text with every <c>${path}</c> / <c>${?path}</c> outside strings and comments replaced by a quoted
     /// marker; the paths, in order, into <paramref name="targets"/>.</summary>
-    private static string Neutralise(string text, List<string> targets)
+    private static string Neutralise(string text, List<string> targets, List<bool> optional)
     {
         var sb = new StringBuilder(text.Length);
         for (var i = 0; i < text.Length; i++)
@@ -125,7 +140,9 @@ public static partial class HoconGuard
             {
                 var close = text.IndexOf('}', i + 2);
                 if (close < 0) { sb.Append(text, i, text.Length - i); break; }
-                var target = text[(i + 2)..close].Trim().TrimStart('?').Trim().Trim('"');
+                var inside = text[(i + 2)..close].Trim();
+                optional.Add(inside.StartsWith('?'));
+                var target = inside.TrimStart('?').Trim().Trim('"');
                 sb.Append('"').Append(Marker).Append(targets.Count).Append("__\"");
                 targets.Add(target);
                 i = close;

@@ -144,14 +144,15 @@ public static class ScenarioLoader
             errors.Add($"{where}:{why}");
             return null;
         }
-        if (HoconGuard.CyclicSubstitution(text) is { } cycle)
+        if (HoconGuard.Substitutions(text) is { } cycle)
         {
             errors.Add($"{where}: {cycle}");
             return null;
         }
         try
         {
-            var config = ConfigurationFactory.ParseString(text);
+            var config = ParseWithin(text, ParseTimeout) ?? throw new TimeoutException(
+                $"Akka's parser did not finish within {ParseTimeout.TotalSeconds:F0} s (it loops on some malformed text): check the braces, lists and substitutions");
             Touch(config.Root);
             // Akka's parser can return a tree its own Config API then trips over (a NullReferenceException in a merge):
             // merge it once here, so that such text is refused as not valid HOCON.
@@ -167,13 +168,43 @@ public static class ScenarioLoader
         }
     }
 
-    /// <summary>Reads every value of a parsed tree once, so that what Akka's parser left unreadable throws here.</summary>
-    private static void Touch(HoconValue? value)
+    /// <summary>How long Akka's parser may take over one scenario (a few milliseconds for any real one).</summary>
+    public static readonly TimeSpan ParseTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Akka's parser on a thread of its own, so that text it loops on is refused instead of hanging the host;
+    /// null on timeout (the thread, a background one, is abandoned).</summary>
+    private static Config? ParseWithin(string text, TimeSpan timeout)
     {
-        if (value is null) return;
-        if (value.IsObject()) { foreach (var (_, v) in value.GetObject().Items) Touch(v); }
-        else if (value.IsArray()) { foreach (var v in value.GetArray()) Touch(v); }
-        else _ = value.GetString();
+        Config? config = null;
+        Exception? failed = null;
+        var parser = new Thread(() =>
+        {
+            try { config = ConfigurationFactory.ParseString(text); }
+            catch (Exception e) { failed = e; }
+        }, maxStackSize: 16 << 20) { IsBackground = true, Name = "hocon-parse" };
+        parser.Start();
+        if (!parser.Join(timeout)) return null;
+        if (failed is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+        return config;
+    }
+
+    /// <summary>Reads every value of a parsed tree once, so that what Akka's parser left unreadable throws here; a tree
+    /// that contains itself (Akka's parser can merge an object into its own child) or nests deeper than
+    /// <see cref="HoconGuard.MaxDepth"/> is refused before anything walks it recursively.</summary>
+    private static void Touch(HoconValue? root)
+    {
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<(HoconValue Value, int Depth)>();
+        if (root is not null) pending.Push((root, 0));
+        while (pending.TryPop(out var item))
+        {
+            var (value, depth) = item;
+            if (depth > 2 * HoconGuard.MaxDepth || !seen.Add(value))
+                throw new FormatException("Akka's parser built a tree that contains itself (an object merged into its own member): check the braces and the keys");
+            if (value.IsObject()) { foreach (var (_, v) in value.GetObject().Items) pending.Push((v, depth + 1)); }
+            else if (value.IsArray()) { foreach (var v in value.GetArray()) pending.Push((v, depth + 1)); }
+            else _ = value.GetString();
+        }
     }
 
     /// <summary>
