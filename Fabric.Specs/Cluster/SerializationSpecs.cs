@@ -26,7 +26,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = OFF")))
 {
     /// <summary>One case per wire message type at least, by name (names keep the theory's data serializable).</summary>
-    private static readonly Dictionary<string, IWireMessage> Wire = new()
+    internal static readonly Dictionary<string, IWireMessage> Wire = new()
     {
         ["envelope of SetIrq"] = new VmEnvelope(12, new ApListProtocol.SetIrq(40, true)),
         ["envelope of Start"] = new VmEnvelope(0, DeviceProtocol.Start.Instance),
@@ -303,7 +303,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     private static bool IsRecord(Type t) => t.GetMethod("<Clone>$") is not null;
 
     /// <summary>Value equality that looks into the byte arrays records compare by reference.</summary>
-    private sealed class WireComparer : IEqualityComparer<object>
+    internal sealed class WireComparer : IEqualityComparer<object>
     {
         public static readonly WireComparer Instance = new();
 
@@ -320,7 +320,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
 
     /// <summary>Every field of a snapshot: three vCPUs (handling, deferred, disabled), devices holding every kind of
     /// send, not holding, and holding nothing, a scheduler holding sends, notifiers, and each front-door message.</summary>
-    private static VmSnapshot Full(IActorRef device, ImmutableArray<byte>? gic = null) => new(
+    internal static VmSnapshot Full(IActorRef device, ImmutableArray<byte>? gic = null) => new(
         VmId: 17,
         Generation: 6,
         Clean: true,
@@ -410,7 +410,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
 
     /// <summary>Field by field (records compare their arrays by reference); a held RegisterNotifier's device is not
     /// carried: it is read as Nobody.</summary>
-    private static void AssertSame(VmSnapshot expected, VmSnapshot actual)
+    internal static void AssertSame(VmSnapshot expected, VmSnapshot actual)
     {
         Assert.Equal((expected.VmId, expected.Generation, expected.Clean, expected.Started, expected.Stopped, expected.FoldId),
             (actual.VmId, actual.Generation, actual.Clean, actual.Started, actual.Stopped, actual.FoldId));
