@@ -235,6 +235,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         public IEnumerable<string> Notes => _notes.Concat(plan.Skip(_next).Select(x => $"{x} not taken: the devices stopped first"));
 
         /// <param name="now">Time since the devices started.</param>
+        /// <param name="devicesRunning">False once the devices stopped: an exit not yet taken is then not taken.</param>
         /// <param name="moved">VMs handed off or lost so far, as the pumped log says.</param>
         public void Step(TimeSpan now, bool devicesRunning, long moved)
         {
