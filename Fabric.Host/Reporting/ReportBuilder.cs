@@ -17,8 +17,9 @@ namespace Fabric.Host.Reporting;
 /// several consumptions may share one notification) to the notification.</para>
 /// <para>A clustered run: the handoffs (<c>migrate</c> events whose arg ends in <c>handoff</c>: a VM moved to another
 /// node) are counted; a <c>lost</c> VM's triggers in flight are dropped with it (its recreation starts empty).</para>
+/// <para>With <paramref name="metrics"/> each count and latency is also emitted live as it is taken (<see cref="FabricMetrics"/>).</para>
 /// </summary>
-public sealed class ReportBuilder : IEventSink
+public sealed class ReportBuilder(FabricMetrics? metrics = null) : IEventSink
 {
     public const long BinNanos = 100_000_000;
     private const long MaxTrackableNanos = 3_600_000_000_000;
@@ -67,7 +68,12 @@ public sealed class ReportBuilder : IEventSink
     {
         LastT = Math.Max(LastT, e.T);
         if (e.Ev != Ev.Exit) Activity++;
-        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true) Handoffs++;
+        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true)
+        {
+            Handoffs++;
+            metrics?.Handoff();
+        }
+        if (e.Ev == Ev.Doorbell) metrics?.Doorbell();
         if (e.Ev == Ev.Lost) Forget(e.Vm);
         if (e.IntId is null) return;
         switch (e.Ev)
@@ -76,6 +82,7 @@ public sealed class ReportBuilder : IEventSink
                 if (FirstInjectT < 0) FirstInjectT = e.T;
                 L(e).Triggers.Enqueue(e.T);
                 InFlight++;
+                metrics?.Injected();
                 break;
             case Ev.Pend:
                 var p = L(e);
@@ -92,11 +99,14 @@ public sealed class ReportBuilder : IEventSink
             case Ev.Ack:
                 Acknowledged++;
                 var a = L(e);
+                var latency = -1L;
                 if (a.Pending.TryDequeue(out var trigger))
                 {
                     InFlight--;
-                    Latency.RecordValue(Math.Clamp(e.T - trigger, 0, MaxTrackableNanos));
+                    latency = Math.Clamp(e.T - trigger, 0, MaxTrackableNanos);
+                    Latency.RecordValue(latency);
                 }
+                metrics?.Acknowledged(latency);
                 if (FirstInjectT >= 0 && e.T >= FirstInjectT)
                 {
                     var bin = (int)((e.T - FirstInjectT) / BinNanos);
@@ -110,7 +120,12 @@ public sealed class ReportBuilder : IEventSink
                 break;
             case Ev.Notify:
                 var n = L(e);
-                if (n.FirstDeactivation >= 0) NotifyLatency.RecordValue(Math.Clamp(e.T - n.FirstDeactivation, 0, MaxTrackableNanos));
+                if (n.FirstDeactivation >= 0)
+                {
+                    var notifyLatency = Math.Clamp(e.T - n.FirstDeactivation, 0, MaxTrackableNanos);
+                    NotifyLatency.RecordValue(notifyLatency);
+                    metrics?.Notified(notifyLatency);
+                }
                 n.FirstDeactivation = -1;
                 break;
         }

@@ -39,7 +39,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var s = scenario;
         var log = new EventLog();
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push);
-        var report = new ReportBuilder();
+        using var metrics = new FabricMetrics();
+        var report = new ReportBuilder(metrics);
         using var events = options.EventsPath is { } ep ? new EventLogWriter(ep) : null;
         using var trace = options.TracePath is { } tp ? new TraceWriter(tp) : null;
         var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
