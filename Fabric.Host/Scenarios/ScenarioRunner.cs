@@ -42,7 +42,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         using var metrics = new FabricMetrics();
         var report = new ReportBuilder(metrics);
         using var events = options.EventsPath is { } ep ? new EventLogWriter(ep) : null;
-        using var trace = options.TracePath is { } tp ? new TraceWriter(tp) : null;
+        using var trace = options.TracePath is { } tp ? ITraceSink.Open(tp) : null;
         var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
         var pump = new EventPump(log, e => consumers.Observe(e));
 
@@ -176,7 +176,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         }
     }
 
-    private async Task WriteArtefactsAsync(RunResult result, ReportBuilder report, EventLogWriter? events, TraceWriter? trace)
+    private async Task WriteArtefactsAsync(RunResult result, ReportBuilder report, EventLogWriter? events, ITraceSink? trace)
     {
         if (options.ReportPath is { } rp)
         {
@@ -190,7 +190,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             console.WriteLine($"events: {events.Path} ({events.Written:N0} events); re-check with: " +
                               $"dotnet run --project Fabric.Host -- check {events.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
         }
-        if (trace is not null) console.WriteLine($"trace: {options.TracePath} ({trace.Slices:N0} slices; open in https://ui.perfetto.dev or chrome://tracing)");
+        if (trace is not null) console.WriteLine($"trace: {options.TracePath} ({trace.Slices:N0} slices; open in https://ui.perfetto.dev)");
         if (options.PlotPath is { } pp)
         {
             PlotWriter.Write(pp, result.Scenario.Name, report);
