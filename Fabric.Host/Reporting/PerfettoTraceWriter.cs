@@ -45,7 +45,7 @@ public sealed class PerfettoTraceWriter : ITraceSink
     private sealed class VmTracks
     {
         public ulong Process, Devices, ApList, ApListLength, Pending, Doorbells;
-        public readonly Dictionary<int, List<(ulong Uuid, bool Busy)>> Lanes = new();
+        public readonly Dictionary<int, List<(ulong Uuid, bool Busy, ulong FreeAt)>> Lanes = new();
         public readonly HashSet<(IntId, int)> PendingIds = new();
         public readonly HashSet<uint> Tracked = new();
         public long DoorbellCount;
@@ -81,7 +81,7 @@ public sealed class PerfettoTraceWriter : ITraceSink
             case Ev.Ack when e.IntId is { } id:
                 var vpe = e.Vpe ?? 0;
                 if (e.Arg != "level") SetPending(t, e.Vm, id, Owner(id, e.Vpe), false);
-                var (lane, index) = TakeLane(e.Vm, vpe);
+                var (lane, index) = TakeLane(e.Vm, vpe, t);
                 var flow = matched is { } trigger ? (ulong)trigger.Seq : 0;
                 _active[(e.Vm, id, Owner(id, e.Vpe))] = (lane, vpe, index, flow);
                 var begin = Event(TrackEvent.Types.Type.SliceBegin, lane, id.ToString());
@@ -93,7 +93,7 @@ public sealed class PerfettoTraceWriter : ITraceSink
             case Ev.Deactivate when e.IntId is { } id:
                 if (!_active.Remove((e.Vm, id, Owner(id, e.Vpe)), out var a)) break;
                 Write(t, Event(TrackEvent.Types.Type.SliceEnd, a.Lane, null));
-                Vm(e.Vm).Lanes[a.Vpe][a.Index] = (a.Lane, false);
+                Vm(e.Vm).Lanes[a.Vpe][a.Index] = (a.Lane, false, t);
                 if (a.Flow != 0 && id.IsSpi) _notifyFlow.TryAdd((e.Vm, id), a.Flow);
                 Slices++;
                 break;
@@ -137,7 +137,7 @@ public sealed class PerfettoTraceWriter : ITraceSink
         {
             _active.Remove(key, out var a);
             Write(t, Event(TrackEvent.Types.Type.SliceEnd, a.Lane, null));
-            Vm(vm).Lanes[a.Vpe][a.Index] = (a.Lane, false);
+            Vm(vm).Lanes[a.Vpe][a.Index] = (a.Lane, false, t);
         }
         var tracks = Vm(vm);
         tracks.PendingIds.Clear();
@@ -174,18 +174,21 @@ public sealed class PerfettoTraceWriter : ITraceSink
     {
         var tracks = Vm(vm);
         if (!tracks.Lanes.TryGetValue(vpe, out var lanes)) tracks.Lanes[vpe] = lanes = new();
-        while (lanes.Count <= index) lanes.Add((Child(tracks.Process, $"vpe-{vpe}"), false));
+        while (lanes.Count <= index) lanes.Add((Child(tracks.Process, $"vpe-{vpe}"), false, 0));
         return lanes[index].Uuid;
     }
 
-    private (ulong Uuid, int Index) TakeLane(int vm, int vpe)
+    /// <summary>The VPE's first lane that is free at <paramref name="t"/>: no slice open on it, and its last one ended
+    /// by then (events of different threads may reach the log a little out of time order; a slice must not start on a
+    /// lane before the previous one there ended).</summary>
+    private (ulong Uuid, int Index) TakeLane(int vm, int vpe, ulong t)
     {
         Lane(vm, vpe, 0);
         var lanes = Vm(vm).Lanes[vpe];
-        var index = lanes.FindIndex(l => !l.Busy);
+        var index = lanes.FindIndex(l => !l.Busy && l.FreeAt <= t);
         if (index < 0) index = lanes.Count;
         var uuid = Lane(vm, vpe, index);
-        lanes[index] = (uuid, true);
+        lanes[index] = (uuid, true, 0);
         return (uuid, index);
     }
 
