@@ -196,7 +196,7 @@ public sealed class VirtualIrs
     /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. The IRS
     /// activates only what it presents now as that VPE's HPPI: an offer that went stale meanwhile (disabled,
     /// retargeted, unpended, already active, or overtaken by a higher priority) is refused with no change — the
-    /// CPU interface acknowledges what the IRS presents — and the outcome carries the VPE's current offer.</summary>
+    /// CPU interface acknowledges what the IRS presents — and the outcome carries the VPE's current offer.
     /// <para>With the CPU interface's view (<paramref name="take"/>: its effective priority mask and its best pending
     /// PPI) the IRS activates its current HPPI instead of refusing, when the CPU interface would have chosen it: it
     /// passes the mask and beats the PPI. That is the hardware's CDIA — it acknowledges what is presented now — and

@@ -33,7 +33,7 @@ public static class FabricCli
         var report = new Option<string?>("--report") { Description = "Write the report as JSON (DESIGN.md §5)", HelpName = "FILE.json" };
         var events = new Option<string?>("--events") { Description = "Write the event log as JSON Lines (DESIGN.md §5)", HelpName = "FILE.jsonl" };
         var plot = new Option<string?>("--plot") { Description = "Draw the latency distribution and the throughput over time", HelpName = "FILE.png" };
-        var trace = new Option<string?>("--trace") { Description = "Write a Chrome trace-event file (Perfetto, chrome://tracing): a track per VPE", HelpName = "FILE.json" };
+        var trace = new Option<string?>("--trace") { Description = "Write a Perfetto trace (ui.perfetto.dev): a track per VPE, a slice per interrupt, flows, counters; Chrome JSON if FILE ends in .json", HelpName = "FILE" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what the host does (to stderr)" };
         var nodes = new Option<int?>("--nodes")
         {

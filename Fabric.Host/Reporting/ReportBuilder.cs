@@ -6,31 +6,17 @@ namespace Fabric.Host.Reporting;
 
 /// <summary>
 /// What the report needs beyond the checker's counters, computed from the same event stream: the latency from a
-/// device's trigger to the guest's acknowledge, the latency from a deactivation to its notifier, acknowledges per
-/// 100 ms over time, and the triggers still in flight.
-/// <para>Trigger-to-acknowledge: per interrupt (VM, INTID, and VPE for a PPI), <c>inject</c> events queue their time;
-/// each <c>pend</c> makes the oldest queued trigger the pending one and each <c>coalesce</c> drops the oldest (it merged
-/// into a pending state that already has its trigger), so an <c>ack</c> measures from the first trigger of the pending
-/// state it consumed. An <c>unpend</c> (a lowered line, CDPEND(0)) drops the pending triggers: nothing acknowledges
-/// them. An ack with no pending trigger (a hardware-level re-delivery) is not a sample.</para>
-/// <para>Deactivate-to-notify: per SPI, from the first deactivation since its previous notification (under fold,
-/// several consumptions may share one notification) to the notification.</para>
-/// <para>A clustered run: the handoffs (<c>migrate</c> events whose arg ends in <c>handoff</c>: a VM moved to another
-/// node) are counted; a <c>lost</c> VM's triggers in flight are dropped with it (its recreation starts empty).</para>
+/// device's trigger to the guest's acknowledge, the latency from a deactivation to its notifier (each matched by
+/// <see cref="TriggerMatcher"/>), acknowledges per 100 ms over time, the triggers still in flight, and in a clustered
+/// run the handoffs (<c>migrate</c> events whose arg ends in <c>handoff</c>: a VM moved to another node).
+/// <para>With <paramref name="metrics"/> each count and latency is also emitted live as it is taken (<see cref="FabricMetrics"/>).</para>
 /// </summary>
-public sealed class ReportBuilder : IEventSink
+public sealed class ReportBuilder(FabricMetrics? metrics = null) : IEventSink
 {
     public const long BinNanos = 100_000_000;
     private const long MaxTrackableNanos = 3_600_000_000_000;
 
-    private sealed class Line
-    {
-        public readonly Queue<long> Triggers = new();
-        public readonly Queue<long> Pending = new();
-        public long FirstDeactivation = -1;
-    }
-
-    private readonly Dictionary<(int Vm, IntId Id, int Owner), Line> _lines = new();
+    private readonly TriggerMatcher _matcher = new();
     private readonly List<int> _acksPerBin = new();
 
     public LongHistogram Latency { get; } = new(MaxTrackableNanos, 3);
@@ -39,7 +25,7 @@ public sealed class ReportBuilder : IEventSink
     /// <summary>Time (ns on the log's clock) of the first injection; throughput bins and elapsed time start here.</summary>
     public long FirstInjectT { get; private set; } = -1;
     public long LastT { get; private set; }
-    public long InFlight { get; private set; }
+    public long InFlight => _matcher.InFlight;
 
     /// <summary>Events other than <c>exit</c>: what the drain watches. A vCPU that does not sleep when idle keeps
     /// exiting at its rate after the devices stop, with nothing left to do; that is not activity.</summary>
@@ -58,49 +44,34 @@ public sealed class ReportBuilder : IEventSink
     /// <summary>From the first injection to the last event.</summary>
     public double ElapsedSeconds => FirstInjectT < 0 ? 0 : Math.Max(0, LastT - FirstInjectT) / 1e9;
 
-    private Line L(in FabricEvent e)
-    {
-        var id = e.IntId!.Value;
-        var key = (e.Vm, id, id.IsPpi ? e.Vpe ?? 0 : -1);
-        if (!_lines.TryGetValue(key, out var line)) _lines[key] = line = new Line();
-        return line;
-    }
-
     public void Observe(in FabricEvent e)
     {
         LastT = Math.Max(LastT, e.T);
         if (e.Ev != Ev.Exit) Activity++;
         else Exits++;
-        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true) Handoffs++;
-        if (e.Ev == Ev.Lost) Forget(e.Vm);
+        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true)
+        {
+            Handoffs++;
+            metrics?.Handoff();
+        }
+        if (e.Ev == Ev.Doorbell) metrics?.Doorbell();
+        var matched = _matcher.Observe(e);
         if (e.IntId is null) return;
         switch (e.Ev)
         {
             case Ev.Inject:
                 if (FirstInjectT < 0) FirstInjectT = e.T;
-                L(e).Triggers.Enqueue(e.T);
-                InFlight++;
-                break;
-            case Ev.Pend:
-                var p = L(e);
-                if (p.Triggers.TryDequeue(out var t)) p.Pending.Enqueue(t);
-                break;
-            case Ev.Coalesce:
-                if (L(e).Triggers.TryDequeue(out _)) InFlight--;
-                break;
-            case Ev.Unpend:
-                var u = L(e);
-                InFlight -= u.Pending.Count;
-                u.Pending.Clear();
+                metrics?.Injected();
                 break;
             case Ev.Ack:
                 Acknowledged++;
-                var a = L(e);
-                if (a.Pending.TryDequeue(out var trigger))
+                var latency = -1L;
+                if (matched is { } trigger)
                 {
-                    InFlight--;
-                    Latency.RecordValue(Math.Clamp(e.T - trigger, 0, MaxTrackableNanos));
+                    latency = Math.Clamp(e.T - trigger.T, 0, MaxTrackableNanos);
+                    Latency.RecordValue(latency);
                 }
+                metrics?.Acknowledged(latency);
                 if (FirstInjectT >= 0 && e.T >= FirstInjectT)
                 {
                     var bin = (int)((e.T - FirstInjectT) / BinNanos);
@@ -108,26 +79,11 @@ public sealed class ReportBuilder : IEventSink
                     _acksPerBin[bin]++;
                 }
                 break;
-            case Ev.Deactivate when e.IntId.Value.IsSpi:
-                var d = L(e);
-                if (d.FirstDeactivation < 0) d.FirstDeactivation = e.T;
+            case Ev.Notify when matched is { } deactivation:
+                var notifyLatency = Math.Clamp(e.T - deactivation.T, 0, MaxTrackableNanos);
+                NotifyLatency.RecordValue(notifyLatency);
+                metrics?.Notified(notifyLatency);
                 break;
-            case Ev.Notify:
-                var n = L(e);
-                if (n.FirstDeactivation >= 0) NotifyLatency.RecordValue(Math.Clamp(e.T - n.FirstDeactivation, 0, MaxTrackableNanos));
-                n.FirstDeactivation = -1;
-                break;
-        }
-    }
-
-    /// <summary>A VM whose node was lost: what it had in flight is gone with it, never acknowledged.</summary>
-    private void Forget(int vm)
-    {
-        foreach (var key in _lines.Keys.Where(k => k.Vm == vm).ToList())
-        {
-            var line = _lines[key];
-            InFlight -= line.Triggers.Count + line.Pending.Count;
-            _lines.Remove(key);
         }
     }
 

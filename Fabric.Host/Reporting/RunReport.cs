@@ -66,6 +66,11 @@ public sealed record RunReport(
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
+    /// <summary>The report of a finished run.</summary>
+    /// <param name="s">The scenario that ran.</param>
+    /// <param name="checker">The checker that consumed the run's events.</param>
+    /// <param name="violations">The invariants violated, at the end and during the run.</param>
+    /// <param name="b">The counts, latencies and timings gathered during the run.</param>
     /// <param name="vmsPerNode">Node index to the VMs it runs at the end; null for the local fabric (all on node 0).</param>
     public static RunReport From(Scenario s, InvariantChecker checker, IReadOnlyList<Violation> violations, ReportBuilder b,
         IReadOnlyDictionary<int, int>? vmsPerNode = null)

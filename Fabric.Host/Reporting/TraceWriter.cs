@@ -12,7 +12,7 @@ namespace Fabric.Host.Reporting;
 /// <c>arg</c> ("bytes=N us=N", "... handoff" when it moved to another node) attached, and for each VM lost with its node
 /// (<c>lost</c>). Timestamps are microseconds on the event log's clock.
 /// </summary>
-public sealed class TraceWriter : IEventSink, IDisposable
+public sealed class TraceWriter : ITraceSink
 {
     private static readonly JsonEncodedText Name = JsonEncodedText.Encode("name"), Ph = JsonEncodedText.Encode("ph"),
         Ts = JsonEncodedText.Encode("ts"), Dur = JsonEncodedText.Encode("dur"), Pid = JsonEncodedText.Encode("pid"),

@@ -39,9 +39,10 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var s = scenario;
         var log = new EventLog();
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push);
-        var report = new ReportBuilder();
+        using var metrics = new FabricMetrics();
+        var report = new ReportBuilder(metrics);
         using var events = options.EventsPath is { } ep ? new EventLogWriter(ep) : null;
-        using var trace = options.TracePath is { } tp ? new TraceWriter(tp) : null;
+        using var trace = options.TracePath is { } tp ? ITraceSink.Open(tp) : null;
         var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
         var pump = new EventPump(log, e => consumers.Observe(e));
 
@@ -178,7 +179,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         }
     }
 
-    private async Task WriteArtefactsAsync(RunResult result, ReportBuilder report, EventLogWriter? events, TraceWriter? trace)
+    private async Task WriteArtefactsAsync(RunResult result, ReportBuilder report, EventLogWriter? events, ITraceSink? trace)
     {
         if (options.ReportPath is { } rp)
         {
@@ -192,7 +193,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             console.WriteLine($"events: {events.Path} ({events.Written:N0} events); re-check with: " +
                               $"dotnet run --project Fabric.Host -- check {events.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
         }
-        if (trace is not null) console.WriteLine($"trace: {options.TracePath} ({trace.Slices:N0} slices; open in https://ui.perfetto.dev or chrome://tracing)");
+        if (trace is not null) console.WriteLine($"trace: {options.TracePath} ({trace.Slices:N0} slices; open in https://ui.perfetto.dev)");
         if (options.PlotPath is { } pp)
         {
             PlotWriter.Write(pp, result.Scenario.Name, report);
@@ -238,6 +239,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         public IEnumerable<string> Notes => _notes.Concat(plan.Skip(_next).Select(x => $"{x} not taken: the devices stopped first"));
 
         /// <param name="now">Time since the devices started.</param>
+        /// <param name="devicesRunning">False once the devices stopped: an exit not yet taken is then not taken.</param>
         /// <param name="moved">VMs handed off or lost so far, as the pumped log says.</param>
         public void Step(TimeSpan now, bool devicesRunning, long moved)
         {

@@ -26,7 +26,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = OFF")))
 {
     /// <summary>One case per wire message type at least, by name (names keep the theory's data serializable).</summary>
-    private static readonly Dictionary<string, IWireMessage> Wire = new()
+    internal static readonly Dictionary<string, IWireMessage> Wire = new()
     {
         ["envelope of SetIrq"] = new VmEnvelope(12, new ApListProtocol.SetIrq(40, true)),
         ["envelope of Start"] = new VmEnvelope(0, DeviceProtocol.Start.Instance),
@@ -110,12 +110,12 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
         Assert.Contains("'Zq'", e.Message);
         var inner = new VmEnvelope(1, new ApListProtocol.SetIrq(1, true));
         var bytes = FabricSerializer.Encode(inner);
-        var renamed = Proto.Write(o =>
+        var renamed = new Fabric.Actors.Cluster.Wire.VmEnvelope
         {
-            o.Int32Field(1, 1);
-            o.StringField(2, "Zq");
-            o.BytesField(3, FabricSerializer.Encode(inner.Message));
-        });
+            VmId = 1,
+            Manifest = "Zq",
+            Payload = ByteString.CopyFrom(FabricSerializer.Encode(inner.Message)),
+        }.ToByteArray();
         Assert.Contains("'Zq'", Assert.Throws<SerializationException>(() => Sys.Serialization.Deserialize(renamed, FabricSerializer.Id, "E")).Message);
         Assert.Equal(inner, Sys.Serialization.Deserialize(bytes, FabricSerializer.Id, "E"));
     }
@@ -123,12 +123,16 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     [Fact]
     public void Fields_a_later_version_adds_are_skipped()
     {
-        var bytes = Proto.Write(o =>
+        var bytes = Raw(o =>
         {
-            o.UInt32Field(1, 40);
-            o.StringField(9, "a field from the future");
-            o.BoolField(2, true);
-            o.Fixed64Field(10, 42);
+            o.WriteTag(1, WireFormat.WireType.Varint);
+            o.WriteUInt32(40);
+            o.WriteTag(9, WireFormat.WireType.LengthDelimited);
+            o.WriteString("a field from the future");
+            o.WriteTag(2, WireFormat.WireType.Varint);
+            o.WriteBool(true);
+            o.WriteTag(10, WireFormat.WireType.Fixed64);
+            o.WriteFixed64(42);
         });
         Assert.Equal(new ApListProtocol.SetIrq(40, true), Sys.Serialization.Deserialize(bytes, FabricSerializer.Id, "S"));
         Assert.Equal(DeviceProtocol.Start.Instance, Sys.Serialization.Deserialize(bytes, FabricSerializer.Id, "G"));
@@ -244,13 +248,8 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     [Fact]
     public void A_snapshot_of_another_version_is_refused_naming_it()
     {
-        var body = Proto.Write(o => o.Int32Field(1, 5));
-        var v2 = Proto.Write(o =>
-        {
-            o.UInt32Field(1, 2);
-            o.BytesField(2, body);
-            o.Fixed32Field(3, Crc32.Compute(body));
-        });
+        var body = new Fabric.Actors.Cluster.Wire.VmSnapshot { VmId = 5 }.ToByteString();
+        var v2 = new Fabric.Actors.Cluster.Wire.SnapshotFrame { Version = 2, Body = body, Crc = Crc32.Compute(body.Span) }.ToByteArray();
         var e = Assert.Throws<SerializationException>(() => VmSnapshotCodec.Decode(v2));
         Assert.Contains("version 2", e.Message);
     }
@@ -258,18 +257,18 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     [Fact]
     public void A_snapshot_body_with_fields_of_a_later_version_is_read()
     {
-        var original = VmSnapshotCodec.Encode(VmSnapshot.Running(9, 4));
-        var body = new CodedInputStream(original);
-        body.ReadTag();
-        body.ReadUInt32();
-        body.ReadTag();
-        var grown = body.ReadBytes().Concat(Proto.Write(o => o.StringField(40, "later"))).ToArray();
-        var reframed = Proto.Write(o =>
+        var original = Fabric.Actors.Cluster.Wire.SnapshotFrame.Parser.ParseFrom(VmSnapshotCodec.Encode(VmSnapshot.Running(9, 4)));
+        var grown = original.Body.Concat(Raw(o =>
         {
-            o.UInt32Field(1, VmSnapshotCodec.Version);
-            o.BytesField(2, grown);
-            o.Fixed32Field(3, Crc32.Compute(grown));
-        });
+            o.WriteTag(40, WireFormat.WireType.LengthDelimited);
+            o.WriteString("later");
+        })).ToArray();
+        var reframed = new Fabric.Actors.Cluster.Wire.SnapshotFrame
+        {
+            Version = VmSnapshotCodec.Version,
+            Body = ByteString.CopyFrom(grown),
+            Crc = Crc32.Compute(grown),
+        }.ToByteArray();
         var decoded = VmSnapshotCodec.Decode(reframed);
         Assert.Equal((9, 4), (decoded.VmId, decoded.Generation));
     }
@@ -285,6 +284,14 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     }
 
     // ---- helpers ----
+
+    /// <summary>Bytes written field by field, as a build with other fields would write them.</summary>
+    private static byte[] Raw(Action<CodedOutputStream> fields)
+    {
+        using var bytes = new MemoryStream();
+        using (var output = new CodedOutputStream(bytes, leaveOpen: true)) fields(output);
+        return bytes.ToArray();
+    }
 
     private object RoundTrip(IWireMessage message)
     {
@@ -303,7 +310,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     private static bool IsRecord(Type t) => t.GetMethod("<Clone>$") is not null;
 
     /// <summary>Value equality that looks into the byte arrays records compare by reference.</summary>
-    private sealed class WireComparer : IEqualityComparer<object>
+    internal sealed class WireComparer : IEqualityComparer<object>
     {
         public static readonly WireComparer Instance = new();
 
@@ -320,7 +327,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
 
     /// <summary>Every field of a snapshot: three vCPUs (handling, deferred, disabled), devices holding every kind of
     /// send, not holding, and holding nothing, a scheduler holding sends, notifiers, and each front-door message.</summary>
-    private static VmSnapshot Full(IActorRef device, ImmutableArray<byte>? gic = null) => new(
+    internal static VmSnapshot Full(IActorRef device, ImmutableArray<byte>? gic = null) => new(
         VmId: 17,
         Generation: 6,
         Clean: true,
@@ -410,7 +417,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
 
     /// <summary>Field by field (records compare their arrays by reference); a held RegisterNotifier's device is not
     /// carried: it is read as Nobody.</summary>
-    private static void AssertSame(VmSnapshot expected, VmSnapshot actual)
+    internal static void AssertSame(VmSnapshot expected, VmSnapshot actual)
     {
         Assert.Equal((expected.VmId, expected.Generation, expected.Clean, expected.Started, expected.Stopped, expected.FoldId),
             (actual.VmId, actual.Generation, actual.Clean, actual.Started, actual.Stopped, actual.FoldId));
