@@ -73,6 +73,29 @@ public sealed class FabricRuntime : IFabric
         }
     }
 
+    /// <summary>Builds the fabric on a deterministic loop (DESIGN.md §6.5): every VM asked for at once from the loop's
+    /// thread, then the loop runs until each has answered. The IRS and the VMs are deployed on the loop by
+    /// <see cref="Deterministic.DeterministicLoop.SystemConfig"/>; the collector is put there too.</summary>
+    public static FabricRuntime BuildOn(Deterministic.DeterministicLoop loop, ActorSystem system, int vms, VmSpec spec, EventLog log, string name = "irs")
+    {
+        var irs = loop.Spawn(() => system.ActorOf(IrsActor.Props(Math.Max(vms, 1), log), name));
+        var collector = loop.Spawn(() => system.ActorOf(Props.Create(() => new Collector(vms)).WithDispatcher(Deterministic.DeterministicLoop.DispatcherId)));
+        var all = new TaskCompletionSource();
+        var taken = new TaskCompletionSource<VmTopology[]>();
+        collector.Tell(new Collector.Expect(vms, all));
+        for (var v = 0; v < vms; v++)
+            irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
+        if (!loop.RunUntil(() => all.Task.IsCompleted, TimeSpan.MaxValue))
+            throw new InvalidOperationException($"the fabric was not built: {vms} VMs asked for, the loop ran out of work first after {loop.Steps} deliveries");
+        if (all.Task.IsFaulted) all.Task.GetAwaiter().GetResult();
+        collector.Tell(new Collector.Take(vms, taken));
+        loop.RunUntil(() => taken.Task.IsCompleted, TimeSpan.MaxValue);
+        // Stopped by a message it takes on the loop: system.Stop would go through the guardian's thread and reach the
+        // loop at a moment no seed decides.
+        collector.Tell(PoisonPill.Instance);
+        return new FabricRuntime(system, irs, log, taken.Task.GetAwaiter().GetResult());
+    }
+
     /// <summary>A device outside the scenario drives an SPI line of VM <paramref name="vm"/> (kvm_set_irq), through the VM's
     /// front door, so that an injection during a move waits for it. A VM that does not exist is refused here; the VM's
     /// AP list refuses an SPI it does not have (answering <paramref name="replyTo"/>).</summary>

@@ -59,7 +59,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     protected override void PreStart()
     {
         if (_spec.PreemptPerSecond > 0 && !_s.Stopped)
-            _pace = Timers.StartPaced("preempt", PreemptTick.Instance, _spec.PreemptPerSecond);
+            _pace = Timers.StartPaced(Context.System.Scheduler, "preempt", PreemptTick.Instance, _spec.PreemptPerSecond);
         foreach (var v in _s.Preempted) ArmResume(v);
     }
 

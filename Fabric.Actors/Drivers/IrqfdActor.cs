@@ -75,7 +75,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
         {
             // Faster than one timer per interrupt can fire: one timer for the device, each tick serving the edges due
             // over all its interrupts, in turn.
-            _pace = Timers.StartPaced("paced", FastTick.Instance, _spec.Rate * _spec.Ids.Count);
+            _pace = Timers.StartPaced(Context.System.Scheduler, "paced", FastTick.Instance, _spec.Rate * _spec.Ids.Count);
             return;
         }
         var rng = new Random(unchecked((int)(_seed ^ (_seed >> 32))));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 
 namespace Fabric.Actors.Drivers;
@@ -28,23 +27,30 @@ public sealed class Pacer
     public const double MaxBurstSeconds = 0.1;
 
     private readonly double _rate;
-    private readonly long _start = Stopwatch.GetTimestamp();
+    private readonly IScheduler _clock;
+    private readonly TimeSpan _start;
     private long _served;
 
-    private Pacer(double rate) => _rate = rate;
+    private Pacer(double rate, IScheduler clock)
+    {
+        _rate = rate;
+        _clock = clock;
+        _start = clock.MonotonicClock;
+    }
 
     /// <summary>The timer's period for <paramref name="rate"/>: 1/rate, or one tick above <see cref="TimerRate"/>.</summary>
     public static TimeSpan PeriodOf(double rate) => rate <= TimerRate ? TimeSpan.FromSeconds(1.0 / rate) : Tick;
 
-    /// <summary>A pacer for a rate one timer cannot pace alone; null (one event per firing) otherwise.</summary>
-    public static Pacer? For(double rate) => rate > TimerRate ? new Pacer(rate) : null;
+    /// <summary>A pacer for a rate one timer cannot pace alone, on <paramref name="clock"/>'s time (the actor system's
+    /// scheduler: wall time, or virtual time in a deterministic run); null (one event per firing) otherwise.</summary>
+    public static Pacer? For(double rate, IScheduler clock) => rate > TimerRate ? new Pacer(rate, clock) : null;
 
     /// <summary>How many events this firing of the timer serves: 1 without a pacer.</summary>
     public static int Due(Pacer? pacer) => pacer?.Due() ?? 1;
 
     private int Due()
     {
-        var owed = (long)(_rate * Stopwatch.GetElapsedTime(_start).TotalSeconds) - _served;
+        var owed = (long)(_rate * (_clock.MonotonicClock - _start).TotalSeconds) - _served;
         if (owed <= 0) return 0;
         var burst = (long)Math.Max(1, _rate * MaxBurstSeconds);
         // A backlog beyond one burst is dropped: the rate resumes from now instead of catching up.
@@ -56,13 +62,13 @@ public sealed class Pacer
 public static class PacedTimers
 {
     /// <summary>Starts a periodic timer that delivers <paramref name="tick"/> at <paramref name="rate"/> per second
-    /// (after <paramref name="phase"/>, if given); returns the pacer whose <see cref="Pacer.Due"/> says how many events
-    /// each firing serves.</summary>
-    public static Pacer? StartPaced(this ITimerScheduler timers, object key, object tick, double rate, TimeSpan? phase = null)
+    /// (after <paramref name="phase"/>, if given), on <paramref name="clock"/>'s time; returns the pacer whose
+    /// <see cref="Pacer.Due(Pacer?)"/> says how many events each firing serves.</summary>
+    public static Pacer? StartPaced(this ITimerScheduler timers, IScheduler clock, object key, object tick, double rate, TimeSpan? phase = null)
     {
         var period = Pacer.PeriodOf(rate);
         if (phase is { } p) timers.StartPeriodicTimer(key, tick, p, period);
         else timers.StartPeriodicTimer(key, tick, period);
-        return Pacer.For(rate);
+        return Pacer.For(rate, clock);
     }
 }

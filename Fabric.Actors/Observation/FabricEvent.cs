@@ -43,6 +43,7 @@ public sealed class EventLog
 {
     private long _seq;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Func<TimeSpan>? _now;
     private readonly ConcurrentQueue<FabricEvent>? _queue;
     // Optional per-kind counts, one array per logging thread (no shared write): what a benchmark reads with recording off.
     // Every array stays in _allCounts, so a thread that ends takes none of its counts with it.
@@ -51,8 +52,11 @@ public sealed class EventLog
 
     /// <param name="record">Keep every event for <see cref="Drain"/>.</param>
     /// <param name="count">Also count events per kind (<see cref="Count"/>), recorded or not.</param>
-    public EventLog(bool record = true, bool count = false)
+    /// <param name="clock">The events' time <c>t</c>: wall time since the log was made, or (a deterministic run) the
+    /// virtual time of its scheduler, so that the same seed writes the same log byte for byte.</param>
+    public EventLog(bool record = true, bool count = false, Func<TimeSpan>? clock = null)
     {
+        _now = clock;
         _queue = record ? new ConcurrentQueue<FabricEvent>() : null;
         _counts = count ? new ThreadLocal<long[]>(NewCounts) : null;
     }
@@ -77,7 +81,7 @@ public sealed class EventLog
     {
         var seq = Interlocked.Increment(ref _seq);
         if (_counts is not null) _counts.Value![(int)ev]++;
-        _queue?.Enqueue(new FabricEvent(seq, (long)(_clock.Elapsed.Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond)), ev, vm, vpe, intid, arg));
+        _queue?.Enqueue(new FabricEvent(seq, (long)((_now?.Invoke() ?? _clock.Elapsed).Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond)), ev, vm, vpe, intid, arg));
         return seq;
     }
 

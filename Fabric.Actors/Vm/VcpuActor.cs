@@ -206,12 +206,12 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         if (_s.Paused) return;
         if (_s.Disabled.Count > 0) Timers.StartSingleTimer("reenable", Reenable.Instance, TimeSpan.FromMilliseconds(1));
         if (_spec.Vcpu.ExitsPerSecond > 0)
-            _exitPace = Timers.StartPaced("exit", TrapExit.Instance, _spec.Vcpu.ExitsPerSecond);
+            _exitPace = Timers.StartPaced(Context.System.Scheduler, "exit", TrapExit.Instance, _spec.Vcpu.ExitsPerSecond);
         if (_s.Stopped) return;
         if (_spec.Guest.ReprogramPerSecond > 0 && Programmed.Length > 0)
-            _reprogramPace = Timers.StartPaced("reprogram", ReprogramTick.Instance, _spec.Guest.ReprogramPerSecond);
+            _reprogramPace = Timers.StartPaced(Context.System.Scheduler, "reprogram", ReprogramTick.Instance, _spec.Guest.ReprogramPerSecond);
         if (_spec.Guest.IpiPerSecond > 0 && Lpis.Length > 0)
-            _ipiPace = Timers.StartPaced("ipi", IpiTick.Instance, _spec.Guest.IpiPerSecond);
+            _ipiPace = Timers.StartPaced(Context.System.Scheduler, "ipi", IpiTick.Instance, _spec.Guest.IpiPerSecond);
     }
 
     private void Load()

@@ -29,7 +29,8 @@ public sealed partial class VmActor
         public byte[]? Saved;
         public SchedulerState? Scheduler;
         public DeviceState?[] Devices = [];
-        public readonly Stopwatch Clock = Stopwatch.StartNew();
+        /// <summary>When the move began, on the actor system's scheduler clock (virtual time in a deterministic run).</summary>
+        public TimeSpan StartedAt;
         public readonly long StartedAtUtcTicks = DateTime.UtcNow.Ticks;
         public int Awaiting = awaiting;
         public long Round, Total, PreviousTotal = -1;
@@ -56,6 +57,7 @@ public sealed partial class VmActor
         var t = _topology;
         _move = new Move(requester, t.Devices.Count + 1 + t.Vcpus.Length, handOff)
         {
+            StartedAt = Context.System.Scheduler.MonotonicClock,
             Vpes = new VpeState?[_spec.Vcpus],
             Vcpus = new VcpuState?[_spec.Vcpus],
             Devices = new DeviceState?[t.Devices.Count],
@@ -208,7 +210,7 @@ public sealed partial class VmActor
     private void Resume(Move move, System.Collections.Immutable.ImmutableArray<byte> state, string? refused)
     {
         RunAgain();
-        var blackout = move.Clock.Elapsed;
+        var blackout = Context.System.Scheduler.MonotonicClock - move.StartedAt;
         var asked = !move.Requester.IsNobody() && !move.Requester.Equals(Self);
         if (refused is null)
         {

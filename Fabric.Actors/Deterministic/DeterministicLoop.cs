@@ -1,0 +1,169 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+
+namespace Fabric.Actors.Deterministic;
+
+/// <summary>How the next delivery is chosen among the actors that have a message ready.</summary>
+public enum ScheduleStrategy
+{
+    /// <summary>Each step, a ready actor chosen uniformly by the seed.</summary>
+    Random,
+
+    /// <summary>PCT (probabilistic concurrency testing, Burckhardt et al. 2010): every actor gets a random priority when
+    /// it first becomes ready, the highest-priority ready actor always runs, and at <see cref="DeterministicLoop.PctDepth"/>
+    /// random steps the running actor's priority drops below all others. Finds bugs that need a few specific
+    /// preemptions with far fewer schedules than a uniform choice.</summary>
+    Pct,
+}
+
+/// <summary>
+/// The deterministic schedule of DESIGN.md §6.5: every fabric actor's mailbox runs on this loop's one thread, one message
+/// per run (<c>throughput = 1</c>), and the seed decides which ready actor runs next; when none is ready, virtual time
+/// (<see cref="VirtualScheduler"/>) moves to the next timer. Messages to one actor keep Akka's order (its mailbox is a
+/// FIFO queue: per sender-receiver pair, and here also across senders, in the order they were sent), so the orders the
+/// loop produces are orders Akka allows, and the same seed, scenario and design give the same order every time.
+/// <para>The loop is driven by its owner's thread (<see cref="RunUntil"/>); nothing runs between two calls.</para>
+/// </summary>
+public sealed class DeterministicLoop
+{
+    /// <summary>The dispatcher id the fabric's actors are deployed on in a deterministic actor system.</summary>
+    public const string DispatcherId = "fabric-deterministic-dispatcher";
+
+    /// <summary>Priority changes per schedule under <see cref="ScheduleStrategy.Pct"/>.</summary>
+    public const int PctDepth = 3;
+
+    private readonly List<IRunnable> _ready = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IRunnable> _foreign = new();
+    private readonly Random _rng;
+    private readonly ScheduleStrategy _strategy;
+    private readonly Dictionary<IRunnable, int> _priority = new(ReferenceEqualityComparer.Instance);
+    private readonly long[] _changeAt;
+    private readonly Thread _owner = Thread.CurrentThread;
+
+    public DeterministicLoop(ActorSystem system, long seed, ScheduleStrategy strategy = ScheduleStrategy.Random, long expectedSteps = 100_000)
+    {
+        Scheduler = system.Scheduler as VirtualScheduler
+            ?? throw new InvalidOperationException($"a deterministic loop needs akka.scheduler.implementation = \"{typeof(VirtualScheduler).AssemblyQualifiedName}\"");
+        _rng = new Random(unchecked((int)(seed ^ (seed >> 32))));
+        _strategy = strategy;
+        _changeAt = [.. Enumerable.Range(0, PctDepth).Select(_ => _rng.NextInt64(1, Math.Max(2, expectedSteps)))];
+        var prerequisites = system.Dispatchers.Prerequisites;
+        system.Dispatchers.RegisterConfigurator(DispatcherId, new Configurator(this,
+            ConfigurationFactory.ParseString($"id = {DispatcherId}, throughput = 1").WithFallback(system.Dispatchers.DefaultDispatcherConfig),
+            prerequisites));
+    }
+
+    /// <summary>The actor system's settings for a deterministic run: virtual time, and every actor under
+    /// <paramref name="root"/> (the IRS, the VMs and their units) deployed on the loop.</summary>
+    public static Config SystemConfig(string root = "irs") => ConfigurationFactory.ParseString($$"""
+        akka.scheduler.implementation = "{{typeof(VirtualScheduler).AssemblyQualifiedName}}"
+        akka.actor.deployment {
+          "/{{root}}" { dispatcher = {{DispatcherId}} }
+          "/{{root}}/*" { dispatcher = {{DispatcherId}} }
+          "/{{root}}/*/*" { dispatcher = {{DispatcherId}} }
+        }
+        """);
+
+    public VirtualScheduler Scheduler { get; }
+
+    /// <summary>Deliveries made so far.</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>Runs deliveries, and timers when nothing is ready, until <paramref name="done"/> holds (true), virtual time
+    /// would pass <paramref name="until"/>, or nothing is left to do (false for either).</summary>
+    public bool RunUntil(Func<bool> done, TimeSpan until)
+    {
+        while (!done())
+        {
+            TakeInForeign();
+            if (_ready.Count > 0) { Step(); continue; }
+            if (!Scheduler.AdvanceToNext(until)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Creates a top-level actor deployed on the loop and runs the loop until it has started. Akka starts a
+    /// top-level actor from its guardian's thread, so its first run reaches the loop from outside; one at a time, and
+    /// settled before the next, the start is still the same every run.</summary>
+    public IActorRef Spawn(Func<IActorRef> create)
+    {
+        var actor = create();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (_foreign.IsEmpty && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Yield();
+        RunUntil(() => false, Scheduler.Now);
+        return actor;
+    }
+
+    /// <summary>Whether an actor has a message ready.</summary>
+    public bool Busy => _ready.Count > 0;
+
+    private void Step()
+    {
+        var i = _strategy == ScheduleStrategy.Random ? _rng.Next(_ready.Count) : Highest();
+        var run = _ready[i];
+        _ready[i] = _ready[^1];
+        _ready.RemoveAt(_ready.Count - 1);
+        Steps++;
+        if (_strategy == ScheduleStrategy.Pct && Array.IndexOf(_changeAt, Steps) >= 0) _priority[run] = -(int)Steps;
+        run.Run();
+    }
+
+    private int Highest()
+    {
+        var best = 0;
+        for (var i = 1; i < _ready.Count; i++)
+            if (Priority(_ready[i]) > Priority(_ready[best])) best = i;
+        return best;
+    }
+
+    private int Priority(IRunnable run)
+    {
+        if (!_priority.TryGetValue(run, out var p)) _priority[run] = p = _rng.Next(1, int.MaxValue);
+        return p;
+    }
+
+    /// <summary>A mailbox with something to run. From the loop's own thread it joins the ready set at once; from another
+    /// thread (Akka's system actors stopping the fabric at shutdown) it waits to be taken in by the loop.</summary>
+    private void Ready(IRunnable run)
+    {
+        if (Thread.CurrentThread == _owner) _ready.Add(run);
+        else _foreign.Enqueue(run);
+    }
+
+    private void TakeInForeign()
+    {
+        while (_foreign.TryDequeue(out var run)) _ready.Add(run);
+    }
+
+    /// <summary>Runs the loop until <paramref name="task"/> completes (the actor system's termination, whose messages come
+    /// from Akka's own threads), for at most <paramref name="timeout"/> of real time.</summary>
+    public bool RunUntilCompleted(Task task, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!task.IsCompleted && clock.Elapsed < timeout)
+        {
+            TakeInForeign();
+            if (_ready.Count > 0) Step();
+            else if (!Scheduler.AdvanceToNext(Scheduler.Now + TimeSpan.FromSeconds(1))) Thread.Sleep(1);
+        }
+        return task.IsCompleted;
+    }
+
+    private sealed class Dispatcher(DeterministicLoop loop, MessageDispatcherConfigurator configurator) : MessageDispatcher(configurator)
+    {
+        protected override void ExecuteTask(IRunnable run) => loop.Ready(run);
+
+        protected override void Shutdown() { }
+    }
+
+    private sealed class Configurator : MessageDispatcherConfigurator
+    {
+        private readonly Dispatcher _dispatcher;
+
+        public Configurator(DeterministicLoop loop, Config config, IDispatcherPrerequisites prerequisites) : base(config, prerequisites) =>
+            _dispatcher = new Dispatcher(loop, this);
+
+        public override MessageDispatcher Dispatcher() => _dispatcher;
+    }
+}
