@@ -245,6 +245,9 @@ public static class ScenarioLoader
                     while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
                     if (i >= text.Length || text[i] != '"') return $"{start}: not valid HOCON: a quoted string is not closed on its line";
                     break;
+                case '\\':
+                    // Not valid outside a quoted string; inside a list Akka's parser loops on it forever (found by fuzzing).
+                    return $"{line}: not valid HOCON: a backslash outside a quoted string";
                 case '{' or '[':
                     open.Push((c, line));
                     if (open.Count > HoconGuard.MaxDepth)

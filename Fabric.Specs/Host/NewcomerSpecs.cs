@@ -111,6 +111,8 @@ public sealed class NewcomerSpecs : IDisposable
         { "substitution-of-an-enclosing-object", "fabric.scenario {\n guest { priority-mask = ${fabric.scenario.guest} }\n}", "fabric.scenario.guest.priority-mask: the substitution ${fabric.scenario.guest} refers back to itself" },
         { "deep-objects", "fabric.scenario { name = " + string.Concat(Enumerable.Repeat("{ a = ", 20_000)) + "1" + new string('}', 20_000) + " }", "nested more than 64 deep" },
         { "deep-lists", "fabric.scenario { name = " + new string('[', 20_000) + "1" + new string(']', 20_000) + " }", "nested more than 64 deep" },
+        { "optional-substitution-of-nothing-in-a-list", "fabric.scenario { name = [ ${?nothing} ] }", "the optional substitution ${?nothing} names no key of this file" },
+        { "backslash-in-a-list", "fabric.scenario { name = [ a\\b ] }", "a backslash outside a quoted string" },
         { "long-dotted-key", "fabric.scenario { " + string.Join('.', Enumerable.Repeat("a", 20_000)) + " = 1 }", "more than 64 dot-separated segments" },
     };
 
