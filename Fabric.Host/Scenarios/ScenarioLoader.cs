@@ -35,6 +35,16 @@ public static class ScenarioLoader
     public const double MaxTimerRate = 100;
     public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// The slowest rate a timer can pace: one event per <see cref="int.MaxValue"/> milliseconds (about 24.8 days), the
+    /// longest delay Akka's scheduler takes. A positive rate below it would round to a period the scheduler (or
+    /// <see cref="TimeSpan"/>) cannot hold, and crash the actor that arms it; it is refused (0 turns the timer off).
+    /// </summary>
+    public const double MinTimerRate = 1000.0 / int.MaxValue;
+
+    private static string TooSlow(string raw) =>
+        string.Create(CultureInfo.InvariantCulture, $"{raw} per second is a period longer than Akka's scheduler can hold (about 24.8 days): expected 0 (off) or at least {MinTimerRate:G3} per second");
+
     public static string EmbeddedDefaults()
     {
         using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream("akka.hocon")
@@ -59,7 +69,7 @@ public static class ScenarioLoader
         if (file is not null)
         {
             if (!System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
-            var parsed = ParseHocon(System.IO.File.ReadAllText(file), file, errors);
+            var parsed = ParseHocon(ReadScenarioText(file), file, errors);
             if (parsed is null) throw new ScenarioException(errors);
             CheckKnownKeys(parsed, defaults, where, errors);
             config = parsed.WithFallback(defaults);
@@ -85,6 +95,31 @@ public static class ScenarioLoader
             scenario = scenario with { Cluster = Processes(cluster, seedNodes, port, errors) };
         if (errors.Count > 0) throw new ScenarioException(errors);
         return (scenario, config);
+    }
+
+    /// <summary>The largest scenario file read: far above any real scenario, so that an unbounded input (<c>/dev/zero</c>,
+    /// a log passed by mistake) is refused at once instead of being read into memory.</summary>
+    public const int MaxScenarioBytes = 4 << 20;
+
+    /// <summary>The text of a scenario file, at most <see cref="MaxScenarioBytes"/>; a larger or unreadable one is bad
+    /// input naming the file.</summary>
+    private static string ReadScenarioText(string file)
+    {
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            var bytes = new byte[MaxScenarioBytes + 1];
+            var n = 0;
+            int read;
+            while (n < bytes.Length && (read = stream.Read(bytes, n, bytes.Length - n)) > 0) n += read;
+            if (n > MaxScenarioBytes)
+                throw new ScenarioException([$"{file}: larger than {MaxScenarioBytes >> 20} MiB: not a scenario (expected a HOCON file of a few KB)"]);
+            return new System.Text.UTF8Encoding(false).GetString(bytes, 0, n);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ScenarioException([$"{file}: cannot be read: {e.Message}"]);
+        }
     }
 
     /// <summary><c>--seed-nodes</c> and <c>--port</c>: this process as part of a cluster of several. Each seed must be an
@@ -237,7 +272,7 @@ public static class ScenarioLoader
 
     private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors)
     {
-        var r = new Reader(config.GetConfig(Root) ?? Config.Empty, where, Root, errors);
+        var r = new Reader(ScenarioConfig(config, errors), where, Root, errors);
         var name = r.String("name");
         if (name.Length == 0 && r.Has("name")) r.Error("name", "expected a non-empty name");
         var seed = seedOverride ?? r.Long("seed", 0, long.MaxValue);
@@ -323,6 +358,21 @@ public static class ScenarioLoader
             DrainTimeout = drainTimeout,
             Cluster = Cluster(config, where, duration, errors),
         };
+    }
+
+    /// <summary><c>fabric.scenario</c> as an object. Set to something else (<c>null</c>, a value, a list), Akka's
+    /// <c>GetConfig</c> throws; <see cref="CheckKnownKeys"/> has already said what was expected, so the load stops there.</summary>
+    private static Config ScenarioConfig(Config config, List<string> errors)
+    {
+        try
+        {
+            return config.GetConfig(Root) ?? Config.Empty;
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidCastException or ConfigurationException)
+        {
+            if (errors.Count == 0) errors.Add($"{Root}: expected an object {{ ... }}");
+            throw new ScenarioException(errors);
+        }
     }
 
     /// <summary>
@@ -429,6 +479,7 @@ public static class ScenarioLoader
             catch (Exception) { Error(key, "expected a value"); return null; }
             if (value.IsObject()) { Error(key, "expected a value, found an object { ... }"); return null; }
             if (IsList(value)) { Error(key, "expected a value, found a list [ ... ]"); return null; }
+            if (Blank(value) is { } blank) { Error(key, blank); return null; }
             return value.GetString();
         }
 
@@ -452,6 +503,7 @@ public static class ScenarioLoader
             if (raw is null) return 0;
             if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v)) { Error(key, $"expected a number of events per second, found '{raw}'"); return 0; }
             if (v < 0) { Error(key, $"{raw} is negative: expected 0..{MaxTimerRate} per second"); return 0; }
+            if (v > 0 && v < MinTimerRate) { Error(key, TooSlow(raw)); return 0; }
             if (v > MaxTimerRate)
             {
                 Error(key, $"{raw} per second is more than the {MaxTimerRate} per second Akka's scheduler can pace (one timer fires at most once per 10 ms tick): expected 0..{MaxTimerRate}" +
@@ -565,7 +617,7 @@ public static class ScenarioLoader
             {
                 var value = config.GetValue(key);
                 if (!IsList(value)) { Error(key, value.IsObject() ? $"{expected}, found an object {{ ... }}" : $"{expected}, found '{value.GetString()}'"); return 0; }
-                values = value.GetArray();
+                values = Elements(value);
             }
             catch (Exception) { Error(key, expected); return 0; }
             for (var i = 0; i < values.Count; i++)
@@ -653,6 +705,20 @@ public static class ScenarioLoader
             return v;
         }
 
+        /// <summary>
+        /// Why a value is no value, or null. Akka's parser reads <c>key = # comment</c> and <c>--set key=</c> as a value
+        /// with nothing in it, and <c>key = null</c> as a null string; both would otherwise read as the key's minimum or
+        /// first choice.
+        /// </summary>
+        private static string? Blank(HoconValue value) =>
+            value.Values.Count == 0
+                ? "empty (nothing after '=', or only a comment): expected a value"
+                : value.IsString() && value.GetString() is null ? "null: expected a value" : null;
+
+        /// <summary>The elements of a list. Akka's parser reads <c>[ ]</c> (or <c>[</c> and <c>]</c> on two lines) as a
+        /// list of one element with nothing in it; such an element is no element.</summary>
+        private static List<HoconValue> Elements(HoconValue list) => list.GetArray().Where(e => e.Values.Count > 0).ToList();
+
         /// <summary>Akka's HoconValue.IsArray() is false for an empty list <c>[]</c>; this is not.</summary>
         private static bool IsList(HoconValue value) => value.IsArray() || value.Values.Any(v => v is HoconArray);
 
@@ -667,7 +733,7 @@ public static class ScenarioLoader
             {
                 var value = config.GetValue(key);
                 if (!IsList(value)) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
-                values = value.GetArray();
+                values = Elements(value);
             }
             catch (Exception) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
             for (var i = 0; i < values.Count; i++)
