@@ -4,8 +4,6 @@ using Fabric.Host.Cli;
 using Fabric.Host.Hosting;
 using Fabric.Host.Scenarios;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Spectre.Console;
 using Xunit;
 
 namespace Fabric.Specs.Host;
@@ -72,17 +70,7 @@ public sealed class DrainSpecs : IDisposable
         }
         """;
 
-    private (IHost Host, FabricRun Run, StringWriter Out) Host(string scenario, RunOptions options)
-    {
-        var (s, config) = ScenarioLoader.Load(_dir.Write("scenario.hocon", scenario));
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
-        console.Profile.Width = 200;
-        var run = new FabricRun(s, config, options, console);
-        var builder = FabricHostingExtensions.CreateBuilder(LogLevel.Warning);
-        builder.AddFabric(run);
-        return (builder.Build(), run, output);
-    }
+    private HostedRun Host(string scenario, RunOptions options) => HostedRun.Create(_dir.Write("scenario.hocon", scenario), options);
 
     [Fact]
     public async Task A_shutdown_request_during_a_drain_that_never_ends_stops_it_within_seconds_and_says_so()
