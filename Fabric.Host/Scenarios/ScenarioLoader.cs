@@ -69,7 +69,9 @@ public static class ScenarioLoader
         if (file is not null)
         {
             if (!System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
-            var parsed = ParseHocon(ReadScenarioText(file), file, errors);
+            var text = ReadScenarioText(file);
+            if (Unbalanced(text) is null && EmptyValues(text, file) is { Count: > 0 } empty) throw new ScenarioException(empty);
+            var parsed = ParseHocon(text, file, errors);
             if (parsed is null) throw new ScenarioException(errors);
             CheckKnownKeys(parsed, defaults, where, errors);
             config = parsed.WithFallback(defaults);
@@ -120,6 +122,57 @@ public static class ScenarioLoader
         {
             throw new ScenarioException([$"{file}: cannot be read: {e.Message}"]);
         }
+    }
+
+    /// <summary>
+    /// Keys with nothing after their <c>=</c> (or <c>:</c>) on the line but a comment: <c>priority-mask = # TODO</c>.
+    /// HOCON wants the value on the key's line; Akka's parser instead takes the next line's text as the value (so
+    /// <c>name = # later</c> over <c>vms = 4</c> reads name "vms" and drops vms = 4), or nothing at all. Each is refused
+    /// here, "FILE:LINE: KEY: empty ...", before Akka parses the text. Strings and comments are skipped as
+    /// <see cref="Unbalanced"/> skips them.
+    /// </summary>
+    private static List<string> EmptyValues(string text, string where)
+    {
+        var errors = new List<string>();
+        var line = 1;
+        var lineStart = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            switch (c)
+            {
+                case '\n': line++; lineStart = i + 1; break;
+                case '#':
+                case '/' when i + 1 < text.Length && text[i + 1] == '/':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    break;
+                case '"':
+                    if (i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"')
+                    {
+                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+                        if (end < 0) return errors;   // Unbalanced reports it
+                        line += text.AsSpan(i, end - i).Count('\n');
+                        lineStart = text.LastIndexOf('\n', end) + 1;
+                        i = end + 2;
+                        break;
+                    }
+                    i++;
+                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
+                    if (i < text.Length && text[i] == '\n') { line++; lineStart = i + 1; }
+                    break;
+                case '=' or ':':
+                    var j = i + 1;
+                    while (j < text.Length && text[j] is ' ' or '\t' or '\r') j++;
+                    var rest = text.AsSpan(j);
+                    if (rest.IsEmpty || rest[0] is '\n' or '#' or '}' or ',' || rest.StartsWith("//"))
+                    {
+                        var key = text[lineStart..i].Trim().TrimEnd('+').Trim().Split([' ', '\t', '{', ','], StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "?";
+                        errors.Add($"{where}:{line}: {key}: empty (nothing after '{c}', or only a comment): expected a value");
+                    }
+                    break;
+            }
+        }
+        return errors;
     }
 
     /// <summary><c>--seed-nodes</c> and <c>--port</c>: this process as part of a cluster of several. Each seed must be an
