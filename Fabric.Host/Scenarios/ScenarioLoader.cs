@@ -290,7 +290,7 @@ public static class ScenarioLoader
         if (!root.IsObject()) return;
         foreach (var (key, value) in root.GetObject().Items)
         {
-            if (key == "akka") continue;
+            if (key == "akka") { NullSettings(value, "akka", where, errors); continue; }
             if (key != "fabric") { errors.Add($"{where}: {key}: unknown key (expected akka, {Root} or {ClusterRoot})"); continue; }
             if (!value.IsObject()) { errors.Add($"{where}: fabric: expected an object {{ scenario {{ ... }}, cluster {{ ... }} }}"); continue; }
             foreach (var (sub, subValue) in value.GetObject().Items)
@@ -314,8 +314,21 @@ public static class ScenarioLoader
                 if (!defaults.HasPath(full)) { errors.Add($"{where}: {full}: unknown key"); continue; }
                 if (ListKeys.Contains(full)) continue;
                 if (value.IsObject()) Walk(value.GetObject(), full);
+                else if (IsNull(value) && defaults.GetValue(full).IsObject()) errors.Add($"{where}: {full}: null: expected an object {{ ... }}");
             }
         }
+    }
+
+    /// <summary><c>key = null</c>: Akka's parser reads it as a string value whose text is null.</summary>
+    private static bool IsNull(HoconValue value) => value.Values.Count == 1 && value.IsString() && value.GetString() is null;
+
+    /// <summary>Akka's own settings are Akka's to validate, but a null among them (<c>akka = null</c>,
+    /// <c>akka.actor = null</c>) makes the actor system fail with "Value cannot be null"; it is refused naming the key.</summary>
+    private static void NullSettings(HoconValue value, string path, string where, List<string> errors)
+    {
+        if (IsNull(value)) errors.Add($"{where}: {path}: null: expected a value or an object of Akka's settings");
+        else if (value.IsObject())
+            foreach (var (key, sub) in value.GetObject().Items) NullSettings(sub, path + "." + key, where, errors);
     }
 
     private static readonly string[] InterruptKeys = ["intids", "mode", "priority", "affinity", "enabled"];
@@ -766,7 +779,7 @@ public static class ScenarioLoader
         private static string? Blank(HoconValue value) =>
             value.Values.Count == 0
                 ? "empty (nothing after '=', or only a comment): expected a value"
-                : value.IsString() && value.GetString() is null ? "null: expected a value" : null;
+                : IsNull(value) ? "null: expected a value" : null;
 
         /// <summary>The elements of a list. Akka's parser reads <c>[ ]</c> (or <c>[</c> and <c>]</c> on two lines) as a
         /// list of one element with nothing in it; such an element is no element.</summary>
