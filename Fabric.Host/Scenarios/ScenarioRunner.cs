@@ -129,13 +129,6 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
             """).WithFallback(scenarioConfig ?? Config.Empty);
 
-    /// <summary>
-    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
-    /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
-    /// as often as each of the actors' threads: the pump must keep pace with a storm that keeps every core busy, or the
-    /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
-    /// would).
-    /// </summary>
     /// <summary>How the driving loop ended: a shutdown request, whether the fabric drained (and whether a shutdown
     /// request cut the drain short), and when the devices were told to stop (time since they started, the log's seq).</summary>
     private sealed record DriveOutcome(bool Interrupted, bool StoppedEarly, bool Drained, bool CutShort, TimeSpan StoppedAt, long StopSeq);
@@ -145,6 +138,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// than two of them (a handler, and the timer tick that ends it late).</summary>
     public static TimeSpan QuietPeriod(Scenario s) => Quiet + 2 * s.Vm.Guest.HandlerTime;
 
+    /// <summary>
+    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
+    /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
+    /// as often as each of the actors' threads: the pump must keep pace with a storm that keeps every core busy, or the
+    /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
+    /// would).
+    /// </summary>
     private DriveOutcome Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;
