@@ -19,26 +19,29 @@ public sealed class DrainSpecs : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    /// <summary>Edge SPIs injected as fast as accepted on VMs of 2 vCPUs, nothing else running.</summary>
+    private static string EdgeScenario(string name, int vms, string spis, string stopAfter, string handlerTime) => $$"""
+        fabric.scenario {
+          name = "{{name}}"
+          seed = 7
+          vms = {{vms}}
+          vcpus-per-vm = 2
+          spis-per-vm = 32
+          stop-after { {{stopAfter}}, drain-timeout = 30s }
+          interrupts = [ { intids = "{{spis}}", mode = edge, priority = 8, affinity = round-robin, enabled = true } ]
+          devices = [ { kind = irqfd, intids = "{{spis}}", rate = 0 } ]
+          guest { handler-time = {{handlerTime}}, reprogram-per-second = 0, ipi-per-second = 0 }
+          vcpu { exits-per-second = 0 }
+          host { preempt-per-second = 0 }
+        }
+        """;
+
     [Theory]
     [InlineData("600ms")]
     [InlineData("1500ms")]
     public async Task Handlers_longer_than_the_quiet_period_are_waited_for_not_reported_as_violations(string handlerTime)
     {
-        var file = _dir.Write("slow-handlers.hocon", """
-            fabric.scenario {
-              name = "spec-slow-handlers"
-              seed = 7
-              vms = 1
-              vcpus-per-vm = 2
-              spis-per-vm = 32
-              stop-after { injections = 4, duration = 5s, drain-timeout = 30s }
-              interrupts = [ { intids = "spi:0-3", mode = edge, priority = 8, affinity = round-robin, enabled = true } ]
-              devices = [ { kind = irqfd, intids = "spi:0-3", rate = 0 } ]
-              guest { handler-time = HANDLER, reprogram-per-second = 0, ipi-per-second = 0 }
-              vcpu { exits-per-second = 0 }
-              host { preempt-per-second = 0 }
-            }
-            """.Replace("HANDLER", handlerTime, StringComparison.Ordinal));
+        var file = _dir.Write("slow-handlers.hocon", EdgeScenario("spec-slow-handlers", vms: 1, spis: "spi:0-3", "injections = 4, duration = 5s", handlerTime));
         var report = _dir.File("slow.json");
 
         var r = await Cli.RunAsync("run", file, "--report", report);
@@ -102,21 +105,8 @@ public sealed class DrainSpecs : IDisposable
     {
         // A storm as fast as accepted, written to an event log: the pump lags far behind the fabric.
         var events = _dir.File("storm.jsonl");
-        var (host, run, _) = Host("""
-            fabric.scenario {
-              name = "spec-storm"
-              seed = 2
-              vms = 2
-              vcpus-per-vm = 2
-              spis-per-vm = 32
-              stop-after { injections = 100000000, duration = 500ms, drain-timeout = 30s }
-              interrupts = [ { intids = "spi:0-7", mode = edge, priority = 8, affinity = round-robin, enabled = true } ]
-              devices = [ { kind = irqfd, intids = "spi:0-7", rate = 0 } ]
-              guest { reprogram-per-second = 0, ipi-per-second = 0 }
-              vcpu { exits-per-second = 0 }
-              host { preempt-per-second = 0 }
-            }
-            """, new RunOptions(EventsPath: events));
+        var (host, run, _) = Host(EdgeScenario("spec-storm", vms: 2, spis: "spi:0-7", "injections = 100000000, duration = 500ms", "0us"),
+            new RunOptions(EventsPath: events));
         using (host) await host.RunAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var result = await run.Completion;
 
