@@ -12,13 +12,15 @@ namespace Fabric.Host.Cli;
 /// <summary>
 /// The CLI of DESIGN.md §5. No arguments runs the default scenario; <c>run</c>, <c>validate</c>, <c>check</c>.
 /// Exit codes: 0 every invariant held, 1 an invariant was violated, 2 bad input (the message names the file, the HOCON
-/// path or log line, and what was expected). Only <c>run</c> (and no arguments) starts a host and an actor system —
+/// path or log line, and what was expected), 3 every invariant held but an artefact (--report, --events, --trace,
+/// --plot) could not be written. The verdict is decided and printed before any artefact is written, and a violation is
+/// exit 1 whatever becomes of the artefacts. Only <c>run</c> (and no arguments) starts a host and an actor system —
 /// and, with <c>--nodes N</c> or <c>fabric.cluster</c> on, the nodes of a cluster in this process; <c>--seed-nodes</c>
 /// (one node of a cluster across processes) is refused as not supported yet.
 /// </summary>
 public static class FabricCli
 {
-    public const int Ok = 0, Violated = 1, BadInput = 2;
+    public const int Ok = 0, Violated = 1, BadInput = 2, WriteFailed = 3;
 
     /// <summary>Runs the CLI. <paramref name="stdout"/> / <paramref name="stderr"/> replace the console (for in-process
     /// use: no terminal, so no live progress and no colours).</summary>
@@ -139,7 +141,8 @@ public static class FabricCli
         try
         {
             (scenario, config) = ScenarioLoader.Load(file, seed, sets, nodes, seedNodes, port);
-            CheckWritable(options);
+            CheckOutputs(options, file);
+            CheckPort(port);
             WarnAboutTimers(scenario, error);
         }
         catch (ScenarioException ex)
@@ -167,13 +170,29 @@ public static class FabricCli
         try
         {
             var result = await run.Completion.ConfigureAwait(false);
-            return result.Violations.Count == 0 ? Ok : Violated;
+            foreach (var f in result.WriteFailures) await error.WriteLineAsync(f).ConfigureAwait(false);
+            return result.Violations.Count > 0 ? Violated : result.WriteFailures.Count > 0 ? WriteFailed : Ok;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: the run could not complete: {ex.Message}").ConfigureAwait(false);
+            var what = scenario.Cluster is not null ? "the cluster could not start or run" : "the run could not complete";
+            await error.WriteLineAsync($"{scenario.File ?? ScenarioLoader.DefaultSource}: {what}: {OneLine(ex)}").ConfigureAwait(false);
             return BadInput;
         }
+    }
+
+    /// <summary>An exception and its causes in one line: Akka's start-up wraps a socket error in four
+    /// AggregateExceptions and a RemoteTransportException that says "See InnerException".</summary>
+    public static string OneLine(Exception ex)
+    {
+        var parts = new List<string>();
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is AggregateException) continue;
+            var text = e.Message.Replace("See InnerException for details.", "", StringComparison.Ordinal).Split('\n', 2)[0].Trim().TrimEnd('.');
+            if (text.Length > 0 && !parts.Any(p => p.Contains(text, StringComparison.Ordinal))) parts.Add(text);
+        }
+        return parts.Count > 0 ? string.Join(": ", parts) : ex.GetType().Name;
     }
 
     private static void WarnAboutTimers(Scenario s, TextWriter error)
@@ -185,17 +204,73 @@ public static class FabricCli
                         "timer messages does (see scenarios/README.md, \"Timers\")");
     }
 
-    /// <summary>An artefact path whose folder does not exist is bad input, found before the run rather than after it.</summary>
-    private static void CheckWritable(RunOptions o)
+    /// <summary>
+    /// Every artefact path is checked before the run, not found bad after it: a file name (not empty, not a folder) in a
+    /// folder that exists, that can be opened for writing, different from every other artefact's and from the scenario
+    /// file (one file written twice, or the input overwritten, would corrupt both). A file that did not exist is not
+    /// left behind by the check.
+    /// </summary>
+    private static void CheckOutputs(RunOptions o, string? scenarioFile)
     {
         var errors = new List<string>();
+        var taken = new Dictionary<string, string>(OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+        if (scenarioFile is not null) taken[Path.GetFullPath(scenarioFile)] = "the scenario file";
         foreach (var (option, path) in new[] { ("--report", o.ReportPath), ("--events", o.EventsPath), ("--plot", o.PlotPath), ("--trace", o.TracePath) })
         {
             if (path is null) continue;
-            var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (dir is not null && !Directory.Exists(dir)) errors.Add($"{option} {path}: the folder {dir} does not exist");
+            if (string.IsNullOrWhiteSpace(path)) { errors.Add($"{option} '{path}': expected a file name"); continue; }
+            string full;
+            try { full = Path.GetFullPath(path); }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException) { errors.Add($"{option} {path}: not a file name ({e.Message})"); continue; }
+            // A device (/dev/null, /dev/full) may take several artefacts; a file may not.
+            if (taken.TryGetValue(full, out var other) && !full.StartsWith("/dev/", StringComparison.Ordinal)) { errors.Add($"{option} {path}: is also {other}: expected a file of its own"); continue; }
+            taken[full] = option + "'s file";
+            var dir = Path.GetDirectoryName(full);
+            if (dir is not null && !Directory.Exists(dir)) { errors.Add($"{option} {path}: the folder {dir} does not exist"); continue; }
+            if (Directory.Exists(full)) { errors.Add($"{option} {path}: is a folder: expected a file name"); continue; }
+            var existed = File.Exists(full);
+            try
+            {
+                using (new FileStream(full, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite)) { }
+                if (!existed) File.Delete(full);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"{option} {path}: cannot be written ({e.Message.Trim()})");
+            }
         }
         if (errors.Count > 0) throw new ScenarioException(errors);
+    }
+
+    /// <summary>A port to listen on (<c>--port</c>) that something else holds is found before any node starts (Akka's
+    /// remoting would report it in a page of nested exceptions).</summary>
+    private static void CheckPort(int? port)
+    {
+        if (port is not (> 0 and <= 65535)) return;
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port.Value);
+        try
+        {
+            probe.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new ScenarioException([$"--port {port}: cannot listen on 127.0.0.1:{port} ({e.Message})"]);
+        }
+        finally
+        {
+            probe.Stop();
+        }
+    }
+
+    /// <summary>The shape <c>check</c> is given is one a scenario could have (the loader's ranges): a shape of no VMs
+    /// would report every event as a violation.</summary>
+    private static List<string> ShapeErrors(int vms, int vcpus, int spis)
+    {
+        var errors = new List<string>();
+        if (vms is < 1 or > ScenarioLoader.MaxVms) errors.Add($"--vms {vms}: expected 1..{ScenarioLoader.MaxVms} VMs (vms)");
+        if (vcpus is < 1 or > 512) errors.Add($"--vcpus {vcpus}: expected 1..512 vCPUs per VM (vcpus-per-vm)");
+        if (spis is < 32 or > 1024 || spis % 32 != 0) errors.Add($"--spis {spis}: expected 32..1024 in steps of 32 SPIs per VM (spis-per-vm)");
+        return errors;
     }
 
     private static int Check(string file, bool fold, int? vms, int? vcpus, int? spis, IAnsiConsole console, TextWriter error)
@@ -205,6 +280,11 @@ public static class FabricCli
         if (vms is not null || vcpus is not null || spis is not null)
         {
             if (vms is not { } v || vcpus is not { } c || spis is not { } s) { error.WriteLine("--vms, --vcpus and --spis go together (the shape the log is checked against for I8)"); return BadInput; }
+            if (ShapeErrors(v, c, s) is { Count: > 0 } bad)
+            {
+                foreach (var b in bad) error.WriteLine(b);
+                return BadInput;
+            }
             shape = new FabricShape(v, c, s);
         }
         var checker = new InvariantChecker(shape, pushTracking: !fold);

@@ -37,7 +37,8 @@ public sealed class FabricRunService(FabricRun run, ActorSystem system, IHostApp
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "The run failed");
+            // The CLI reports the failure in one line; the exception and its stack are for -v.
+            logger.LogInformation(ex, "The run failed");
             run.Fail(ex);
         }
         finally

@@ -18,6 +18,10 @@ public sealed class EventLogFormatException(string file, long line, string messa
 /// </summary>
 public static class EventLogReader
 {
+    /// <summary>The longest line read: an event is a few hundred bytes, so a longer line (a file that is no log, a
+    /// line without end) is refused at this length instead of being read into memory.</summary>
+    public const int MaxLineBytes = 1 << 20;
+
     public static IEnumerable<FabricEvent> Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -31,7 +35,12 @@ public static class EventLogReader
             {
                 // Keep the partial line, refill; grow when one line fills the whole buffer.
                 if (start > 0) { Buffer.BlockCopy(buffer, start, buffer, 0, end - start); end -= start; start = 0; }
-                if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                if (end == buffer.Length)
+                {
+                    if (buffer.Length >= MaxLineBytes)
+                        throw new EventLogFormatException(path, line + 1, $"a line longer than {MaxLineBytes >> 20} MiB: expected one event (a JSON object of a few hundred bytes) per line");
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                }
                 var n = stream.Read(buffer, end, buffer.Length - end);
                 if (n > 0) { end += n; continue; }
                 if (end > start) yield return Parse(path, ++line, buffer.AsSpan(start, end - start));

@@ -76,8 +76,11 @@ public sealed class EventLogWriter : IEventSink, IDisposable
 
     public void Dispose()
     {
-        Flush();
-        _json.Dispose();
-        _out.Dispose();
+        try { Flush(); }
+        finally
+        {
+            _json.Dispose();
+            _out.Dispose();
+        }
     }
 }

@@ -30,6 +30,10 @@ public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyLi
 /// fabric: <c>{"0": vms}</c>); <c>handoffs</c> counts the <c>migrate</c> events whose arg ends in <c>handoff</c>, VMs
 /// moved with their state to another node (a graceful leave, a rebalance); <c>lostVms</c> counts the <c>lost</c>
 /// events, VMs whose node crashed (recreated empty; what they held is not owed, and they are checked afresh).
+/// <c>drained</c> (right after <c>apListAtEnd</c>) is whether the fabric went quiet after the devices stopped, within the
+/// drain timeout; <c>interrupted</c> whether a shutdown request (Ctrl-C, SIGTERM) came before the run ended — a drain
+/// it cut short is <c>"drained": false, "interrupted": true</c>, and its end-of-run figures are not a verdict on a
+/// finished run.
 /// </summary>
 public sealed record RunReport(
     string Scenario,
@@ -52,6 +56,8 @@ public sealed record RunReport(
     long LostVms,
     long PendingAtEnd,
     long ApListAtEnd,
+    bool Drained,
+    bool Interrupted,
     InvariantsReport Invariants,
     double ElapsedSeconds,
     double ThroughputPerSecond,
@@ -72,8 +78,10 @@ public sealed record RunReport(
     /// <param name="violations">The invariants violated, at the end and during the run.</param>
     /// <param name="b">The counts, latencies and timings gathered during the run.</param>
     /// <param name="vmsPerNode">Node index to the VMs it runs at the end; null for the local fabric (all on node 0).</param>
+    /// <param name="drained">Whether the drain ended with nothing in flight.</param>
+    /// <param name="interrupted">Whether a shutdown request stopped the run or cut its drain.</param>
     public static RunReport From(Scenario s, InvariantChecker checker, IReadOnlyList<Violation> violations, ReportBuilder b,
-        IReadOnlyDictionary<int, int>? vmsPerNode = null)
+        IReadOnlyDictionary<int, int>? vmsPerNode = null, bool drained = true, bool interrupted = false)
     {
         var elapsed = b.ElapsedSeconds;
         var perNode = (vmsPerNode ?? new Dictionary<int, int> { [0] = s.Vms })
@@ -82,7 +90,7 @@ public sealed record RunReport(
             checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
             checker.Resampled, checker.Doorbells, checker.ResidencyChanges, b.Exits, checker.Migrations,
             s.Cluster?.Nodes ?? 1, perNode, b.Handoffs, checker.LostVms,
-            checker.PendingNow, checker.TrackedNow,
+            checker.PendingNow, checker.TrackedNow, drained, interrupted,
             new InvariantsReport(InvariantChecker.All, violations.Select(ViolationReport.From).ToArray()),
             Math.Round(elapsed, 6), elapsed > 0 ? Math.Round(checker.Acknowledged / elapsed, 1) : 0,
             ReportBuilder.Summarise(b.Latency), ReportBuilder.Summarise(b.NotifyLatency), s.ReplayCommand);

@@ -36,6 +36,16 @@ public static class ScenarioLoader
     public const double MaxTimerRate = Fabric.Actors.Drivers.Pacer.MaxRate;
     public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// The slowest rate a timer can pace: one event per <see cref="int.MaxValue"/> milliseconds (about 24.8 days), the
+    /// longest delay Akka's scheduler takes. A positive rate below it would round to a period the scheduler (or
+    /// <see cref="TimeSpan"/>) cannot hold, and crash the actor that arms it; it is refused (0 turns the timer off).
+    /// </summary>
+    public const double MinTimerRate = 1000.0 / int.MaxValue;
+
+    private static string TooSlow(string raw) =>
+        string.Create(CultureInfo.InvariantCulture, $"{raw} per second is a period longer than Akka's scheduler can hold (about 24.8 days): expected 0 (off) or at least {MinTimerRate:G3} per second");
+
     public static string EmbeddedDefaults() => Embedded("akka.hocon");
 
     /// <summary>The default mixed storm's text (scenarios/default-mixed-storm.hocon, embedded).</summary>
@@ -62,7 +72,9 @@ public static class ScenarioLoader
         var where = file ?? DefaultSource;
         var errors = new List<string>();
         if (file is not null && !System.IO.File.Exists(file)) throw new ScenarioException([$"{file}: no such file"]);
-        var scenarioText = ParseHocon(file is null ? EmbeddedDefaultScenario() : System.IO.File.ReadAllText(file), where, errors);
+        var text = file is null ? EmbeddedDefaultScenario() : ReadScenarioText(file);
+        if (Unbalanced(text) is null && EmptyValues(text, where) is { Count: > 0 } empty) throw new ScenarioException(empty);
+        var scenarioText = ParseHocon(text, where, errors);
         if (scenarioText is null) throw new ScenarioException(errors);
         CheckKnownKeys(scenarioText, defaults, where, errors);
         var config = scenarioText.WithFallback(defaults);
@@ -97,6 +109,82 @@ public static class ScenarioLoader
             scenario = scenario with { Cluster = Processes(cluster, seedNodes, port, errors) };
         if (errors.Count > 0) throw new ScenarioException(errors);
         return (scenario, config);
+    }
+
+    /// <summary>The largest scenario file read: far above any real scenario, so that an unbounded input (<c>/dev/zero</c>,
+    /// a log passed by mistake) is refused at once instead of being read into memory.</summary>
+    public const int MaxScenarioBytes = 4 << 20;
+
+    /// <summary>The text of a scenario file, at most <see cref="MaxScenarioBytes"/>; a larger or unreadable one is bad
+    /// input naming the file.</summary>
+    private static string ReadScenarioText(string file)
+    {
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            var bytes = new byte[MaxScenarioBytes + 1];
+            var n = 0;
+            int read;
+            while (n < bytes.Length && (read = stream.Read(bytes, n, bytes.Length - n)) > 0) n += read;
+            if (n > MaxScenarioBytes)
+                throw new ScenarioException([$"{file}: larger than {MaxScenarioBytes >> 20} MiB: not a scenario (expected a HOCON file of a few KB)"]);
+            return new System.Text.UTF8Encoding(false).GetString(bytes, 0, n);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ScenarioException([$"{file}: cannot be read: {e.Message}"]);
+        }
+    }
+
+    /// <summary>
+    /// Keys with nothing after their <c>=</c> (or <c>:</c>) on the line but a comment: <c>priority-mask = # TODO</c>.
+    /// HOCON wants the value on the key's line; Akka's parser instead takes the next line's text as the value (so
+    /// <c>name = # later</c> over <c>vms = 4</c> reads name "vms" and drops vms = 4), or nothing at all. Each is refused
+    /// here, "FILE:LINE: KEY: empty ...", before Akka parses the text. Strings and comments are skipped as
+    /// <see cref="Unbalanced"/> skips them.
+    /// </summary>
+    private static List<string> EmptyValues(string text, string where)
+    {
+        var errors = new List<string>();
+        var line = 1;
+        var lineStart = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            switch (c)
+            {
+                case '\n': line++; lineStart = i + 1; break;
+                case '#':
+                case '/' when i + 1 < text.Length && text[i + 1] == '/':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    break;
+                case '"':
+                    if (i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"')
+                    {
+                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+                        if (end < 0) return errors;   // Unbalanced reports it
+                        line += text.AsSpan(i, end - i).Count('\n');
+                        lineStart = text.LastIndexOf('\n', end) + 1;
+                        i = end + 2;
+                        break;
+                    }
+                    i++;
+                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
+                    if (i < text.Length && text[i] == '\n') { line++; lineStart = i + 1; }
+                    break;
+                case '=' or ':':
+                    var j = i + 1;
+                    while (j < text.Length && text[j] is ' ' or '\t' or '\r') j++;
+                    var rest = text.AsSpan(j);
+                    if (rest.IsEmpty || rest[0] is '\n' or '#' or '}' or ',' || rest.StartsWith("//"))
+                    {
+                        var key = text[lineStart..i].Trim().TrimEnd('+').Trim().Split([' ', '\t', '{', ','], StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "?";
+                        errors.Add($"{where}:{line}: {key}: empty (nothing after '{c}', or only a comment): expected a value");
+                    }
+                    break;
+            }
+        }
+        return errors;
     }
 
     /// <summary><c>--seed-nodes</c> and <c>--port</c>: this process as part of a cluster of several. Each seed must be an
@@ -154,9 +242,6 @@ public static class ScenarioLoader
             var config = ParseWithin(text, ParseTimeout) ?? throw new TimeoutException(
                 $"Akka's parser did not finish within {ParseTimeout.TotalSeconds:F0} s (it loops on some malformed text): check the braces, lists and substitutions");
             Touch(config.Root);
-            // Akka's parser can return a tree its own Config API then trips over (a NullReferenceException in a merge):
-            // merge it once here, so that such text is refused as not valid HOCON.
-            _ = config.WithFallback(Defaults()).GetConfig(Root);
             return config;
         }
         catch (Exception ex)
@@ -275,7 +360,7 @@ public static class ScenarioLoader
         if (!root.IsObject()) return;
         foreach (var (key, value) in root.GetObject().Items)
         {
-            if (key == "akka") continue;
+            if (key == "akka") { NullSettings(value, "akka", where, errors); continue; }
             if (key != "fabric") { errors.Add($"{where}: {key}: unknown key (expected akka, {Root} or {ClusterRoot})"); continue; }
             if (!value.IsObject()) { errors.Add($"{where}: fabric: expected an object {{ scenario {{ ... }}, cluster {{ ... }} }}"); continue; }
             foreach (var (sub, subValue) in value.GetObject().Items)
@@ -299,8 +384,21 @@ public static class ScenarioLoader
                 if (!defaults.HasPath(full)) { errors.Add($"{where}: {full}: unknown key"); continue; }
                 if (ListKeys.Contains(full)) continue;
                 if (value.IsObject()) Walk(value.GetObject(), full);
+                else if (IsNull(value) && defaults.GetValue(full).IsObject()) errors.Add($"{where}: {full}: null: expected an object {{ ... }}");
             }
         }
+    }
+
+    /// <summary><c>key = null</c>: Akka's parser reads it as a string value whose text is null.</summary>
+    private static bool IsNull(HoconValue value) => value.Values.Count == 1 && value.IsString() && value.GetString() is null;
+
+    /// <summary>Akka's own settings are Akka's to validate, but a null among them (<c>akka = null</c>,
+    /// <c>akka.actor = null</c>) makes the actor system fail with "Value cannot be null"; it is refused naming the key.</summary>
+    private static void NullSettings(HoconValue value, string path, string where, List<string> errors)
+    {
+        if (IsNull(value)) errors.Add($"{where}: {path}: null: expected a value or an object of Akka's settings");
+        else if (value.IsObject())
+            foreach (var (key, sub) in value.GetObject().Items) NullSettings(sub, path + "." + key, where, errors);
     }
 
     private static readonly string[] InterruptKeys = ["intids", "mode", "priority", "affinity", "enabled"];
@@ -310,7 +408,7 @@ public static class ScenarioLoader
 
     private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors)
     {
-        var r = new Reader(config.GetConfig(Root) ?? Config.Empty, where, Root, errors);
+        var r = new Reader(ScenarioConfig(config, errors), where, Root, errors);
         var name = r.String("name");
         if (name.Length == 0 && r.Has("name")) r.Error("name", "expected a non-empty name");
         var seed = seedOverride ?? r.Long("seed", 0, long.MaxValue);
@@ -398,6 +496,21 @@ public static class ScenarioLoader
             DrainTimeout = drainTimeout,
             Cluster = Cluster(config, where, duration, errors),
         };
+    }
+
+    /// <summary><c>fabric.scenario</c> as an object. Set to something else (<c>null</c>, a value, a list), Akka's
+    /// <c>GetConfig</c> throws; <see cref="CheckKnownKeys"/> has already said what was expected, so the load stops there.</summary>
+    private static Config ScenarioConfig(Config config, List<string> errors)
+    {
+        try
+        {
+            return config.GetConfig(Root) ?? Config.Empty;
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidCastException or ConfigurationException)
+        {
+            if (errors.Count == 0) errors.Add($"{Root}: expected an object {{ ... }}");
+            throw new ScenarioException(errors);
+        }
     }
 
     /// <summary>
@@ -524,6 +637,7 @@ public static class ScenarioLoader
             catch (Exception) { Error(key, "expected a value"); return null; }
             if (value.IsObject()) { Error(key, "expected a value, found an object { ... }"); return null; }
             if (IsList(value)) { Error(key, "expected a value, found a list [ ... ]"); return null; }
+            if (Blank(value) is { } blank) { Error(key, blank); return null; }
             return value.GetString();
         }
 
@@ -547,6 +661,7 @@ public static class ScenarioLoader
             if (raw is null) return 0;
             if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v)) { Error(key, $"expected a number of events per second, found '{raw}'"); return 0; }
             if (v < 0) { Error(key, $"{raw} is negative: expected 0..{MaxTimerRate} per second"); return 0; }
+            if (v > 0 && v < MinTimerRate) { Error(key, TooSlow(raw)); return 0; }
             if (v > MaxTimerRate)
             {
                 Error(key, $"{raw} per second is more than the {MaxTimerRate} per second one paced source serves ({MaxTimerRate / 100} events per 10 ms scheduler tick): expected 0..{MaxTimerRate}" +
@@ -660,7 +775,7 @@ public static class ScenarioLoader
             {
                 var value = config.GetValue(key);
                 if (!IsList(value)) { Error(key, value.IsObject() ? $"{expected}, found an object {{ ... }}" : $"{expected}, found '{value.GetString()}'"); return 0; }
-                values = value.GetArray();
+                values = Elements(value);
             }
             catch (Exception) { Error(key, expected); return 0; }
             for (var i = 0; i < values.Count; i++)
@@ -748,6 +863,20 @@ public static class ScenarioLoader
             return v;
         }
 
+        /// <summary>
+        /// Why a value is no value, or null. Akka's parser reads <c>key = # comment</c> and <c>--set key=</c> as a value
+        /// with nothing in it, and <c>key = null</c> as a null string; both would otherwise read as the key's minimum or
+        /// first choice.
+        /// </summary>
+        private static string? Blank(HoconValue value) =>
+            value.Values.Count == 0
+                ? "empty (nothing after '=', or only a comment): expected a value"
+                : IsNull(value) ? "null: expected a value" : null;
+
+        /// <summary>The elements of a list. Akka's parser reads <c>[ ]</c> (or <c>[</c> and <c>]</c> on two lines) as a
+        /// list of one element with nothing in it; such an element is no element.</summary>
+        private static List<HoconValue> Elements(HoconValue list) => list.GetArray().Where(e => e.Values.Count > 0).ToList();
+
         /// <summary>Akka's HoconValue.IsArray() is false for an empty list <c>[]</c>; this is not.</summary>
         private static bool IsList(HoconValue value) => value.IsArray() || value.Values.Any(v => v is HoconArray);
 
@@ -762,7 +891,7 @@ public static class ScenarioLoader
             {
                 var value = config.GetValue(key);
                 if (!IsList(value)) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
-                values = value.GetArray();
+                values = Elements(value);
             }
             catch (Exception) { Error(key, "expected a list [ { ... }, ... ]"); return result; }
             for (var i = 0; i < values.Count; i++)

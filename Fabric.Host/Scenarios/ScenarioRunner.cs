@@ -16,8 +16,16 @@ namespace Fabric.Host.Scenarios;
 /// <summary>Where a run writes its artefacts (each optional), and whether progress is drawn live.</summary>
 public sealed record RunOptions(string? ReportPath = null, string? EventsPath = null, string? PlotPath = null, string? TracePath = null, bool LiveProgress = false);
 
-/// <summary>The outcome of a run: the report, every violation, and how it ended.</summary>
-public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyList<Violation> Violations, TimeSpan BuildTime, bool Drained, bool Interrupted);
+/// <summary>The outcome of a run: the report, every violation, and how it ended. <see cref="StopSeq"/> is the event
+/// log's last seq when the devices were told to stop (what an injection after the stop comes after);
+/// <see cref="WriteFailures"/> names each artefact that could not be written (the verdict stands without it).</summary>
+public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyList<Violation> Violations, TimeSpan BuildTime, bool Drained, bool Interrupted)
+{
+    public long StopSeq { get; init; }
+    /// <summary>When the devices were told to stop, counted from their start.</summary>
+    public TimeSpan StoppedAt { get; init; }
+    public IReadOnlyList<string> WriteFailures { get; init; } = [];
+}
 
 /// <summary>
 /// Builds the fabric for a scenario in an actor system — or, with <c>fabric.cluster</c> on, sharded over a cluster of
@@ -32,7 +40,17 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     Action? injecting = null)
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(500), PumpEvery = TimeSpan.FromMilliseconds(20);
-    private const int PumpBatch = 1 << 16;
+
+    /// <summary>How long a drain goes on once a shutdown has been requested (Ctrl-C, SIGTERM), over the guest's handler
+    /// time: a drain that has not ended by then (a livelock) is cut short, the run reported as interrupted and not
+    /// drained, rather than left to the host's shutdown timeout.</summary>
+    public static readonly TimeSpan DrainAfterSignal = TimeSpan.FromSeconds(3);
+
+    // Small enough that one batch, through every consumer (the event-log writer is the slowest), takes about a pump
+    // period even on a loaded machine (a batch of 4096 took 40-200 ms at a load average of 18 on 2 cores; 65536, the
+    // earlier size, made stop-after 0.1-0.2 s late): stop-after and a shutdown request are seen on time however far the
+    // pump lags behind the fabric.
+    private const int PumpBatch = 1 << 10;
 
     public async Task<RunResult> RunAsync(ActorSystem system, CancellationToken stopInjecting)
     {
@@ -41,8 +59,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push);
         using var metrics = new FabricMetrics();
         var report = new ReportBuilder(metrics);
-        using var events = options.EventsPath is { } ep ? new EventLogWriter(ep) : null;
-        using var trace = options.TracePath is { } tp ? ITraceSink.Open(tp) : null;
+        using var events = options.EventsPath is { } ep ? new ArtefactSink<EventLogWriter>("--events", ep, new EventLogWriter(ep)) : null;
+        using var trace = options.TracePath is { } tp ? new ArtefactSink<ITraceSink>("--trace", tp, ITraceSink.Open(tp)) : null;
         var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace }.OfType<IEventSink>());
         var pump = new EventPump(log, e => consumers.Observe(e));
 
@@ -68,12 +86,12 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var buildNote = fabric.VmCount < s.Vms ? $"stopped during the build: {fabric.VmCount:N0} of {s.Vms:N0} VMs built; " : "";
         logger.LogInformation("Built {Vms} VMs ({Vcpus} vCPUs) on {Nodes} node(s) in {Seconds:F2} s", s.Vms, s.TotalVcpus, s.Cluster?.Nodes ?? 1, buildTime.TotalSeconds);
 
-        bool interrupted, drained;
+        DriveOutcome drive;
         IReadOnlyDictionary<int, int>? vmsPerNode = null;
         var exits = new NodeExits(cluster, s.Cluster?.Exits ?? [], logger);
         try
         {
-            (interrupted, drained) = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
+            drive = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             if (cluster is not null) vmsPerNode = await cluster.VmsPerNodeAsync().ConfigureAwait(false);
         }
@@ -83,15 +101,24 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         }
         if (pump.Held > 0) logger.LogWarning("{Held} events are still waiting for an earlier seq at the end of the run", pump.Held);
         var violations = checker.Finish();
-        var result = new RunResult(s, RunReport.From(s, checker, violations, report, vmsPerNode), violations, buildTime, drained, interrupted);
+        var (interrupted, drained) = (drive.Interrupted, drive.Drained);
+        var result = new RunResult(s, RunReport.From(s, checker, violations, report, vmsPerNode, drained, interrupted), violations, buildTime, drained, interrupted)
+        {
+            StopSeq = drive.StopSeq,
+            StoppedAt = drive.StoppedAt,
+        };
 
         var notes = string.Create(CultureInfo.InvariantCulture, $"built in {buildTime.TotalSeconds:F2} s; {buildNote}") +
-                    (interrupted ? "stopped early by a shutdown request; " : "") +
+                    (interrupted ? (drive.StoppedEarly ? "stopped early by a shutdown request; " : "a shutdown request came during the drain; ") : "") +
                     string.Concat(exits.Notes.Select(n => n + "; ")) +
-                    (drained ? "drained" : $"did not drain within {s.DrainTimeout.TotalSeconds:F0} s of the devices stopping (still busy: a livelock?)");
+                    (drained ? "drained"
+                        : drive.CutShort ? "did not drain (cut short by the shutdown request)"
+                        : $"did not drain within {s.DrainTimeout.TotalSeconds:F0} s of the devices stopping (still busy: a livelock?)");
+        // Where the stop falls in the event log: an injection with a higher seq came after it.
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"devices stopped {drive.StoppedAt.TotalSeconds:F2} s after they started, at event seq {drive.StopSeq}"));
+        // The verdict is printed next, and stands whatever becomes of the artefacts.
         ReportConsole.Print(console, result.Report, violations, notes);
-        await WriteArtefactsAsync(result, report, events, trace).ConfigureAwait(false);
-        return result;
+        return result with { WriteFailures = await WriteArtefactsAsync(result, report, events, trace).ConfigureAwait(false) };
     }
 
     /// <summary>
@@ -108,6 +135,15 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
             """).WithFallback(scenarioConfig ?? Config.Empty);
 
+    /// <summary>How the driving loop ended: a shutdown request, whether the fabric drained (and whether a shutdown
+    /// request cut the drain short), and when the devices were told to stop (time since they started, the log's seq).</summary>
+    private sealed record DriveOutcome(bool Interrupted, bool StoppedEarly, bool Drained, bool CutShort, TimeSpan StoppedAt, long StopSeq);
+
+    /// <summary>How long nothing may happen before the fabric counts as drained: a guest's handler runs
+    /// <c>guest.handler-time</c> between an acknowledge and its end with nothing logged, so the quiet period is longer
+    /// than two of them (a handler, and the timer tick that ends it late).</summary>
+    public static TimeSpan QuietPeriod(Scenario s) => Quiet + 2 * s.Vm.Guest.HandlerTime;
+
     /// <summary>
     /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
     /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
@@ -115,7 +151,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
     /// would).
     /// </summary>
-    private (bool Interrupted, bool Drained) Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
+    private DriveOutcome Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;
         var clock = Stopwatch.StartNew();
@@ -123,12 +159,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null || s.Cluster is not null);
         try
         {
-            void Show(string phase, bool all = false)
+            void Show(string phase, bool all = false, TimeSpan? by = null)
             {
-                // What has been logged, a bounded batch at a time, for at most one period, so that stop-after and Ctrl-C are
-                // seen even when the pump is slower than the fabric (a large event log): it catches up during the drain,
-                // and at the end takes everything.
+                // What has been logged, a bounded batch at a time, for at most one period (and not past stop-after), so
+                // that stop-after and Ctrl-C are seen even when the pump is slower than the fabric (a large event log): it
+                // catches up during the drain, and at the end takes everything.
                 var until = clock.Elapsed + PumpEvery;
+                if (by is { } b && b < until) until = b;
                 while (pump.Pump(PumpBatch) == PumpBatch && (all || clock.Elapsed < until)) { }
                 progress.Update(new ProgressSnapshot(clock.Elapsed, phase, checker.Injected, checker.Acknowledged, checker.Doorbells,
                     report.InFlight, rate.Sample(clock.Elapsed, checker.Acknowledged), checker.Migrations));
@@ -143,9 +180,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             }
             while (true)
             {
-                stopInjecting.WaitHandle.WaitOne(PumpEvery);
+                // Wake at stop-after rather than up to a pump period after it.
+                var left = s.StopAfterDuration - clock.Elapsed;
+                stopInjecting.WaitHandle.WaitOne(left < PumpEvery ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : PumpEvery);
                 exits.Step(clock.Elapsed, devicesRunning: true, report.Handoffs + checker.LostVms);
-                Show(exits.Phase ?? "running");
+                Show(exits.Phase ?? "running", by: s.StopAfterDuration);
                 if (stopInjecting.IsCancellationRequested) { interrupted = true; break; }
                 if (clock.Elapsed >= s.StopAfterDuration || checker.Injected >= s.StopAfterInjections) break;
             }
@@ -157,21 +196,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
                 Show(exits.Phase ?? "stopping");
             }
             if (interrupted) logger.LogInformation("Stopping injection (shutdown requested); draining");
+            var stoppedAt = clock.Elapsed;
+            var stopSeq = fabric.Log.LastSeq;
             fabric.StopDevices();
-            // Drained: nothing but vCPU exits has happened for a while (every event logged so far has been pumped).
-            var deadline = clock.Elapsed + s.DrainTimeout;
-            var seen = report.Activity;
-            var since = clock.Elapsed;
-            var drained = false;
-            while (clock.Elapsed < deadline)
-            {
-                Thread.Sleep(PumpEvery);
-                Show(interrupted ? "stopping" : "draining");
-                if (report.Activity != seen || pump.Held > 0) { seen = report.Activity; since = clock.Elapsed; }
-                else if (clock.Elapsed - since >= Quiet) { drained = true; break; }
-            }
+            var (drained, cutShort) = Drain(clock, stopInjecting, QuietPeriod(s), () => report.Activity, () => pump.Held,
+                () => Show(interrupted || stopInjecting.IsCancellationRequested ? "stopping" : "draining"));
             Show("done", all: true);
-            return (interrupted, drained);
+            return new DriveOutcome(interrupted || cutShort || stopInjecting.IsCancellationRequested, interrupted, drained, cutShort, stoppedAt, stopSeq);
         }
         finally
         {
@@ -179,26 +210,75 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         }
     }
 
-    private async Task WriteArtefactsAsync(RunResult result, ReportBuilder report, EventLogWriter? events, ITraceSink? trace)
+    /// <summary>
+    /// Drained: nothing but vCPU exits has happened for <paramref name="quiet"/> (every event logged so far has been
+    /// pumped), within the scenario's drain timeout. A shutdown request (now or during the drain) bounds the drain to
+    /// <see cref="DrainAfterSignal"/> past the later of the request and the drain's start (plus the quiet period): a
+    /// drain that never ends (a livelock) is cut short, and says so.
+    /// </summary>
+    private (bool Drained, bool CutShort) Drain(Stopwatch clock, CancellationToken stopRequested, TimeSpan quiet, Func<long> activity, Func<int> held, Action show)
     {
-        if (options.ReportPath is { } rp)
+        var deadline = clock.Elapsed + scenario.DrainTimeout;
+        var seen = activity();
+        var since = clock.Elapsed;
+        TimeSpan? cutAt = null;
+        while (clock.Elapsed < deadline)
         {
-            await result.Report.WriteAsync(rp).ConfigureAwait(false);
-            console.WriteLine($"report: {rp}");
+            Thread.Sleep(PumpEvery);
+            show();
+            if (activity() != seen || held() > 0) { seen = activity(); since = clock.Elapsed; }
+            else if (clock.Elapsed - since >= quiet) return (true, false);
+            if (stopRequested.IsCancellationRequested)
+            {
+                cutAt ??= clock.Elapsed + DrainAfterSignal + quiet;
+                if (clock.Elapsed >= cutAt) return (false, true);
+            }
         }
+        return (false, false);
+    }
+
+    /// <summary>Writes the report and the plot, and closes the event log and the trace; returns what could not be
+    /// written, each naming its option, file and why (the console says so too).</summary>
+    private async Task<IReadOnlyList<string>> WriteArtefactsAsync(RunResult result, ReportBuilder report,
+        ArtefactSink<EventLogWriter>? events, ArtefactSink<ITraceSink>? trace)
+    {
+        var failures = new List<string>();
+        async Task Write(string option, string path, Func<Task> write, string done)
+        {
+            try
+            {
+                await write().ConfigureAwait(false);
+                console.WriteLine(done);
+            }
+            catch (Exception ex) when (ArtefactSink<EventLogWriter>.IsWriteFailure(ex))
+            {
+                failures.Add(ArtefactSink<EventLogWriter>.Describe(option, path, ex));
+            }
+        }
+
+        if (options.ReportPath is { } rp) await Write("--report", rp, () => result.Report.WriteAsync(rp), $"report: {rp}").ConfigureAwait(false);
         if (events is not null)
         {
-            var s = result.Scenario;
-            var tracking = s.Vm.Policies.Tracking == TrackingPolicy.Fold ? " --tracking fold" : "";
-            console.WriteLine($"events: {events.Path} ({events.Written:N0} events); re-check with: " +
-                              $"dotnet run --project Fabric.Host -- check {events.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
+            events.Dispose();
+            if (events.Failure is { } f) failures.Add(f);
+            else
+            {
+                var s = result.Scenario;
+                var tracking = s.Vm.Policies.Tracking == TrackingPolicy.Fold ? " --tracking fold" : "";
+                console.WriteLine($"events: {events.Inner.Path} ({events.Inner.Written:N0} events); re-check with: " +
+                                  $"dotnet run --project Fabric.Host -- check {events.Inner.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
+            }
         }
-        if (trace is not null) console.WriteLine($"trace: {options.TracePath} ({trace.Slices:N0} slices; open in https://ui.perfetto.dev)");
-        if (options.PlotPath is { } pp)
+        if (trace is not null)
         {
-            PlotWriter.Write(pp, result.Scenario.Name, report);
-            console.WriteLine($"plot: {pp}");
+            trace.Dispose();
+            if (trace.Failure is { } f) failures.Add(f);
+            else console.WriteLine($"trace: {options.TracePath} ({trace.Inner.Slices:N0} slices; open in https://ui.perfetto.dev or chrome://tracing)");
         }
+        if (options.PlotPath is { } pp)
+            await Write("--plot", pp, () => { PlotWriter.Write(pp, result.Scenario.Name, report); return Task.CompletedTask; }, $"plot: {pp}").ConfigureAwait(false);
+        foreach (var f in failures) console.WriteLine($"not written: {f}");
+        return failures;
     }
 
     /// <summary>A policy as the scenario names it: InactiveAndLineLow -> inactive-and-line-low.</summary>

@@ -1,4 +1,9 @@
 using Fabric.Host.Cli;
+using Fabric.Host.Hosting;
+using Fabric.Host.Scenarios;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
 
 namespace Fabric.Specs.Host;
 
@@ -17,6 +22,23 @@ public static class Cli
         var stderr = new StringWriter();
         var code = await FabricCli.RunAsync(args, stdout, stderr);
         return new Outcome(code, stdout.ToString(), stderr.ToString());
+    }
+}
+
+/// <summary>A run hosted as the CLI hosts it (a Generic Host with the fabric's service), for specs that stop the host
+/// themselves or read the <see cref="FabricRun"/>'s result; its console writes to <see cref="Out"/>, 200 columns wide.</summary>
+public sealed record HostedRun(IHost Host, FabricRun Run, StringWriter Out)
+{
+    public static HostedRun Create(string scenarioFile, RunOptions? options = null)
+    {
+        var (scenario, config) = ScenarioLoader.Load(scenarioFile);
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
+        console.Profile.Width = 200;
+        var run = new FabricRun(scenario, config, options ?? new RunOptions(), console);
+        var builder = FabricHostingExtensions.CreateBuilder(LogLevel.Warning);
+        builder.AddFabric(run);
+        return new HostedRun(builder.Build(), run, output);
     }
 }
 

@@ -17,7 +17,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("exits", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
         ("nodes", JsonValueKind.Number), ("vmsPerNode", JsonValueKind.Object), ("handoffs", JsonValueKind.Number), ("lostVms", JsonValueKind.Number),
         ("pendingAtEnd", JsonValueKind.Number),
-        ("apListAtEnd", JsonValueKind.Number), ("invariants", JsonValueKind.Object), ("elapsedSeconds", JsonValueKind.Number),
+        ("apListAtEnd", JsonValueKind.Number), ("drained", JsonValueKind.True), ("interrupted", JsonValueKind.False), ("invariants", JsonValueKind.Object), ("elapsedSeconds", JsonValueKind.Number),
         ("throughputPerSecond", JsonValueKind.Number), ("latencyMicros", JsonValueKind.Object),
         ("notifyLatencyMicros", JsonValueKind.Object), ("replay", JsonValueKind.String),
     ];

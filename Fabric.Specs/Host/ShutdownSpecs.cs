@@ -1,10 +1,7 @@
 using Akka.Actor;
 using Fabric.Host.Hosting;
-using Fabric.Host.Scenarios;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Spectre.Console;
 using Xunit;
 
 namespace Fabric.Specs.Host;
@@ -24,13 +21,8 @@ public sealed class ShutdownSpecs : IDisposable
     {
         var file = _dir.Write("long.hocon", Scenarios.Healthy.Replace("duration = 400ms", "duration = 60s", StringComparison.Ordinal)
             .Replace("injections = 3000", "injections = 100000000", StringComparison.Ordinal));
-        var (scenario, config) = ScenarioLoader.Load(file);
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(output) });
-        var run = new FabricRun(scenario, config, new RunOptions(), console);
-        var builder = FabricHostingExtensions.CreateBuilder(LogLevel.Warning);
-        builder.AddFabric(run);
-        return (builder.Build(), run, output);
+        var (host, run, output) = HostedRun.Create(file);
+        return (host, run, output);
     }
 
     [Fact]
