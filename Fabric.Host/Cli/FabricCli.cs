@@ -167,7 +167,7 @@ public static class FabricCli
         try
         {
             var result = await run.Completion.ConfigureAwait(false);
-            return result.Violations.Count == 0 ? Ok : Violated;
+            return result.Passed ? Ok : Violated;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

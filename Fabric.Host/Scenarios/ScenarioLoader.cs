@@ -317,9 +317,11 @@ public static class ScenarioLoader
         var migration = Migration(r, vms, duration);
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
-        return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration),
+        var directed = Steps.StepParser.Parse(config.GetConfig(Root) ?? Config.Empty, config, where, file, devices, errors);
+        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration)),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {
+            Directed = directed,
             DrainTimeout = drainTimeout,
             Cluster = Cluster(config, where, duration, errors),
         };
@@ -391,6 +393,9 @@ public static class ScenarioLoader
         var ids = r.VmIds("migrate.vms", vms);
         return every > TimeSpan.Zero || at.Count > 0 ? new MigrationSpec(every, at.Select(a => a.Value).ToArray(), ids) : null;
     }
+
+    /// <summary>A HOCON duration (a number and a unit), as every duration key reads it.</summary>
+    internal static bool TryDuration(string raw, out TimeSpan value) => Reader.TryDuration(raw, out value);
 
     /// <summary>A duration as a scenario would write it (1500ms, 2s, 250us).</summary>
     public static string Show(TimeSpan t) =>
@@ -589,7 +594,7 @@ public static class ScenarioLoader
         }
 
         /// <summary>HOCON durations: a number and a unit (ns, us, ms, s, m, h, d, or their long names).</summary>
-        private static bool TryDuration(string raw, out TimeSpan value)
+        internal static bool TryDuration(string raw, out TimeSpan value)
         {
             value = TimeSpan.Zero;
             var text = raw.Trim();
