@@ -53,10 +53,13 @@ public static class FabricCli
                 new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
                 pr.GetValue(verbose), console, error);
 
-        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon" };
-        var run = new Command("run", "Run a scenario, check every invariant, report") { scenarioArg };
+        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon, or a folder of them" };
+        var tap = new Option<bool>("--tap") { Description = "Print TAP version 13: a test per scenario of a folder, or per step of one directed scenario" };
+        var run = new Command("run", "Run a scenario (or every scenario of a folder), check every invariant, report") { scenarioArg, tap };
         foreach (var o in runOptions) run.Options.Add(o);
-        run.SetAction((pr, _) => Run(pr, pr.GetValue(scenarioArg)));
+        run.SetAction((pr, _) => pr.GetValue(tap) || Directory.Exists(pr.GetValue(scenarioArg))
+            ? SuiteRun.RunAsync(pr.GetValue(scenarioArg)!, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(tap), output, error)
+            : Run(pr, pr.GetValue(scenarioArg)));
 
         var validateArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
         var validate = new Command("validate", "Parse and check a scenario only; list every error") { validateArg, set, nodes };
@@ -88,7 +91,7 @@ public static class FabricCli
             .ConfigureAwait(false);
     }
 
-    private static IAnsiConsole CreateConsole(TextWriter? stdout)
+    internal static IAnsiConsole CreateConsole(TextWriter? stdout)
     {
         if (stdout is null)
         {

@@ -255,7 +255,7 @@ public static partial class StepParser
 
     /// <summary>The step as written, on one line: its keys in order, nested objects abbreviated.</summary>
     private static string Text(HoconObject step) =>
-        string.Join(", ", step.Items.Select(kv => $"{kv.Key} = {(kv.Value.IsObject() ? "{ ... }" : IsList(kv.Value) ? "[ ... ]" : Show(kv.Value.GetString()))}"));
+        string.Join(", ", step.Items.Select(kv => $"{kv.Key} = {(kv.Value.IsObject() ? "{ " + string.Join(", ", kv.Value.GetObject().Items.Keys.Select(Quote)) + " }" : IsList(kv.Value) ? "[ ... ]" : Show(kv.Value.GetString()))}"));
 
     private static string Show(string value) => value.Contains(':') || value.Contains(' ') ? $"\"{value}\"" : value;
 
