@@ -138,7 +138,9 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                     fabric.Log.Log(Ev.Inject, s.Vm, ppi ? s.Vcpu : null, s.Id, "edge");
                 if (!ppi) vm.ApList.Tell(new ApListProtocol.SetIrq(s.Id.Id, s.On), me);
                 else if (s.On) Vpe().Tell(new CpuInterfaceProtocol.PpiOp(s.Id, PpiOperation.Pend, 1), me);
-                break;
+                await SettleAsync().ConfigureAwait(false);
+                // KVM_IRQ_LINE fails with EINVAL for what kvm_vgic_inject_irq refuses (an SPI beyond the VM's).
+                return (Refusals() is { } line ? "KVM_IRQ_LINE: EINVAL: " + line : null, null);
             case StepOp.Irqfd:
                 var device = spec.Devices.Select((d, i) => (d, i)).First(x => x.d.Ids.Contains(s.Id)).i;
                 vm.Devices[device].Tell(new Write(s.Id), me);
