@@ -69,7 +69,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
             {
                 results.Add(new StepResult(step, StepStatus.Failed, failure));
                 console.MarkupLine($"  [red]FAIL[/] {Markup.Escape(step.Where)}: {Markup.Escape(step.Text)}");
-                console.MarkupLine($"       {Markup.Escape(failure)}");
+                foreach (var part in failure.Split("; ")) console.MarkupLine($"       {Markup.Escape(part)}");
                 results.AddRange(steps.Skip(i + 1).Select(s => new StepResult(s, StepStatus.NotRun)));
                 break;
             }
