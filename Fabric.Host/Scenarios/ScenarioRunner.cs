@@ -81,7 +81,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             if (s.Directed is not null)
             {
                 // A directed scenario: its steps, on the local fabric (the loader refuses a cluster), then the end checks.
-                directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, counts!, console).RunAsync().ConfigureAwait(false);
+                directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, checker, counts!, console).RunAsync().ConfigureAwait(false);
                 (interrupted, drained) = (false, true);
             }
             else (interrupted, drained) = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),

@@ -185,6 +185,26 @@ public sealed class DirectedScenarioSpecs : IDisposable
     }
 
     [Fact]
+    public async Task The_first_step_after_which_an_invariant_breaks_fails_naming_the_invariant()
+    {
+        // DBPM compared strictly, priority 31 under PCR 31 (DBPM 31): the doorbell that I7 owes is never rung.
+        var file = _dir.Write("missed.hocon", Directed("""
+                { guest = cdpri, intid = "spi:1", priority = 31 }
+                { vcpu-state = wfi }
+                { line = "spi:1", level = high }
+                { expect = { count = { doorbell = 0 }, vcpu-0 = { resident = false } } }
+                { vcpu-state = run }
+                { guest = handle }
+            """, "policies.dbpm = strict"));
+
+        var r = await Cli.RunAsync("run", file);
+
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("FAIL step 4 (line 18): vcpu-state = run", r.Out);
+        Assert.Contains("expected I1-I8 to hold, actual: I7 violated: vm 0, vpe 0: missed doorbell", r.Out);
+    }
+
+    [Fact]
     public async Task Check_end_false_leaves_out_the_end_of_run_checks()
     {
         var steps = """
