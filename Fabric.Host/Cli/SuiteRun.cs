@@ -130,7 +130,10 @@ public static class SuiteRun
     /// <summary>A TAP test line, and for a failure a YAML block with the message.</summary>
     private static string Test(int n, bool ok, string name, string? message) =>
         $"{(ok ? "ok" : "not ok")} {n} - {Line(name)}\n" +
-        (message is null ? "" : $"  ---\n  message: {JsonSerializer.Serialize(message)}\n  severity: fail\n  ...\n");
+        (message is null ? "" : $"  ---\n  message: {JsonSerializer.Serialize(message, Yaml)}\n  severity: fail\n  ...\n");
+
+    /// <summary>A JSON string is a YAML double-quoted scalar; quotes and non-ASCII are left readable.</summary>
+    private static readonly JsonSerializerOptions Yaml = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>A description on one line, without the '#' that would start a TAP directive.</summary>
     private static string Line(string text) => text.Replace('\n', ' ').Replace("#", "\\#", StringComparison.Ordinal);
