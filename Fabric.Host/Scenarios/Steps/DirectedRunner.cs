@@ -153,7 +153,8 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 var result = await _inbox.NextAsync<CpuInterfaceProtocol.CdiaResult>(_ => true, ReplyTimeout).ConfigureAwait(false);
                 await SettleAsync().ConfigureAwait(false);
                 // CDIA with nothing to take returns VALID=0: a refusal, unless the step expects none.
-                return (result.Id is null && !s.ChecksAck ? "CDIA: nothing to acknowledge (VALID=0: no interrupt signals to this vCPU)" : Refusals(), result);
+                var others = Refusals();
+                return (result.Id is null && !s.ChecksAck ? "CDIA: nothing to acknowledge (VALID=0: no interrupt signals to this vCPU)" : others, result);
             case StepOp.Cdeoi:
                 Vpe().Tell(CpuInterfaceProtocol.Cdeoi.Instance, me);
                 break;

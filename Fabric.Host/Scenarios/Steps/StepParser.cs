@@ -231,7 +231,7 @@ public static partial class StepParser
                 if (r.InterruptKey(key, path) is not { } id || r.Fields(value, path, EntryKeys) is not { } f) continue;
                 entries.Add((id, new EntryExpectation(r.OptionalBool(f, "pending", path), r.OptionalBool(f, "active", path), r.OptionalBool(f, "enabled", path),
                     (int?)r.OptionalInteger(f, "priority", path), (int?)r.OptionalInteger(f, "target", path),
-                    f.ContainsKey("mode") ? r.Choice(f, "mode", ("edge", HandlingMode.Edge), ("level", HandlingMode.Level), path) : (HandlingMode?)null)));
+                    f.ContainsKey("mode") ? r.ChoiceIn(path, f, "mode", ("edge", HandlingMode.Edge), ("level", HandlingMode.Level)) : (HandlingMode?)null)));
             }
             else r.Error(path, "unknown expectation: expected \"spi:N\" / \"lpi:N\" / \"ppi:N\" = { ... }, ap-list, vcpu-N, count, count-of or error" +
                                (key is "spi" or "lpi" or "ppi" ? " (quote an INTID key: \"spi:5\" = { ... }, or HOCON reads spi:5 as spi = 5)" : ""));
@@ -318,12 +318,11 @@ public static partial class StepParser
             return bad.Count == 0 ? new Dictionary<string, HoconValue>(o.Items) : null;
         }
 
-        public T Choice<T>(IDictionary<string, HoconValue> items, string key, params (string Name, T Value)[] choices) => Choice(items, key, choices, null);
+        /// <summary>One of <paramref name="choices"/>, by name.</summary>
+        public T Choice<T>(IDictionary<string, HoconValue> items, string key, params (string Name, T Value)[] choices) => ChoiceIn(null, items, key, choices);
 
-        public T Choice<T>(IDictionary<string, HoconValue> items, string key, (string Name, T Value) a, (string Name, T Value) b, string path) =>
-            Choice(items, key, [a, b], path);
-
-        private T Choice<T>(IDictionary<string, HoconValue> items, string key, (string Name, T Value)[] choices, string? path)
+        /// <summary>One of <paramref name="choices"/>, in a nested object whose path is <paramref name="path"/>.</summary>
+        public T ChoiceIn<T>(string? path, IDictionary<string, HoconValue> items, string key, params (string Name, T Value)[] choices)
         {
             var full = path is null ? key : $"{path}.{key}";
             var raw = Scalar(items, key, full);
