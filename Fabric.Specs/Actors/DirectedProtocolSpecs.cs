@@ -15,16 +15,20 @@ public class DirectedProtocolSpecs : ProtocolSpec
 {
     private static readonly VmSpec DirectedVm = VmSpec.Simple(vcpus: 2) with { Directed = true };
 
-    private IActorRef Vcpu(int v = 0) => Sys.ActorOf(VcpuActor.Props(new VcpuState(v, DirectedVm), Vm, DirectedVm, Events));
+    /// <summary>vCPU 0 of a directed VM, booted: it set its PCR and made its VPE resident.</summary>
+    private IActorRef BootedVcpu()
+    {
+        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, DirectedVm), Vm, DirectedVm, Events));
+        vcpu.Tell(VcpuActor.Boot.Instance);
+        Vpes[0].ExpectMsg<SetPriorityMask>();
+        Vpes[0].ExpectMsg<MakeResident>();
+        return vcpu;
+    }
 
     [Fact]
     public void A_directed_vcpu_boots_resident_and_acknowledges_nothing_by_itself()
     {
-        var vcpu = Vcpu();
-        vcpu.Tell(VcpuActor.Boot.Instance);
-        Vpes[0].ExpectMsg<SetPriorityMask>();
-        Vpes[0].ExpectMsg<MakeResident>();
-
+        var vcpu = BootedVcpu();
         vcpu.Tell(IrqAsserted.Instance);
 
         Vpes[0].ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -33,10 +37,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     [Fact]
     public void A_directed_vcpu_runs_its_handler_loop_when_told_and_stays_awake_when_it_ends()
     {
-        var vcpu = Vcpu();
-        vcpu.Tell(VcpuActor.Boot.Instance);
-        Vpes[0].ExpectMsg<SetPriorityMask>();
-        Vpes[0].ExpectMsg<MakeResident>();
+        var vcpu = BootedVcpu();
 
         vcpu.Tell(DirectedProtocol.HandleAll.Instance);
         Vpes[0].ExpectMsg<Cdia>();
@@ -52,10 +53,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     [Fact]
     public void Wfi_and_preemption_of_a_vcpu_that_is_not_running_are_refused_and_run_loads_it()
     {
-        var vcpu = Vcpu();
-        vcpu.Tell(VcpuActor.Boot.Instance);
-        Vpes[0].ExpectMsg<SetPriorityMask>();
-        Vpes[0].ExpectMsg<MakeResident>();
+        var vcpu = BootedVcpu();
 
         vcpu.Tell(new DirectedProtocol.SetVcpu(DirectedProtocol.VcpuRun.Wfi));
         Assert.True(Vpes[0].ExpectMsg<MakeNonResident>().Wfi);
