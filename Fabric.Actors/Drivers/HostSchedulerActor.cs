@@ -11,6 +11,8 @@ public sealed class SchedulerState
 {
     public readonly HashSet<int> Preempted = new();
     public bool Stopped;
+    /// <summary>Messages processed, for the quiescence question of a directed run.</summary>
+    public long Processed;
     /// <summary>What the scheduler sent to vCPUs while the VM moved, to be delivered after.</summary>
     public readonly HeldMessages Held = new();
 }
@@ -81,6 +83,8 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 
     protected override void OnReceive(object message)
     {
+        if (message is Protocols.MigrationProtocol.Quiesce q) { Protocols.DirectedProtocol.AnswerQuiesce(q, _s.Processed, Sender); return; }
+        _s.Processed++;
         switch (message)
         {
             case Doorbell d:

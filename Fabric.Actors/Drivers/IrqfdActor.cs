@@ -12,6 +12,10 @@ namespace Fabric.Actors.Drivers;
 public sealed class DeviceState(long budget)
 {
     public bool Started, Stopped;
+    /// <summary>Attached to a directed VM: it writes only when a step says so.</summary>
+    public bool Directed;
+    /// <summary>Messages processed, for the quiescence question of a directed run.</summary>
+    public long Processed;
     public long Budget = budget;
     public readonly Dictionary<uint, int> Serviced = new();
     /// <summary>What the device sent while its VM moved, to be delivered after.</summary>
@@ -96,8 +100,21 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
 
     protected override void OnReceive(object message)
     {
+        if (message is MigrationProtocol.Quiesce q) { DirectedProtocol.AnswerQuiesce(q, _s.Processed, Sender); return; }
+        _s.Processed++;
         switch (message)
         {
+            case DirectedProtocol.Attach:
+                if (_s.Started) return;
+                _s.Started = _s.Directed = true;
+                foreach (var id in _spec.Ids.All())
+                    if (id.IsSpi) Send(VmPort.ApList, 0, new ApListProtocol.RegisterNotifier(id.Id, Self));
+                break;
+            case DirectedProtocol.Write w:
+                if (!_spec.Ids.Contains(w.Id)) { Sender.Tell(new IrsProtocol.Refused("irqfd", $"{Self.Path.Name} does not drive {w.Id}")); return; }
+                if (_spec.Kind == DeviceKind.IrqfdResample) Assert(w.Id.Id);
+                else Edge(w.Id.Id);
+                break;
             case Start:
                 if (_s.Started) return;
                 _s.Started = true;
@@ -121,7 +138,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 break;
             case Notified n:
                 if (_spec.Kind == DeviceKind.IrqfdResample) Resample(n.Spi);
-                else if (_spec.Rate <= 0) Edge(n.Spi);
+                else if (_spec.Rate <= 0 && !_s.Directed) Edge(n.Spi);
                 break;
             case Stop:
                 _s.Stopped = true;

@@ -87,6 +87,9 @@ public sealed class SpiApListActor : VmUnitActor
                 _folding = false;
                 if (_foldAgain) { _foldAgain = false; Self.Tell(new VcpuExit(-1)); }
                 break;
+            case DirectedProtocol.ReadApList:
+                Sender.Tell(new DirectedProtocol.ApListRead(_list.Entries.ToArray()));
+                break;
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/ap-list: crash requested");
             default:

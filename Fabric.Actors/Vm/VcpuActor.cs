@@ -114,7 +114,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
                 StartTimers();
                 break;
             case IrqAsserted:
-                if (Running && !_s.Busy) Acknowledge();
+                if (Running && !_s.Busy && !_spec.Directed) Acknowledge();
                 break;
             case CdiaResult m:
                 if (!Running) { _s.Deferred = m.Id; _s.DeferredIsResult = true; return; }
@@ -166,6 +166,17 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
             case MigrationProtocol.RunVcpu:
                 RunAfterMigration();
                 break;
+            case DirectedProtocol.HandleAll:
+                if (!Running) Refuse("handle");
+                else if (!_s.Busy) Acknowledge();
+                break;
+            case DirectedProtocol.TrapExit:
+                if (!Running) Refuse("exit");
+                else Exit();
+                break;
+            case DirectedProtocol.SetVcpu m:
+                Directed(m.State);
+                break;
             case IrsProtocol.Refused:
                 break;
             case IrsProtocol.Crash:
@@ -175,6 +186,34 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
                 break;
         }
     }
+
+    /// <summary>A step of a directed scenario puts the vCPU in WFI (a put with a doorbell request), preempts it (a put
+    /// without one), or runs it (a load, whether it was in WFI or preempted; a running vCPU stays as it is).</summary>
+    private void Directed(DirectedProtocol.VcpuRun state)
+    {
+        switch (state)
+        {
+            case DirectedProtocol.VcpuRun.Wfi when Running:
+                EnterWfi();
+                break;
+            case DirectedProtocol.VcpuRun.Preempt when Running:
+                _s.Preempted = true;
+                Vpe.Tell(new MakeNonResident(Wfi: false));
+                Exit();
+                break;
+            case DirectedProtocol.VcpuRun.Run:
+                if (Running || _s.Paused) return;
+                _s.InWfi = _s.Preempted = false;
+                Load();
+                break;
+            default:
+                Refuse(state == DirectedProtocol.VcpuRun.Wfi ? "vcpu-state = wfi" : "vcpu-state = preempt");
+                break;
+        }
+    }
+
+    private void Refuse(string operation) =>
+        Sender.Tell(new IrsProtocol.Refused(operation, $"vCPU {VpeId} is not running ({(_s.InWfi ? "in WFI" : _s.Preempted ? "preempted" : "stopped")})"));
 
     /// <summary>The VMM stops the vCPU for a migration: it leaves KVM_RUN (a put without a doorbell request, and an exit),
     /// and its guest context — a handler in progress, a CDIA result still to come — waits for the destination.</summary>
@@ -225,7 +264,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
             if (result) Handle(deferred);
             else if (deferred is { } d) Finish(d);
         }
-        else if (!_s.Busy) Acknowledge();
+        else if (!_s.Busy && !_spec.Directed) Acknowledge();
     }
 
     private void Acknowledge()
@@ -239,7 +278,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         if (id is not { } acked)
         {
             _s.Busy = false;
-            if (_spec.Vcpu.WfiWhenIdle) EnterWfi();
+            if (_spec.Vcpu.WfiWhenIdle && !_spec.Directed) EnterWfi();
             return;
         }
         _s.Handling = acked;

@@ -117,6 +117,10 @@ public sealed class VirtualIrsActor : VmUnitActor
             case ProgramAtBoot m:
                 foreach (var op in m.Operations) OnReceive(op);
                 break;
+            case DirectedProtocol.ReadEntry m:
+                Sender.Tell(Irs.TryGetEntry(m.Id, out var entry, out var missing)
+                    ? new DirectedProtocol.EntryRead(m.Id, entry, null) : new DirectedProtocol.EntryRead(m.Id, default, missing));
+                break;
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
             default:

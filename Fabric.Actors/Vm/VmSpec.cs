@@ -46,6 +46,10 @@ public sealed record VmSpec(
     long InjectionsPerDevice = long.MaxValue,
     MigrationSpec? Migration = null)
 {
+    /// <summary>A directed VM (DESIGN.md §6.4): its devices inject only when a step drives them, and its vCPUs run the
+    /// guest's handler loop only when a step says so (they acknowledge nothing by themselves and never enter WFI alone).</summary>
+    public bool Directed { get; init; }
+
     public static VmSpec Simple(int vcpus = 1, int spis = 32, FabricPolicies? policies = null) =>
         new(vcpus, spis, policies ?? FabricPolicies.Default, [], [], new GuestSpec(TimeSpan.Zero), new VcpuSpec(), new HostSpec(), 1);
 }

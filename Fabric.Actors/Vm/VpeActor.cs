@@ -97,6 +97,14 @@ public sealed class VpeActor : VmUnitActor
                 _log.Log(Ev.Nonresident, _vm.VmId, Vpe, null, dbpm is { } d ? "db:" + d : "nodb");
                 Evaluate();
                 break;
+            case DirectedProtocol.ReadEntry m:
+                Sender.Tell(m.Id.IsPpi ? new DirectedProtocol.EntryRead(m.Id, _cpu.Ppis[m.Id.Id], null)
+                    : new DirectedProtocol.EntryRead(m.Id, default, $"{m.Id} is not a PPI: the IRS holds it"));
+                break;
+            case DirectedProtocol.ReadCpu:
+                Sender.Tell(new DirectedProtocol.CpuRead(Vpe, _cpu.Resident, _cpu.Doorbell.Armed, _cpu.Doorbell.Dbpm.Value, _cpu.DbFired,
+                    _cpu.RunningPriority, _cpu.Apr, _cpu.Pcr.Value));
+                break;
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/vpe-{Vpe}: crash requested");
             default:

@@ -55,10 +55,13 @@ public static class FabricCli
                 new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
                 pr.GetValue(verbose), console, error);
 
-        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon" };
-        var run = new Command("run", "Run a scenario, check every invariant, report") { scenarioArg };
+        var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon, or a folder of them" };
+        var tap = new Option<bool>("--tap") { Description = "Print TAP version 13: a test per scenario of a folder, or per step of one directed scenario" };
+        var run = new Command("run", "Run a scenario (or every scenario of a folder), check every invariant, report") { scenarioArg, tap };
         foreach (var o in runOptions) run.Options.Add(o);
-        run.SetAction((pr, _) => Run(pr, pr.GetValue(scenarioArg)));
+        run.SetAction((pr, _) => pr.GetValue(tap) || Directory.Exists(pr.GetValue(scenarioArg))
+            ? SuiteRun.RunAsync(pr.GetValue(scenarioArg)!, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(tap), output, error)
+            : Run(pr, pr.GetValue(scenarioArg)));
 
         var validateArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
         var validate = new Command("validate", "Parse and check a scenario only; list every error") { validateArg, set, nodes };
@@ -90,7 +93,7 @@ public static class FabricCli
             .ConfigureAwait(false);
     }
 
-    private static IAnsiConsole CreateConsole(TextWriter? stdout)
+    internal static IAnsiConsole CreateConsole(TextWriter? stdout)
     {
         if (stdout is null)
         {
@@ -171,7 +174,7 @@ public static class FabricCli
         {
             var result = await run.Completion.ConfigureAwait(false);
             foreach (var f in result.WriteFailures) await error.WriteLineAsync(f).ConfigureAwait(false);
-            return result.Violations.Count > 0 ? Violated : result.WriteFailures.Count > 0 ? WriteFailed : Ok;
+            return !result.Passed ? Violated : result.WriteFailures.Count > 0 ? WriteFailed : Ok;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -26,6 +26,9 @@ public sealed record Scenario(
     /// <summary>The <c>--nodes</c> the scenario was loaded with, repeated by the replay command.</summary>
     public int? NodesOption { get; init; }
 
+    /// <summary>The steps of a directed scenario (DESIGN.md §6.4, <c>fabric.scenario.steps</c>); null for a storm.</summary>
+    public Steps.DirectedScenario? Directed { get; init; }
+
     public int TotalVcpus => Vms * Vm.Vcpus;
 
     /// <summary>Above this many timer firings a second in all, a scenario is warned about (see <see cref="TimerFiringsPerSecond"/>).</summary>

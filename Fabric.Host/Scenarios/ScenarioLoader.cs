@@ -490,9 +490,11 @@ public static class ScenarioLoader
         CheckMemory(r, vms, vcpus, spis, devices.Count);
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
-        return new Scenario(name, seed, vms, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration),
+        var directed = Steps.StepParser.Parse(config.GetConfig(Root) ?? Config.Empty, config, where, file, devices, errors);
+        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration)),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {
+            Directed = directed,
             DrainTimeout = drainTimeout,
             Cluster = Cluster(config, where, duration, errors),
         };
@@ -599,6 +601,9 @@ public static class ScenarioLoader
                                   $"{MemoryEstimate.Show(limit)} ({(raw == "auto" ? "half of this machine's memory" : "max-memory")}): " +
                                   "run fewer VMs or vCPUs, or raise the limit, e.g. --set max-memory=" + (need / (1L << 30) + 2) + "GiB, if the machine has it");
     }
+
+    /// <summary>A HOCON duration (a number and a unit), as every duration key reads it.</summary>
+    internal static bool TryDuration(string raw, out TimeSpan value) => Reader.TryDuration(raw, out value);
 
     /// <summary>A duration as a scenario would write it (1500ms, 2s, 250us).</summary>
     public static string Show(TimeSpan t) =>
@@ -799,7 +804,7 @@ public static class ScenarioLoader
         }
 
         /// <summary>HOCON durations: a number and a unit (ns, us, ms, s, m, h, d, or their long names).</summary>
-        private static bool TryDuration(string raw, out TimeSpan value)
+        internal static bool TryDuration(string raw, out TimeSpan value)
         {
             value = TimeSpan.Zero;
             var text = raw.Trim();
