@@ -1,4 +1,5 @@
 using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Kvm;
 
 namespace Fabric.Actors.Observation;
 
@@ -16,15 +17,21 @@ public sealed record FabricShape(int Vms, int Vcpus, int Spis);
 /// Checks I1–I8 (DESIGN.md §4) from the event stream alone, rebuilding each interrupt's state (P, A, E, priority,
 /// target) and each VPE's (residency, doorbell request, APR) from the events, in seq order. The same checker serves
 /// a live run and <c>check FILE.jsonl</c>. Feed events with <see cref="Observe"/> in seq order, then <see cref="Finish"/>.
+/// <para>What I2 promises depends on the KVM design (DESIGN.md §6.2): under the seed's <see cref="KvmDesign.ApList"/>
+/// every consumption of a tracked SPI is notified; under <see cref="KvmDesign.Merged"/> nothing is tracked or notified,
+/// so a resampled level line (asserted by an irqfd-resample device) that the guest consumes is never lowered: the
+/// irqfd-resample contract (SEMANTICS.md §3.3) is broken, and I2 says so at that consumption, naming the device
+/// (<paramref name="deviceOf"/>: the device that drives an INTID, as the scenario names it).</para>
 /// </summary>
-public sealed class InvariantChecker(FabricShape? shape = null, bool pushTracking = true)
+public sealed class InvariantChecker(FabricShape? shape = null, bool pushTracking = true, KvmDesign design = KvmDesign.ApList,
+    Func<IntId, string?>? deviceOf = null)
 {
     public static readonly string[] All = ["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8"];
     private const int MaxViolations = 1000;
 
     private sealed class Irq
     {
-        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow;
+        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow, Starved;
         public int Priority, Target;
         public long EdgeInjections, Acks, Coalesced, TrackedDeactivations, Notified, ConsumedSinceNotify;
     }
@@ -115,6 +122,13 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 if (!s!.A) Fail("I2", e.Vm, e.Vpe, id, "deactivated while not active");
                 s.A = false;
                 if (s.Tracked) { s.TrackedDeactivations++; s.ConsumedSinceNotify++; }
+                if (!KvmDesignRules.Notifies(design) && s.LevelInjected && !s.LineLow && !s.Starved)
+                {
+                    // A resampled line whose consumption no notifier will ever report: the device starves (once per SPI).
+                    s.Starved = true;
+                    var device = id is { } starved && deviceOf?.Invoke(starved) is { } name ? $"device {name}" : "its irqfd-resample device";
+                    Fail("I2", e.Vm, e.Vpe, id, $"{device}: consumed (deactivated) but never notified: {KvmDesignRules.NoNotifier}");
+                }
                 break;
             case Ev.Track:
                 if (s!.Tracked) Fail("I3", e.Vm, null, id, "put on the AP list twice");

@@ -163,10 +163,11 @@ public sealed class VirtualIrsActor : VmUnitActor
     }
 
     /// <summary>Tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed): under push every
-    /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds).</summary>
+    /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds);
+    /// under the merged design only a deactivation, for the device's own completion path (<see cref="KvmDesignRules.ReportsEnd"/>).</summary>
     private void Report(IntId id, bool deactivation, bool byKvm)
     {
-        if (!id.IsSpi || !KvmRules.ReportsEnd(_policies.Tracking, byKvm)) return;
+        if (!id.IsSpi || !KvmDesignRules.ReportsEnd(_policies, deactivation, byKvm)) return;
         _vm.ApList.Tell(new ApListProtocol.Deactivated(id.Id, Irs.Vdrcfg(id), deactivation, _state.AppliedSeq[id.Id]));
     }
 

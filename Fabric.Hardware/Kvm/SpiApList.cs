@@ -15,21 +15,25 @@ public sealed class SpiApList
     private readonly LinkedList<uint> _order = new();
     private readonly LinkedListNode<uint>?[] _nodes;
 
-    public SpiApList(int spiCount, NotifyPolicy notify)
+    /// <param name="design">Under <see cref="KvmDesign.Merged"/> this is KVM's per-SPI bookkeeping only: nothing is ever
+    /// queued, so the list stays empty and no fold or report notifies.</param>
+    public SpiApList(int spiCount, NotifyPolicy notify, KvmDesign design = KvmDesign.ApList)
     {
         _irqs = new KvmIrq[spiCount];
         _sent = new long[spiCount];
         _nodes = new LinkedListNode<uint>?[spiCount];
         Notify = notify;
+        Design = design;
     }
 
     /// <summary>A list rebuilt from saved bookkeeping (migration): every SPI's <see cref="KvmIrq"/>, and the tracked SPIs in
     /// list order — exactly those with OnApList, each once. A saved VM has no VDPEND in flight, so every
     /// <see cref="LastSent"/> starts at 0, as a new IRS's applied sequence numbers do. Refused with the reason otherwise.</summary>
     public static bool TryRestore(NotifyPolicy notify, IReadOnlyList<KvmIrq> irqs, IReadOnlyList<uint> order,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SpiApList? list, out string error)
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SpiApList? list, out string error, KvmDesign design = KvmDesign.ApList)
     {
         list = null;
+        if (!KvmDesignRules.Tracks(design) && order.Count > 0) { error = $"the merged design keeps no SPI AP list, but {order.Count} entries were saved"; return false; }
         var seen = new bool[irqs.Count];
         foreach (var spi in order)
         {
@@ -40,7 +44,7 @@ public sealed class SpiApList
         }
         for (var i = 0; i < irqs.Count; i++)
             if (irqs[i].OnApList && !seen[i]) { error = $"spi:{i} has OnApList=1 but is not on the AP list"; return false; }
-        var restored = new SpiApList(irqs.Count, notify);
+        var restored = new SpiApList(irqs.Count, notify, design);
         for (var i = 0; i < irqs.Count; i++) restored._irqs[i] = irqs[i];
         foreach (var spi in order) restored._nodes[spi] = restored._order.AddLast(spi);
         list = restored;
@@ -49,6 +53,7 @@ public sealed class SpiApList
     }
 
     public NotifyPolicy Notify { get; }
+    public KvmDesign Design { get; }
     public int SpiCount => _irqs.Length;
     public int Count => _order.Count;
     public KvmIrq this[uint spi] => _irqs[spi];
@@ -66,7 +71,7 @@ public sealed class SpiApList
     /// Returns the injection and the sequence number its VDPEND carries.</summary>
     public (Injection Injection, long Seq) Inject(uint spi, bool level)
     {
-        var inj = KvmRules.Inject(_irqs[spi], level);
+        var inj = KvmRules.Inject(_irqs[spi], level, Design);
         if (!inj.Accepted) return (inj, 0);
         _irqs[spi] = inj.Irq;
         if (inj.Queued) _nodes[spi] = _order.AddLast(spi);

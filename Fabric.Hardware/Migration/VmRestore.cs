@@ -250,7 +250,7 @@ public sealed class VmRestore
         var irs = Irs!;
         if (spis.Count != irs.Config.SpiCount) return Fail(Errno.EINVAL, $"{BookkeepingAttr}: records for {spis.Count} SPIs, but the VM has {irs.Config.SpiCount}");
         if (vpes.Count != VpeCount) return Fail(Errno.EINVAL, $"{BookkeepingAttr}: records for {vpes.Count} vCPUs, but the VM has {VpeCount}");
-        if (!SpiApList.TryRestore(Policies.Notify, spis, apList, out _, out var error)) return Fail(Errno.EINVAL, $"{BookkeepingAttr}: {error}");
+        if (!SpiApList.TryRestore(Policies.Notify, spis, apList, out _, out var error, Policies.Kvm)) return Fail(Errno.EINVAL, $"{BookkeepingAttr}: {error}");
         if (Policies.VirtualLevel == VirtualLevelPolicy.HardwareLevel)
             for (var s = 0u; s < (uint)spis.Count; s++)
                 if (spis[(int)s].Config != irs.Spis[s].HandlingMode)
@@ -283,7 +283,7 @@ public sealed class VmRestore
             return RunOutcome.Refused(Fail(Errno.ENXIO, $"{attr}: IRS_IST_BASER describes an LPI IST that {IstAttr} never restored"));
         Init();
         var irs = Irs!;
-        if (!SpiApList.TryRestore(Policies.Notify, _irqs, _apOrder, out var apList, out var error))
+        if (!SpiApList.TryRestore(Policies.Notify, _irqs, _apOrder, out var apList, out var error, Policies.Kvm))
             return RunOutcome.Refused(Fail(Errno.EINVAL, $"{attr}: {error}"));
 
         var offers = ImmutableArray.CreateBuilder<OfferChange>();

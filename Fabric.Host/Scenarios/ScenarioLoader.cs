@@ -252,7 +252,8 @@ public static class ScenarioLoader
         var policies = new FabricPolicies(tracking,
             r.Enum("policies.notify", ("on-deactivate", NotifyPolicy.OnDeactivate), ("inactive-and-line-low", NotifyPolicy.InactiveAndLineLow)),
             r.Enum("policies.virtual-level", ("edge-emulated", VirtualLevelPolicy.EdgeEmulated), ("hardware-level", VirtualLevelPolicy.HardwareLevel)),
-            r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)));
+            r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)),
+            r.Enum("kvm", ("ap-list", KvmDesign.ApList), ("merged", KvmDesign.Merged)));
 
         var interrupts = r.List("interrupts", InterruptKeys, e =>
         {
