@@ -71,8 +71,9 @@ public sealed record Scenario(
         {
             var design = (Sets ?? []).Any(s => s.Replace(" ", "", StringComparison.Ordinal).StartsWith("kvm=", StringComparison.Ordinal))
                 ? "" : " --set kvm=" + Fabric.Hardware.Kvm.KvmDesignRules.Name(Vm.Policies.Kvm);
-            var cmd = "dotnet run --project Fabric.Host --" + (File is null ? "" : " run " + Quote(File)) + design + $" --seed {Seed}";
+            var cmd = "dotnet run --project Fabric.Host --" + (File is null ? "" : " run " + Quote(File)) + $" --seed {Seed}";
             foreach (var s in Sets ?? []) cmd += " --set " + Quote(s);
+            cmd += design;
             if (NodesOption is { } n) cmd += $" --nodes {n}";
             return cmd;
         }

@@ -235,6 +235,25 @@ public class SpiApListActorSpecs : ProtocolSpec
     }
 
     [Fact]
+    public void Under_the_merged_design_an_injection_issues_vdpend_and_tracks_nothing_and_a_consumption_notifies_nothing()
+    {
+        var state = new ApListState(new SpiApList(32, NotifyPolicy.OnDeactivate, KvmDesign.Merged));
+        var list = Sys.ActorOf(SpiApListActor.Props(state, Vm, new FabricPolicies(Tracking: TrackingPolicy.Fold, Kvm: KvmDesign.Merged), Events));
+        list.Tell(new ApListProtocol.RegisterNotifier(5, Device.Ref));
+        list.Tell(new ApListProtocol.SetIrq(5, true));
+        Assert.Equal(new IrsProtocol.Vdpend(Spi(5), true, 1), Virs.ExpectMsg<IrsProtocol.Vdpend>());
+        list.Tell(new ApListProtocol.VcpuExit(0));                     // no fold: the merged host has no VDRCFG
+        list.Tell(new ApListProtocol.Deactivated(5, Idle, true, 1));
+        // The device sees the consumption on its own completion path; KVM's notifier never fires.
+        Assert.Equal(5u, Device.ExpectMsg<DeviceProtocol.Consumed>().Spi);
+        Virs.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        Assert.Empty(state.List.Entries);
+        var logged = new List<FabricEvent>();
+        Events.Drain(logged);
+        Assert.DoesNotContain(logged, e => e.Ev is Ev.Track or Ev.Notify);
+    }
+
+    [Fact]
     public void Under_fold_a_vcpu_exit_reads_every_entry_and_prunes_the_consumed()
     {
         var list = Start(TrackingPolicy.Fold);

@@ -74,7 +74,7 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         Assert.True(p.GetProperty("p50").GetDouble() <= p.GetProperty("p99").GetDouble());
         Assert.True(p.GetProperty("p99").GetDouble() <= p.GetProperty("max").GetDouble());
         Assert.Equal("ap-list", r.GetProperty("kvm").GetString());     // the seed's design, the default
-        Assert.Equal($"dotnet run --project Fabric.Host -- run {runs.Scenario} --set kvm=ap-list --seed 3", r.GetProperty("replay").GetString());
+        Assert.Equal($"dotnet run --project Fabric.Host -- run {runs.Scenario} --seed 3 --set kvm=ap-list", r.GetProperty("replay").GetString());
     }
 
     [Fact]
