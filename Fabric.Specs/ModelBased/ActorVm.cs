@@ -28,7 +28,7 @@ public sealed class ActorVm
         var irs = new VirtualIrs(new VirtualIrsConfig(spis, vpes, VirtualLevel: policies.VirtualLevel));
         irs.EnableIrs();
         Irs = new VirtualIrsState(irs);
-        ApList = new ApListState(new SpiApList(spis, policies.Notify));
+        ApList = new ApListState(new SpiApList(spis, policies.Notify, policies.Kvm));
         Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v)).ToArray();
         vm.Scheduler = kit.CreateTestProbe().Ref;
         for (var v = 0; v < vpes; v++)
