@@ -31,7 +31,8 @@ public enum TrackingPolicy
 {
     /// <summary>The IRS reports each deactivation (and each return to idle) of a tracked SPI as it happens.</summary>
     Push,
-    /// <summary>KVM's way: at every vCPU exit the list reads every entry with VDRCFG and prunes.</summary>
+    /// <summary>As the seed's series (v1-v3) does it: at every vCPU exit the list reads every entry with VDRCFG and prunes.
+    /// (The merged design has no fold: <see cref="KvmDesign.Merged"/>.)</summary>
     Fold,
 }
 

@@ -78,7 +78,7 @@ public sealed class SpiApList
         return (inj, ++_sent[spi]);
     }
 
-    /// <summary>One fold step (KVM's way) for an entry, given the ICSR VDRCFG read after the IRS had applied the
+    /// <summary>One fold step (the seed's design, v1-v3) for an entry, given the ICSR VDRCFG read after the IRS had applied the
     /// VDPEND numbered <paramref name="appliedSeq"/>.</summary>
     public FoldStep Fold(uint spi, Icsr icsr, long appliedSeq) =>
         Commit(spi, KvmRules.Fold(_irqs[spi], icsr, Notify, appliedSeq < _sent[spi]));

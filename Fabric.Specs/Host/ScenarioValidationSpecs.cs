@@ -188,6 +188,27 @@ public sealed class ScenarioValidationSpecs : IDisposable
         }
     }
 
+    [Fact]
+    public void The_design_scenarios_come_in_pairs_one_per_kvm_design_each_named_for_its_design_and_documented()
+    {
+        var folder = Path.Combine(RepositoryRoot(), "scenarios", "designs");
+        var files = Directory.GetFiles(folder, "*.hocon").Select(f => Path.GetFileNameWithoutExtension(f)!).Order().ToArray();
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "scenarios", "README.md"));
+
+        Assert.Contains("level-resample-ap-list", files);
+        Assert.Contains("level-resample-merged", files);
+        Assert.Contains("line-held-high-ap-list", files);
+        Assert.Contains("line-held-high-merged", files);
+        Assert.Contains("tracking-merged", files);
+        foreach (var name in files)
+        {
+            var (s, _) = ScenarioLoader.Load(Path.Combine(folder, name + ".hocon"));
+            Assert.Equal(name, s.Name);
+            Assert.EndsWith(Fabric.Hardware.Kvm.KvmDesignRules.Name(s.Vm.Policies.Kvm), name.Replace("tracking-fold", "tracking-ap-list").Replace("tracking-push", "tracking-ap-list"), StringComparison.Ordinal);
+            Assert.Contains($"designs/{name}.hocon", readme);
+        }
+    }
+
     internal static string RepositoryRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
