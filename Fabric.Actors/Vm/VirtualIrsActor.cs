@@ -142,9 +142,10 @@ public sealed class VirtualIrsActor : VmUnitActor
 
     private void Effects(IrsOutcome o)
     {
-        if (o.Has(IstEffect.Pended)) _log.Log(Ev.Pend, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
-        else if (o.Has(IstEffect.Coalesced)) _log.Log(Ev.Coalesce, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
-        else if (o.Has(IstEffect.Unpended)) _log.Log(Ev.Unpend, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
+        var vpe = Irs.VpeOf(o.Transition.Entry);
+        if (o.Has(IstEffect.Pended)) _log.Log(Ev.Pend, _vm.VmId, vpe, o.Id);
+        else if (o.Has(IstEffect.Coalesced)) _log.Log(Ev.Coalesce, _vm.VmId, vpe, o.Id);
+        else if (o.Has(IstEffect.Unpended)) _log.Log(Ev.Unpend, _vm.VmId, vpe, o.Id);
         Offers(o);
     }
 
