@@ -74,6 +74,9 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
             case Doorbell d:
                 Send(d.Vpe, Wake.Instance);
                 break;
+            case Kick k:
+                Send(k.Vpe, Wake.Instance);
+                break;
             case PreemptTick:
                 var vpe = Rng.Next(_vm.Vcpus.Length);
                 if (!_s.Preempted.Add(vpe)) return;

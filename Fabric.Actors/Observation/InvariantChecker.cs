@@ -31,7 +31,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 
     private sealed class Irq
     {
-        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow, Starved;
+        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow, Starved, IsPpi;
         public int Priority, Target;
         public long EdgeInjections, Acks, Coalesced, TrackedDeactivations, Notified, ConsumedSinceNotify;
     }
@@ -71,7 +71,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         if (_irqs.TryGetValue(key, out var s)) return s;
         // An interrupt starts as its ISTE (or PPI state) resets: priority 0, IAFFID 0, disabled. A CDPRI that writes
         // the value already held changes nothing and logs nothing, so the checker must start from the same value.
-        s = _irqs[key] = new Irq { Priority = 0, Target = id.IsPpi ? vpe ?? 0 : 0 };
+        s = _irqs[key] = new Irq { Priority = 0, Target = id.IsPpi ? vpe ?? 0 : 0, IsPpi = id.IsPpi };
         if (!_perVm.TryGetValue(vm, out var list)) _perVm[vm] = list = new List<(IntId, Irq)>();
         list.Add((id, s));
         return s;
@@ -205,10 +205,11 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     }
 
     /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
-    /// non-resident VPE that requested a doorbell is owed one before that VPE runs again.</summary>
+    /// non-resident VPE that requested a doorbell is owed one before that VPE runs again. A PPI is owed none: PPIs never
+    /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).</summary>
     private void CheckOwed(int vm, Irq s)
     {
-        if (!(s.P && s.E && !s.A)) return;
+        if (s.IsPpi || !(s.P && s.E && !s.A)) return;
         if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
         if (s.Priority <= v.Dbpm) v.Owed = true;
     }

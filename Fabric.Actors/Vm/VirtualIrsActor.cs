@@ -136,6 +136,8 @@ public sealed class VirtualIrsActor : VmUnitActor
     private MmioOutcome Mmio(MmioOutcome o)
     {
         if (o.Trigger is { } t) _vm.ApList.Tell(new ApListProtocol.SpiConfigured(t.Spi, t.Mode));
+        if (o.Access.Effect is IrsFrameEffect.IrsEnabledChanged e)
+            foreach (var vpe in _vm.Vpes) vpe.Tell(new CpuInterfaceProtocol.IrsEnabled(e.Enabled));
         foreach (var change in o.Offers) Offer(change);
         return o;
     }

@@ -56,7 +56,7 @@ public sealed class KvmVm
         VmId = vmId;
         _policies = spec.Policies;
         _irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: spec.Policies.VirtualLevel));
-        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v)).ToArray();
+        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
         _lines = Enumerable.Range(0, spec.Vcpus).Select(_ => new VcpuLine()).ToArray();
         _irqs = new KvmIrq[spec.Spis];
         _irqLocks = new SpinLock[spec.Spis];

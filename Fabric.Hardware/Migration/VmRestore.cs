@@ -286,6 +286,7 @@ public sealed class VmRestore
         if (!SpiApList.TryRestore(Policies.Notify, _irqs, _apOrder, out var apList, out var error, Policies.Kvm))
             return RunOutcome.Refused(Fail(Errno.EINVAL, $"{attr}: {error}"));
 
+        foreach (var c in _cpus) c.IrsEnabled = irs.Enabled;    // the vCPUs are loaded with the restored IRS_CR0.IRSEN
         var offers = ImmutableArray.CreateBuilder<OfferChange>();
         var doorbells = ImmutableArray.CreateBuilder<int>();
         foreach (var id in _pending)

@@ -28,6 +28,7 @@ public sealed class VmModel
                new SpiApList(config.SpiCount, policies.Notify, policies.Kvm))
     {
         Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
+        foreach (var c in Cpus) c.IrsEnabled = true;
     }
 
     /// <summary>A VM assembled from units that already hold state — e.g. those a restore built (Fabric.Hardware.Migration) —
@@ -81,6 +82,8 @@ public sealed class VmModel
     {
         if (!o.Ok) return Refuse(o.Access.Refusal!);
         if (o.Trigger is { } t) ApList.Configure(t.Spi, t.Mode);
+        if (o.Access.Effect is IrsFrameEffect.IrsEnabledChanged e)
+            foreach (var c in Cpus) c.IrsEnabled = e.Enabled;   // KVM reloads every vCPU (KVM_REQ_RELOAD_GICv5)
         Offer(o.Offers);
         return null;
     }
@@ -163,7 +166,7 @@ public sealed class VmModel
         if (BadVpe("put", vpe)) return;
         var c = Cpus[vpe];
         if (!c.Resident) return;
-        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null);
+        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null, wfi);
         Counters.ResidencyChanges++;
         Doorbell(vpe);
         Exit();

@@ -150,7 +150,7 @@ public class VirtualIrsActorSpecs : ProtocolSpec
 
     [Theory]
     [InlineData("CDPRI", 40)]
-    [InlineData("CDAFF", 9)]
+    [InlineData("CDAFF", 65536)]
     public void Out_of_range_guest_values_are_refused_by_name_and_change_nothing(string op, int value)
     {
         var virs = Start();
@@ -279,7 +279,7 @@ public class SpiApListActorSpecs : ProtocolSpec
 
 public class VpeActorSpecs : ProtocolSpec
 {
-    private readonly VirtualCpuInterface _cpu = new(0);
+    private readonly VirtualCpuInterface _cpu = new(0) { IrsEnabled = true };   // the guest's boot enabled its IRS
 
     private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
         Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));
@@ -308,6 +308,32 @@ public class VpeActorSpecs : ProtocolSpec
         vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
         Assert.Equal(IntId.Spi(5), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
         AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));
+    }
+
+    [Fact]
+    public void A_PPI_pended_for_a_vcpu_in_WFI_kicks_it_through_KVM_and_rings_no_doorbell()
+    {
+        var vpe = Start();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Priority, 4));
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Enable, 1));
+        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Pend, 1));
+        Assert.Equal(0, Scheduler.ExpectMsg<ResidencyProtocol.Kick>().Vpe);
+        var logged = new List<FabricEvent>();
+        Events.Drain(logged);
+        Assert.DoesNotContain(logged, e => e.Ev == Ev.Doorbell);
+    }
+
+    [Fact]
+    public void A_wfi_put_with_the_guests_IRS_disabled_requests_no_doorbell()
+    {
+        var vpe = Start();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        vpe.Tell(new CpuInterfaceProtocol.IrsEnabled(false));
+        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
+        AwaitAssert(() => Assert.False(_cpu.Resident));
+        Assert.False(_cpu.Doorbell.Armed);
     }
 
     [Fact]

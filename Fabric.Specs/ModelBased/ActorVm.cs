@@ -29,7 +29,7 @@ public sealed class ActorVm
         irs.EnableIrs();
         Irs = new VirtualIrsState(irs);
         ApList = new ApListState(new SpiApList(spis, policies.Notify, policies.Kvm));
-        Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v)).ToArray();
+        Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
         vm.Scheduler = kit.CreateTestProbe().Ref;
         for (var v = 0; v < vpes; v++)
         {
