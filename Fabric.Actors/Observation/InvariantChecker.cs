@@ -38,7 +38,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 
     private sealed class Vpe
     {
-        public bool Resident, Armed, Rung, Owed;
+        public bool Resident, Armed, Rung, Owed, Kicked;
         public int Dbpm;
         public uint Apr;
     }
@@ -156,7 +156,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 ResidencyChanges++;
                 var n = V(e.Vm, e.Vpe ?? 0);
                 n.Resident = false;
-                n.Rung = n.Owed = false;
+                n.Rung = n.Owed = n.Kicked = false;
                 n.Armed = e.Arg is { } a && a.StartsWith("db:", StringComparison.Ordinal);
                 n.Dbpm = n.Armed ? int.Parse(e.Arg![3..], System.Globalization.CultureInfo.InvariantCulture) : -1;
                 if (n.Armed)
@@ -206,10 +206,17 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 
     /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
     /// non-resident VPE that requested a doorbell is owed one before that VPE runs again. A PPI is owed none: PPIs never
-    /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).</summary>
+    /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).
+    /// A kick (which the log does not show) may wake the vCPU before an IRS interrupt's offer reaches its VPE: that
+    /// period owes no doorbell, for the VPE runs again and takes the interrupt.</summary>
     private void CheckOwed(int vm, Irq s)
     {
-        if (s.IsPpi || !(s.P && s.E && !s.A)) return;
+        if (!(s.P && s.E && !s.A)) return;
+        if (s.IsPpi)
+        {
+            if (_vpes.TryGetValue((vm, s.Target), out var woken) && !woken.Resident) woken.Kicked = true;
+            return;
+        }
         if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
         if (s.Priority <= v.Dbpm) v.Owed = true;
     }
@@ -265,7 +272,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     private void EndPeriod(int vm, int vpe)
     {
         var v = V(vm, vpe);
-        if (v.Owed && !v.Rung) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
+        if (v.Owed && !v.Rung && !v.Kicked) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
         v.Owed = false;
     }
 

@@ -96,7 +96,7 @@ public sealed class VpeActor : VmUnitActor
             case MakeNonResident m:
                 if (!_cpu.Resident) return;
                 var dbpm = m.Wfi ? CpuInterfaceRules.DoorbellPriorityMask(_cpu) : null;
-                CpuInterfaceRules.MakeNonResident(_cpu, dbpm, m.Wfi);
+                CpuInterfaceRules.MakeNonResident(_cpu, dbpm);
                 _log.Log(Ev.Nonresident, _vm.VmId, Vpe, null, dbpm is { } d ? "db:" + d : "nodb");
                 Evaluate();
                 break;

@@ -49,8 +49,6 @@ public sealed class VirtualCpuInterface
     /// <summary>KVM's vgic->enabled (the guest's IRS_CR0.IRSEN) as this vCPU was last loaded with it: KVM reloads every vCPU
     /// when it changes (KVM_REQ_RELOAD_GICv5, S4). False at reset, until the guest's boot enables its IRS.</summary>
     public bool IrsEnabled { get; set; }
-    /// <summary>The vCPU is blocked in WFI (put with IN_WFI), as opposed to preempted or running.</summary>
-    public bool InWfi { get; set; }
     /// <summary>ICC_ICSR_EL1: the result of the guest's last GIC CDRCFG (SEMANTICS.md §1); part of the vCPU's saved state
     /// (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, §4).</summary>
     public Icsr Icsr { get; set; }
@@ -134,7 +132,6 @@ public static class CpuInterfaceRules
     public static void MakeResident(VirtualCpuInterface c)
     {
         c.Resident = true;
-        c.InWfi = false;
         c.Doorbell = DoorbellRequest.None;
     }
 
@@ -149,21 +146,20 @@ public static class CpuInterfaceRules
     }
 
     /// <summary>make_non_resident, in KVM's order: db_fired := false, then resident := false, then the context write,
-    /// optionally with a doorbell request (DB, DBPM) — S2 "Make as non-resident before actually making non-resident".
-    /// <paramref name="wfi"/>: the vCPU blocks in WFI (a PPI made pending then kicks it, <see cref="PpiKicks"/>).</summary>
-    public static void MakeNonResident(VirtualCpuInterface c, Priority? dbpm, bool wfi = false)
+    /// optionally with a doorbell request (DB, DBPM) — S2 "Make as non-resident before actually making non-resident".</summary>
+    public static void MakeNonResident(VirtualCpuInterface c, Priority? dbpm)
     {
         c.DbFired = false;
         c.Resident = false;
-        c.InWfi = wfi;
         c.Doorbell = dbpm is { } m ? new DoorbellRequest(true, m) : DoorbellRequest.None;
     }
 
     /// <summary>A PPI wakes a blocked vCPU through KVM, not through the IRS: vgic_v5_ppi_queue_irq_unlock kicks the vCPU,
     /// and kvm_vgic_vcpu_pending_irq() = db_fired || vgic_v5_has_pending_ppi() finds it runnable (SEMANTICS.md §0.1).
-    /// True when this VPE's vCPU is blocked in WFI and a pending, enabled, inactive PPI would signal.</summary>
+    /// True when this VPE is not resident and a pending, enabled, inactive PPI would signal: the kick wakes its vCPU if
+    /// it is blocked in WFI, and changes nothing for one that is preempted (runnable anyway).</summary>
     public static bool PpiKicks(VirtualCpuInterface c) =>
-        !c.Resident && c.InWfi && BestPpi(c) is { } p && Signals(c, p.Priority);
+        !c.Resident && BestPpi(c) is { } p && Signals(c, p.Priority);
 
     /// <summary>Whether an interrupt of priority <paramref name="p"/> passes DBPM under the named comparison.</summary>
     public static bool PassesDbpm(Priority p, Priority dbpm, DbpmComparison cmp) =>

@@ -146,9 +146,10 @@ public sealed class VmRestore
     }
 
     /// <summary>
-    /// (f) GRP_IST SET (S5, S6 vgic_v5_restore_*_ist). -EBUSY before initialisation, after the first run, once an LPI
-    /// IST exists, and — Fabric's reading of the documented order, which KVM does not check itself — before IRS_IST_CFGR
-    /// and IRS_IST_BASER are restored, since they say whether there is an LPI IST and how big. -EINVAL for a missing SPI
+    /// (f) GRP_IST SET (S5, S6 vgic_v5_restore_*_ist). -EBUSY before initialisation, after the first run, or once an LPI
+    /// IST exists. Before IRS_IST_CFGR and IRS_IST_BASER are restored no LPI IST is described: an LPI IST buffer then is
+    /// -EINVAL, and an SPI-only restore is accepted (the merged selftest, "GICv5 IST restore before IRS state";
+    /// SEMANTICS.md §0.1). -EINVAL for a missing SPI
     /// buffer, an SPI buffer of other than nr_spis × 4 bytes, an LPI buffer missing or of other than 2^LPI_ID_BITS × 4
     /// bytes when IST_BASER.VALID, an LPI buffer when not, an IST_CFGR KVM cannot build, or an entry Fabric cannot hold
     /// (<see cref="IstRestoreRules.Problem"/>). Each entry is sanitised (<see cref="IstRestoreRules.Sanitise"/>): its
@@ -163,9 +164,9 @@ public sealed class VmRestore
         var irs = Irs!;
         var frame = irs.Frame;
         if (irs.Lpis is not null) return Fail(Errno.EBUSY, $"{IstAttr}: an LPI IST already exists (the ISTs were restored)");
-        if (!_restoredRegisters.Contains(IrsRegisterId.IstCfgr) || !_restoredRegisters.Contains(IrsRegisterId.IstBaser))
-            return Fail(Errno.EBUSY, $"{IstAttr}: restore IRS_IST_CFGR and IRS_IST_BASER ({RegsAttr}, step e) before the ISTs (step f): " +
-                                     "they tell KVM whether the guest has an LPI IST, and its size");
+        if (buffers.Lpi is { Length: > 0 } && !(_restoredRegisters.Contains(IrsRegisterId.IstCfgr) && _restoredRegisters.Contains(IrsRegisterId.IstBaser)))
+            return Fail(Errno.EINVAL, $"{IstAttr}: an LPI IST buffer before IRS_IST_CFGR and IRS_IST_BASER are restored ({RegsAttr}, step e): " +
+                                      "no LPI IST is described yet (they say whether the guest has one, and its size)");
 
         var spiCount = irs.Config.SpiCount;
         if (buffers.Spi is not { Length: > 0 } spi) return Fail(Errno.EINVAL, $"{IstAttr}: the SPI IST buffer is required (spi_ist_addr/spi_ist_size are 0)");

@@ -166,7 +166,7 @@ public sealed class VmModel
         if (BadVpe("put", vpe)) return;
         var c = Cpus[vpe];
         if (!c.Resident) return;
-        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null, wfi);
+        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null);
         Counters.ResidencyChanges++;
         Doorbell(vpe);
         Exit();

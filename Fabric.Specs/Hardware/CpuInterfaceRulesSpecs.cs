@@ -318,7 +318,7 @@ public class WfiWakeSpecs
     private static VirtualCpuInterface InWfi(bool irsEnabled = true, int pcr = 31)
     {
         var c = new VirtualCpuInterface(0) { Resident = true, Pcr = Priority.Of(pcr), IrsEnabled = irsEnabled };
-        CpuInterfaceRules.MakeNonResident(c, CpuInterfaceRules.DoorbellPriorityMask(c), wfi: true);
+        CpuInterfaceRules.MakeNonResident(c, CpuInterfaceRules.DoorbellPriorityMask(c));
         return c;
     }
 
@@ -335,16 +335,18 @@ public class WfiWakeSpecs
     }
 
     [Fact]
-    public void An_IRS_interrupt_rings_the_doorbell_and_a_PPI_kicks_only_a_vcpu_blocked_in_WFI()
+    public void An_IRS_interrupt_rings_the_doorbell_and_a_PPI_that_cannot_signal_kicks_nothing()
     {
         var c = InWfi();
         c.Offered = new Hppi(IntId.Spi(5), Priority.Of(8));
         Assert.True(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
 
-        var preempted = new VirtualCpuInterface(0) { Resident = true, IrsEnabled = true };
-        CpuInterfaceRules.MakeNonResident(preempted, null, wfi: false);
-        preempted.Ppis[3] = IstEntry.Zero.WithPending(true).WithEnabled(true).WithPriority(Priority.Of(4));
-        Assert.False(CpuInterfaceRules.PpiKicks(preempted));              // runnable anyway: nothing to kick
+        var masked = InWfi(pcr: 2);
+        masked.Ppis[3] = IstEntry.Zero.WithPending(true).WithEnabled(true).WithPriority(Priority.Of(4));
+        Assert.False(CpuInterfaceRules.PpiKicks(masked));                 // priority 4 does not pass PCR 2
+        var resident = new VirtualCpuInterface(0) { Resident = true, IrsEnabled = true };
+        resident.Ppis[3] = masked.Ppis[3];
+        Assert.False(CpuInterfaceRules.PpiKicks(resident));               // a resident VPE signals its IRQ instead
     }
 
     [Fact]

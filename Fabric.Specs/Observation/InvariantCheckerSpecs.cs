@@ -271,6 +271,21 @@ public class InvariantCheckerDesignSpecs
     }
 
     [Fact]
+    public void A_vcpu_kicked_awake_by_a_PPI_before_an_SPIs_offer_arrives_owes_no_doorbell()
+    {
+        var p3 = IntId.Ppi(3);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Pend, 0, p3)                                  // KVM kicks the vCPU: no doorbell, no event
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell ...
+            .E(Ev.Resident, 0)                                  // ... but the kick woke the vCPU first
+            .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
+    }
+
+    [Fact]
     public void Under_merged_an_edge_irqfd_keeps_every_invariant()
     {
         Consumed("edge");

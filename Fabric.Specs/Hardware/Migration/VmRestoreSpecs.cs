@@ -161,13 +161,21 @@ public class VmRestoreSpecs
     public void ISTs_before_init_are_EBUSY() =>
         Refused(new VmRestore(2, Policies()), r => r.SetIsts(Buffers(Source)), Errno.EBUSY, "not initialised");
 
+    /// <summary>SEMANTICS.md §0.1, the merged selftest "GICv5 IST restore before IRS state".</summary>
     [Fact]
-    public void ISTs_before_the_IRS_registers_are_refused_EBUSY()
+    public void An_LPI_IST_restore_before_the_IRS_registers_is_EINVAL()
     {
-        Refused(Initialised(SourceWithoutLpis), r => r.SetIsts(Buffers(SourceWithoutLpis)), Errno.EBUSY, "before the ISTs (step f)");
+        Refused(Initialised(Source), r => r.SetIsts(Buffers(Source)), Errno.EINVAL, "before IRS_IST_CFGR and IRS_IST_BASER are restored");
         var r = Initialised(Source);
         Assert.True(r.SetIrsRegister(IrsRegisters.IstCfgr.Offset, Source.Register(IrsRegisterId.IstCfgr)!.Value).Ok);
-        Refused(r, x => x.SetIsts(Buffers(Source)), Errno.EBUSY, "restore IRS_IST_CFGR and IRS_IST_BASER");
+        Refused(r, x => x.SetIsts(Buffers(Source)), Errno.EINVAL, "before IRS_IST_CFGR and IRS_IST_BASER are restored");
+    }
+
+    [Fact]
+    public void An_SPI_only_IST_restore_before_the_IRS_registers_is_accepted()
+    {
+        var r = Initialised(SourceWithoutLpis);
+        Assert.True(r.SetIsts(Buffers(SourceWithoutLpis)).Ok);
     }
 
     public static TheoryData<string, Func<VmState, IstBuffers>, string> BadBuffers => new()
