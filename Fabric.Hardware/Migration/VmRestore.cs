@@ -269,6 +269,31 @@ public sealed class VmRestore
     }
 
     /// <summary>
+    /// A save (GRP_IST and GRP_IRS_REGS GET, every vCPU's sysregs, KVM's bookkeeping) after a restore and before the first
+    /// run: the ISTs as restored, with the Pending bit of every interrupt recorded for replay set again — the merged
+    /// selftest saves twice around a restore and compares the ISTs byte for byte (SEMANTICS.md §0.1). -EBUSY before
+    /// initialisation or after the first run (then the VM saves as any running VM does, <see cref="VmSave"/>).
+    /// </summary>
+    public SaveResult SaveBeforeRun(ulong irsBase = VmSave.DefaultIrsBase)
+    {
+        const string attr = "save before the first KVM_RUN";
+        if (Busy(attr) is { } busy) return new SaveResult(null, busy);
+        if (!SpiApList.TryRestore(Policies.Notify, _irqs, _apOrder, out var apList, out var error, Policies.Kvm))
+            return new SaveResult(null, Fail(Errno.EINVAL, $"{attr}: {error}"));
+        var saved = VmSave.Save(Irs!, _cpus, apList, irsBase);
+        if (saved.State is not { } state) return saved;
+        var spi = state.SpiIst.ToArray();
+        var lpi = state.LpiIst.ToArray();
+        foreach (var id in _pending)
+        {
+            var table = id.IsSpi ? spi : lpi;
+            var at = table.AsSpan(checked((int)id.Id * Ist.SavedEntryBytes), Ist.SavedEntryBytes);
+            IstEntry.ReadLittleEndian(at).WithPending(true).WriteLittleEndian(at);
+        }
+        return new SaveResult(state with { SpiIst = [.. spi], LpiIst = [.. lpi] }, KvmStatus.Success);
+    }
+
+    /// <summary>
     /// The first KVM_RUN: initialises the VGIC if userspace did not (as KVM does), replays every recorded pending
     /// interrupt with VDPEND(id, 1) before any vCPU runs (S6 vgic_v5_restore_pending_irqs), forwards the offers that makes
     /// (raising the doorbell of a VPE that requested one, as the IRS would), and ends the restore: every later restore

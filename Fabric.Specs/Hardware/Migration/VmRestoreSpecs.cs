@@ -489,3 +489,32 @@ public class VmRestoreSpecs
         Assert.False(run.Vm.ApList[5].LineLevel);
     }
 }
+
+/// <summary>SEMANTICS.md §0.1: the merged selftest saves a VM, restores it, saves again before the first run and compares
+/// the ISTs byte for byte, pending bits included.</summary>
+public sealed class ResaveBeforeRunSpecs
+{
+    [Fact]
+    public void A_save_after_a_restore_and_before_the_first_run_equals_the_restored_state_pending_bits_included()
+    {
+        var (_, source) = MigrationKit.Busy(lpis: true);
+        Assert.Contains(Enumerable.Range(0, source.Shape.SpiCount), s => source.SpiEntry((uint)s).Pending);
+        var restored = MigrationKit.Prepared(source);
+
+        var again = restored.SaveBeforeRun(source.Shape.IrsBase);
+
+        Assert.True(again.Ok, again.Status.ToString());
+        Assert.Equal(source.SpiIst.ToArray(), again.State!.SpiIst.ToArray());
+        Assert.Equal(source.LpiIst.ToArray(), again.State.LpiIst.ToArray());
+        Assert.Equal(source.Encode(), again.State.Encode());
+    }
+
+    [Fact]
+    public void A_save_before_run_after_the_first_run_is_EBUSY()
+    {
+        var (_, source) = MigrationKit.Busy(lpis: false);
+        var restored = MigrationKit.Prepared(source);
+        Assert.True(restored.Run().Ok);
+        Assert.Equal(Errno.EBUSY, restored.SaveBeforeRun().Status.Errno);
+    }
+}
