@@ -124,11 +124,12 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         var c = await Contention.RunAsync(options.Warmup, options.Measure, options.Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         var checks = new List<string>
         {
-            $"fabric push: {c.Push.Check.Failure ?? "ok"}", $"fabric fold: {c.Fold.Check.Failure ?? "ok"}", $"baseline: {c.Baseline.Failure ?? "ok"}",
+            $"fabric push: {c.Push.Check.Failure ?? "ok"}", $"fabric fold: {c.Fold.Check.Failure ?? "ok"}", $"baseline: {c.Baseline.Failure ?? "ok"}", $"merged baseline: {c.MergedBaseline.Failure ?? "ok"}",
         };
         if (c.Push.Check.Failure is { } a) _report.Failures.Add($"contention push: {a}");
         if (c.Fold.Check.Failure is { } b) _report.Failures.Add($"contention fold: {b}");
         if (c.Baseline.Failure is { } d) _report.Failures.Add($"contention baseline: {d}");
+        if (c.MergedBaseline.Failure is { } m) _report.Failures.Add($"contention merged baseline: {m}");
         _report.Contention = new ContentionReport
         {
             Injectors = Contention.Injectors, InFlightSpis = Workloads.Workloads.Spis,
@@ -142,6 +143,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             PushOverBaseline = Ratio(c.Push.LifecyclesPerSecond, c.Baseline.LifecyclesPerSecond),
             FoldOverBaseline = Ratio(c.Fold.LifecyclesPerSecond, c.Baseline.LifecyclesPerSecond),
             BaselineFoldStepsPerLifecycle = Ratio(c.Baseline.Counts.FoldSteps, c.Baseline.Counts.Deactivated),
+            MergedBaselineLifecyclesPerSecond = c.MergedBaseline.LifecyclesPerSecond,
+            MergedOverBaseline = Ratio(c.MergedBaseline.LifecyclesPerSecond, c.Baseline.LifecyclesPerSecond),
             Checks = checks,
         };
         Note($"contention: push {c.Push.LifecyclesPerSecond:N0}/s, fold {c.Fold.LifecyclesPerSecond:N0}/s, baseline {c.Baseline.LifecyclesPerSecond:N0}/s ({c.Baseline.Threads} threads); notify p50 push {c.PushNotify.P50:F1} us, fold {c.FoldNotify.P50:F1} us, baseline {c.Baseline.NotifyLatencyMicrosP50:F1} us");
@@ -293,7 +296,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         if (_report.Storm.Count > 0)
         {
             o.WriteLine();
-            o.WriteLine("(b)+(c) closed-loop edge storm, 4 vCPUs x 64 SPIs per VM; fabric = push tracking; baseline = KVM's locks, fold on every exit");
+            o.WriteLine("(b)+(c) closed-loop edge storm, 4 vCPUs x 64 SPIs per VM; fabric = push tracking; baseline = the seed's lock design (v1-v3: AP list lock, irq_lock, fold on every exit)");
             o.WriteLine("  WFI  VMs  | fabric lc/s  msg/lc  ev/lc  GC %  msg/s       /limit /batched | baseline           threads  lc/s        fold steps/lc  fabric/base | checks");
             foreach (var r in _report.Storm)
                 o.WriteLine(F($"  {(r.WfiWhenIdle ? "yes" : "no "),-3}  {r.Vms,4} | {r.FabricLifecyclesPerSecond,11:N0}  {r.MessagesPerLifecycle,6:F2}  {r.FabricEventsPerLifecycle,5:F1}  {100 * r.FabricGcPauseFraction,4:F1}  {r.FabricMessagesPerSecond,11:N0}  {r.FabricOverLimit,5:F2}  {r.FabricOverBatchedCeiling,5:F2} | {r.BaselineVariant,-17}  {Opt(r.BaselineThreads),7}  {Opt(r.BaselineLifecyclesPerSecond, "N0"),10}  {Opt(r.BaselineFoldStepsPerLifecycle, "F1"),13}  {Opt(r.FabricOverBaseline, "F2"),11} | {(r.FabricCheck == "ok" && r.BaselineCheck is "ok" or "not run" ? "ok" : r.FabricCheck + " / " + r.BaselineCheck)}"));
@@ -310,7 +313,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             o.WriteLine("                 lc/s        msg/lc  notify p50 us  notify p99 us   vs baseline");
             o.WriteLine(F($"  fabric push  {c.PushLifecyclesPerSecond,10:N0}  {c.PushMessagesPerLifecycle,8:F2}  {c.PushNotifyLatencyMicrosP50,13:F1}  {c.PushNotifyLatencyMicrosP99,13:F1}  {c.PushOverBaseline,12:F2}"));
             o.WriteLine(F($"  fabric fold  {c.FoldLifecyclesPerSecond,10:N0}  {c.FoldMessagesPerLifecycle,8:F2}  {c.FoldNotifyLatencyMicrosP50,13:F1}  {c.FoldNotifyLatencyMicrosP99,13:F1}  {c.FoldOverBaseline,12:F2}"));
-            o.WriteLine(F($"  baseline     {c.BaselineLifecyclesPerSecond,10:N0}  {"-",8}  {c.BaselineNotifyLatencyMicrosP50,13:F1}  {c.BaselineNotifyLatencyMicrosP99,13:F1}  {1.0,12:F2}   ({c.BaselineThreads} threads, {c.BaselineFoldStepsPerLifecycle:F1} fold steps per lifecycle)"));
+            o.WriteLine(F($"  baseline     {c.BaselineLifecyclesPerSecond,10:N0}  {"-",8}  {c.BaselineNotifyLatencyMicrosP50,13:F1}  {c.BaselineNotifyLatencyMicrosP99,13:F1}  {1.0,12:F2}   (the seed's locks, v1-v3: {c.BaselineThreads} threads, {c.BaselineFoldStepsPerLifecycle:F1} fold steps per lifecycle)"));
+            o.WriteLine(F($"  merged locks {c.MergedBaselineLifecyclesPerSecond,10:N0}  {"-",8}  {"-",13}  {"-",13}  {c.MergedOverBaseline,12:F2}   (the merged design, v4+/Linux v7.4: irq_lock only, no list, no fold, no notifier: the cost floor of tracking nothing)"));
             o.WriteLine($"  checks: {string.Join("; ", c.Checks)}");
         }
         if (_report.Latency is { } l)

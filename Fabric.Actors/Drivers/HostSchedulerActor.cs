@@ -90,6 +90,9 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
             case Doorbell d:
                 Send(d.Vpe, Wake.Instance);
                 break;
+            case Kick k:
+                Send(k.Vpe, Wake.Instance);
+                break;
             case PreemptTick:
                 for (var n = Pacer.Due(_pace); n > 0; n--) PreemptOne();
                 break;

@@ -140,6 +140,9 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 if (_spec.Kind == DeviceKind.IrqfdResample) Resample(n.Spi);
                 else if (_spec.Rate <= 0 && !_s.Directed) Edge(n.Spi);
                 break;
+            case Consumed c:
+                if (_spec.Kind == DeviceKind.Irqfd && _spec.Rate <= 0) Edge(c.Spi);
+                break;
             case Stop:
                 _s.Stopped = true;
                 Timers.CancelAll();

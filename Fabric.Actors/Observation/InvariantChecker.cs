@@ -1,4 +1,5 @@
 using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Kvm;
 
 namespace Fabric.Actors.Observation;
 
@@ -16,22 +17,28 @@ public sealed record FabricShape(int Vms, int Vcpus, int Spis);
 /// Checks I1–I8 (DESIGN.md §4) from the event stream alone, rebuilding each interrupt's state (P, A, E, priority,
 /// target) and each VPE's (residency, doorbell request, APR) from the events, in seq order. The same checker serves
 /// a live run and <c>check FILE.jsonl</c>. Feed events with <see cref="Observe"/> in seq order, then <see cref="Finish"/>.
+/// <para>What I2 promises depends on the KVM design (DESIGN.md §6.2): under the seed's <see cref="KvmDesign.ApList"/>
+/// every consumption of a tracked SPI is notified; under <see cref="KvmDesign.Merged"/> nothing is tracked or notified,
+/// so a resampled level line (asserted by an irqfd-resample device) that the guest consumes is never lowered: the
+/// irqfd-resample contract (SEMANTICS.md §3.3) is broken, and I2 says so at that consumption, naming the device
+/// (<paramref name="deviceOf"/>: the device that drives an INTID, as the scenario names it).</para>
 /// </summary>
-public sealed class InvariantChecker(FabricShape? shape = null, bool pushTracking = true)
+public sealed class InvariantChecker(FabricShape? shape = null, bool pushTracking = true, KvmDesign design = KvmDesign.ApList,
+    Func<IntId, string?>? deviceOf = null)
 {
     public static readonly string[] All = ["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8"];
     private const int MaxViolations = 1000;
 
     private sealed class Irq
     {
-        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow;
+        public bool P, A, E, Tracked, EdgeInjected, LevelInjected, LevelOwed, LineLow, Starved, IsPpi;
         public int Priority, Target;
         public long EdgeInjections, Acks, Coalesced, TrackedDeactivations, Notified, ConsumedSinceNotify;
     }
 
     private sealed class Vpe
     {
-        public bool Resident, Armed, Rung, Owed;
+        public bool Resident, Armed, Rung, Owed, Kicked;
         public int Dbpm;
         public uint Apr;
     }
@@ -64,7 +71,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         if (_irqs.TryGetValue(key, out var s)) return s;
         // An interrupt starts as its ISTE (or PPI state) resets: priority 0, IAFFID 0, disabled. A CDPRI that writes
         // the value already held changes nothing and logs nothing, so the checker must start from the same value.
-        s = _irqs[key] = new Irq { Priority = 0, Target = id.IsPpi ? vpe ?? 0 : 0 };
+        s = _irqs[key] = new Irq { Priority = 0, Target = id.IsPpi ? vpe ?? 0 : 0, IsPpi = id.IsPpi };
         if (!_perVm.TryGetValue(vm, out var list)) _perVm[vm] = list = new List<(IntId, Irq)>();
         list.Add((id, s));
         return s;
@@ -115,6 +122,13 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 if (!s!.A) Fail("I2", e.Vm, e.Vpe, id, "deactivated while not active");
                 s.A = false;
                 if (s.Tracked) { s.TrackedDeactivations++; s.ConsumedSinceNotify++; }
+                if (!KvmDesignRules.Notifies(design) && s.LevelInjected && !s.LineLow && !s.Starved)
+                {
+                    // A resampled line whose consumption no notifier will ever report: the device starves (once per SPI).
+                    s.Starved = true;
+                    var device = id is { } starved && deviceOf?.Invoke(starved) is { } name ? $"device {name}" : "its irqfd-resample device";
+                    Fail("I2", e.Vm, e.Vpe, id, $"{device}: consumed (deactivated) but never notified: {KvmDesignRules.NoNotifier}");
+                }
                 break;
             case Ev.Track:
                 if (s!.Tracked) Fail("I3", e.Vm, null, id, "put on the AP list twice");
@@ -142,7 +156,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 ResidencyChanges++;
                 var n = V(e.Vm, e.Vpe ?? 0);
                 n.Resident = false;
-                n.Rung = n.Owed = false;
+                n.Rung = n.Owed = n.Kicked = false;
                 n.Armed = e.Arg is { } a && a.StartsWith("db:", StringComparison.Ordinal);
                 n.Dbpm = n.Armed ? int.Parse(e.Arg![3..], System.Globalization.CultureInfo.InvariantCulture) : -1;
                 if (n.Armed)
@@ -197,10 +211,18 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     }
 
     /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
-    /// non-resident VPE that requested a doorbell is owed one before that VPE runs again.</summary>
+    /// non-resident VPE that requested a doorbell is owed one before that VPE runs again. A PPI is owed none: PPIs never
+    /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).
+    /// A kick (which the log does not show) may wake the vCPU before an IRS interrupt's offer reaches its VPE: that
+    /// period owes no doorbell, for the VPE runs again and takes the interrupt.</summary>
     private void CheckOwed(int vm, Irq s)
     {
         if (!(s.P && s.E && !s.A)) return;
+        if (s.IsPpi)
+        {
+            if (_vpes.TryGetValue((vm, s.Target), out var woken) && !woken.Resident) woken.Kicked = true;
+            return;
+        }
         if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
         if (s.Priority <= v.Dbpm) v.Owed = true;
     }
@@ -256,7 +278,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     private void EndPeriod(int vm, int vpe)
     {
         var v = V(vm, vpe);
-        if (v.Owed && !v.Rung) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
+        if (v.Owed && !v.Rung && !v.Kicked) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
         v.Owed = false;
     }
 

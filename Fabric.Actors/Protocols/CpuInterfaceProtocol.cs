@@ -24,6 +24,8 @@ public static class CpuInterfaceProtocol
     public sealed record SetPriorityMask(int Mask) : ILocalMessage;
     /// <summary>A guest operation on one of this VPE's PPIs (CDPEND, CDEN, CDPRI, CDDI on a PPI).</summary>
     public sealed record PpiOp(IntId Id, PpiOperation Operation, int Value) : ILocalMessage;
+    /// <summary>The guest's IRS_CR0.IRSEN changed: KVM reloads every vCPU (KVM_REQ_RELOAD_GICv5) with vgic->enabled.</summary>
+    public sealed record IrsEnabled(bool Enabled) : ILocalMessage;
     /// <summary>The VPE's virtual IRQ line is asserted: the vCPU should acknowledge.</summary>
     public sealed record IrqAsserted : ILocalMessage
     {

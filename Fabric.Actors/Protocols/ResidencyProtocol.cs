@@ -14,6 +14,9 @@ public static class ResidencyProtocol
     public sealed record MakeNonResident(bool Wfi) : ILocalMessage;
     /// <summary>The IRS rang this VPE's doorbell (a host LPI; the handler sets db_fired and kicks the vCPU).</summary>
     public sealed record Doorbell(int Vpe) : ILocalMessage;
+    /// <summary>KVM kicks a vCPU blocked in WFI because a PPI that can signal became pending for it
+    /// (vgic_v5_ppi_queue_irq_unlock): no doorbell, the PPI is the CPU interface's own.</summary>
+    public sealed record Kick(int Vpe) : ILocalMessage;
     /// <summary>The host scheduler wakes a vCPU (after a doorbell) or preempts / resumes it.</summary>
     public sealed record Wake : ILocalMessage
     {

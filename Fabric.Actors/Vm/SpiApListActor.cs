@@ -13,6 +13,8 @@ namespace Fabric.Actors.Vm;
 /// line_level / pending_latch, VDPEND, queue) and the tracking of every in-flight SPI until the guest consumes it,
 /// when it fires the deactivation notifier — exactly once per consumption under push, at the next fold under fold.
 /// The mailbox serialises what the lock serialised. Every rule is a call into <see cref="SpiApList"/> / <see cref="KvmRules"/>.
+/// Under the merged design (<see cref="KvmDesign.Merged"/>) it is KVM's injection entry point only: the same VDPEND,
+/// nothing queued, folded or notified (<see cref="KvmDesignRules"/>).
 /// </summary>
 /// <summary>What a SpiApListActor owns and keeps across a restart: the list (with KVM's per-SPI state) and the
 /// notifier registrations (KVM_IRQFD with a resamplefd); the fold counter, so a stale fold result is recognised.</summary>
@@ -49,7 +51,7 @@ public sealed class SpiApListActor : VmUnitActor
     /// <summary>After a restart the list and registrations are as they were; a fold that was in flight is run again.</summary>
     protected override void PostRestart(Exception reason)
     {
-        if (_policies.Tracking == TrackingPolicy.Fold) Self.Tell(new VcpuExit(-1));
+        if (KvmDesignRules.Folds(_policies)) Self.Tell(new VcpuExit(-1));
     }
 
     protected override void OnReceive(object message)
@@ -73,9 +75,11 @@ public sealed class SpiApListActor : VmUnitActor
             case Deactivated m:
                 if (_list.Validate(m.Spi) is not null) return;
                 Apply(m.Spi, _list.Pushed(m.Spi, m.Icsr, m.Deactivation, m.AppliedSeq));
+                if (KvmDesignRules.DeviceSeesConsumption(_list.Design, m.Deactivation) && _state.Notifiers.TryGetValue(m.Spi, out var completed))
+                    completed.Tell(new DeviceProtocol.Consumed(m.Spi));
                 break;
             case VcpuExit:
-                if (_policies.Tracking != TrackingPolicy.Fold || _list.Count == 0) return;
+                if (!KvmDesignRules.Folds(_policies) || _list.Count == 0) return;
                 if (_folding) { _foldAgain = true; return; }
                 _folding = true;
                 _vm.Virs.Tell(new IrsProtocol.Vdrcfg(++_state.FoldId, _list.Entries.ToArray()));

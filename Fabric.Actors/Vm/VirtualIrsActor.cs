@@ -140,15 +140,18 @@ public sealed class VirtualIrsActor : VmUnitActor
     private MmioOutcome Mmio(MmioOutcome o)
     {
         if (o.Trigger is { } t) _vm.ApList.Tell(new ApListProtocol.SpiConfigured(t.Spi, t.Mode));
+        if (o.Access.Effect is IrsFrameEffect.IrsEnabledChanged e)
+            foreach (var vpe in _vm.Vpes) vpe.Tell(new CpuInterfaceProtocol.IrsEnabled(e.Enabled));
         foreach (var change in o.Offers) Offer(change);
         return o;
     }
 
     private void Effects(IrsOutcome o)
     {
-        if (o.Has(IstEffect.Pended)) _log.Log(Ev.Pend, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
-        else if (o.Has(IstEffect.Coalesced)) _log.Log(Ev.Coalesce, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
-        else if (o.Has(IstEffect.Unpended)) _log.Log(Ev.Unpend, _vm.VmId, o.Transition.Entry.Iaffid, o.Id);
+        var vpe = Irs.VpeOf(o.Transition.Entry);
+        if (o.Has(IstEffect.Pended)) _log.Log(Ev.Pend, _vm.VmId, vpe, o.Id);
+        else if (o.Has(IstEffect.Coalesced)) _log.Log(Ev.Coalesce, _vm.VmId, vpe, o.Id);
+        else if (o.Has(IstEffect.Unpended)) _log.Log(Ev.Unpend, _vm.VmId, vpe, o.Id);
         Offers(o);
     }
 
@@ -167,10 +170,11 @@ public sealed class VirtualIrsActor : VmUnitActor
     }
 
     /// <summary>Tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed): under push every
-    /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds).</summary>
+    /// end; under fold only the retire caused by KVM's own VDPEND(0), whose result KVM sees (the rest the fold finds);
+    /// under the merged design only a deactivation, for the device's own completion path (<see cref="KvmDesignRules.ReportsEnd"/>).</summary>
     private void Report(IntId id, bool deactivation, bool byKvm)
     {
-        if (!id.IsSpi || !KvmRules.ReportsEnd(_policies.Tracking, byKvm)) return;
+        if (!id.IsSpi || !KvmDesignRules.ReportsEnd(_policies, deactivation, byKvm)) return;
         _vm.ApList.Tell(new ApListProtocol.Deactivated(id.Id, Irs.Vdrcfg(id), deactivation, _state.AppliedSeq[id.Id]));
     }
 

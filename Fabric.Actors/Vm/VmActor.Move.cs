@@ -173,15 +173,18 @@ public sealed partial class VmActor
     }
 
     /// <summary>The doorbells the restore's first run raised (its replayed VDPENDs reached a VPE that asked for one): the
-    /// restore owns the units until they are handed to their actors, so it logs them, and the host's handler wakes the vCPU.</summary>
+    /// restore owns the units until they are handed to their actors, so it logs them, and the host's handler wakes the vCPU.
+    /// A VPE restored non-resident with a PPI that can signal is kicked, as KVM kicks a vCPU for a pending PPI.</summary>
     private void RingDoorbells(RunOutcome run)
     {
         foreach (var vpe in run.Doorbells)
         {
             var cpu = run.Vm!.Cpus[vpe];
-            _log.Log(Ev.Doorbell, _vmId, vpe, CpuInterfaceRules.HighestPending(cpu)?.Id, cpu.Doorbell.Dbpm.ToString());
+            _log.Log(Ev.Doorbell, _vmId, vpe, cpu.Offered?.Id, cpu.Doorbell.Dbpm.ToString());
             _topology.Scheduler.Tell(new ResidencyProtocol.Doorbell(vpe));
         }
+        for (var vpe = 0; vpe < run.Vm!.Cpus.Length; vpe++)
+            if (CpuInterfaceRules.PpiKicks(run.Vm.Cpus[vpe])) _topology.Scheduler.Tell(new ResidencyProtocol.Kick(vpe));
     }
 
     private void Abandon(Move move, string why)

@@ -128,8 +128,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
             throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Access.Refusal}");
         var t = _topology;
         Spawn(new VirtualIrsState(irs),
-            new ApListState(new SpiApList(_spec.Spis, p.Notify)),
-            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v))).ToArray(),
+            new ApListState(new SpiApList(_spec.Spis, p.Notify, p.Kvm)),
+            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled })).ToArray(),
             Enumerable.Range(0, _spec.Vcpus).Select(v => new VcpuState(v, _spec)).ToArray());
         SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();

@@ -84,6 +84,9 @@ public sealed class VpeActor : VmUnitActor
             case PpiOp m:
                 Ppi(m);
                 break;
+            case IrsEnabled m:
+                _cpu.IrsEnabled = m.Enabled;
+                break;
             case MakeResident:
                 if (_cpu.Resident) return;
                 CpuInterfaceRules.MakeResident(_cpu);
@@ -122,9 +125,12 @@ public sealed class VpeActor : VmUnitActor
             if (_state.Acking is null && CpuInterfaceRules.IrqAsserted(_cpu)) Vcpu.Tell(IrqAsserted.Instance);
             return;
         }
-        if (!CpuInterfaceRules.TryRaiseDoorbell(_cpu, _policies.Dbpm)) return;
-        _log.Log(Ev.Doorbell, _vm.VmId, Vpe, CpuInterfaceRules.HighestPending(_cpu)?.Id, _cpu.Doorbell.Dbpm.ToString());
-        _vm.Scheduler.Tell(new Doorbell(Vpe));
+        if (CpuInterfaceRules.TryRaiseDoorbell(_cpu, _policies.Dbpm))
+        {
+            _log.Log(Ev.Doorbell, _vm.VmId, Vpe, _cpu.Offered?.Id, _cpu.Doorbell.Dbpm.ToString());
+            _vm.Scheduler.Tell(new Doorbell(Vpe));
+        }
+        else if (CpuInterfaceRules.PpiKicks(_cpu)) _vm.Scheduler.Tell(new Kick(Vpe));
     }
 
     private void Acknowledge()

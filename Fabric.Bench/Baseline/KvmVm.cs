@@ -9,7 +9,7 @@ using Fabric.Hardware.Kvm;
 namespace Fabric.Bench.Baseline;
 
 /// <summary>
-/// One VM the way KVM builds it (SEMANTICS.md §3.2, S1): the per-VM SPI AP list behind a raw spin lock
+/// One VM the way the seed's KVM (v1-v3 of the series, <see cref="KvmDesign.ApList"/>) builds it (SEMANTICS.md §3.2, S1): the per-VM SPI AP list behind a raw spin lock
 /// (<c>vgic_v5_spi_ap_list_lock</c>), a <c>struct vgic_irq</c> per SPI behind its own <c>irq_lock</c>, taken in KVM's
 /// order (list lock &gt; irq lock; the queue path drops the irq lock and re-validates), the fold over the whole list with
 /// VDRCFG on every vCPU exit, and the deactivation notifier called after every lock is dropped (hazard 1).
@@ -22,6 +22,10 @@ namespace Fabric.Bench.Baseline;
 /// serialises its IRS internally; a user-space spin lock cannot disable preemption as <c>raw_spin_lock_irqsave</c>
 /// does, so with more threads than cores a holder can be preempted — the lock-holder preemption the per-vCPU-thread
 /// run shows, and the threads-per-core run avoids.</para>
+/// <para>Under the merged design (<see cref="KvmDesign.Merged"/>, Linux v7.4) the same VM with what the merged code
+/// keeps: injection under the SPI's irq_lock only (validate, line_level / pending_latch, VDPEND), no list, no fold at
+/// exits, no notifier — the cost floor of tracking nothing. Its devices are paced by their own completions: the
+/// <see cref="Notifier"/> callback is then the device's completion path, called after CDDI, and counts no notification.</para>
 /// </summary>
 public sealed class KvmVm
 {
@@ -56,7 +60,7 @@ public sealed class KvmVm
         VmId = vmId;
         _policies = spec.Policies;
         _irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: spec.Policies.VirtualLevel));
-        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v)).ToArray();
+        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
         _lines = Enumerable.Range(0, spec.Vcpus).Select(_ => new VcpuLine()).ToArray();
         _irqs = new KvmIrq[spec.Spis];
         _irqLocks = new SpinLock[spec.Spis];
@@ -123,7 +127,7 @@ public sealed class KvmVm
         try
         {
             _irqLocks[spi].Enter(ref irqTaken);
-            var inj = KvmRules.Inject(_irqs[spi], level);
+            var inj = KvmRules.Inject(_irqs[spi], level, _policies.Kvm);
             if (!inj.Accepted) return;
             // The on-list flag (irq->vcpu) is set by list_add below, under both locks, not here.
             _irqs[spi] = inj.Irq with { OnApList = _irqs[spi].OnApList };
@@ -214,6 +218,7 @@ public sealed class KvmVm
     public void Cddi(IntId id)
     {
         var doorbells = 0u;
+        var completed = false;
         var taken = false;
         try
         {
@@ -223,7 +228,8 @@ public sealed class KvmVm
             if (o.Has(IstEffect.Deactivated))
             {
                 _deactivated++;
-                if (id.IsSpi)
+                if (id.IsSpi && !KvmDesignRules.Notifies(_policies.Kvm)) completed = true;   // no notifier will come
+                else if (id.IsSpi)
                 {
                     if (_consumedSinceNotify[id.Id]++ == 0) _deactivatedAt[id.Id] = Stopwatch.GetTimestamp();
                 }
@@ -231,6 +237,8 @@ public sealed class KvmVm
         }
         finally { if (taken) _hw.Exit(false); }
         Kick(doorbells);
+        // The merged design: the device sees the consumption on its own completion path, with no lock held.
+        if (completed && KvmDesignRules.DeviceSeesConsumption(_policies.Kvm, deactivation: true)) Notifier?.Invoke(this, id.Id);
     }
 
     // ---- KVM on the vCPU thread: load, put, exit ---------------------------------------------------------------------
@@ -296,6 +304,7 @@ public sealed class KvmVm
     /// </summary>
     public void Exit()
     {
+        if (!KvmDesignRules.Tracks(_policies.Kvm)) return;   // the merged design folds nothing (no VDRCFG in its hcall table)
         Span<uint> consumed = stackalloc uint[64];
         uint[]? more = null;
         var n = 0;

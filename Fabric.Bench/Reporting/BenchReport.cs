@@ -115,6 +115,9 @@ public sealed class ContentionReport
     public double PushOverBaseline { get; set; }
     public double FoldOverBaseline { get; set; }
     public double BaselineFoldStepsPerLifecycle { get; set; }
+    /// <summary>The merged design's locks (irq_lock only: no AP list, no fold, no notifier), the same threads.</summary>
+    public double MergedBaselineLifecyclesPerSecond { get; set; }
+    public double MergedOverBaseline { get; set; }
     public List<string> Checks { get; set; } = new();
 }
 

@@ -7,14 +7,16 @@ using Fabric.Hardware.Kvm;
 namespace Fabric.Bench.Sections;
 
 public sealed record ContentionResult(FabricResult Push, FabricResult Fold, BaselineResult Baseline,
-    Percentiles PushNotify, Percentiles FoldNotify);
+    Percentiles PushNotify, Percentiles FoldNotify, BaselineResult MergedBaseline);
 
 public readonly record struct Percentiles(double P50, double P99, double P999, long Count);
 
 /// <summary>
 /// (d) One VM, 4 vCPUs, 64 SPIs each driven by its own irqfd (64 injectors, 64 SPIs in flight), WFI on (so that the
 /// fold has exits to run at): the fabric with push tracking, the fabric with fold tracking, and the lock-based
-/// baseline (one thread per vCPU and per injector: 68 threads). Throughput with recording off; the notifier latency
+/// baseline (one thread per vCPU and per injector: 68 threads) — the seed's lock design (v1-v3: AP list, fold) — and
+/// the same threads under the merged design's locks (irq_lock only: no list, no fold, no notifier), the cost floor of
+/// tracking nothing. Throughput with recording off; the notifier latency
 /// (a consumption's CDDI to its notification) from a second, shorter run of each fabric with the event log recording.
 /// </summary>
 public static class Contention
@@ -28,7 +30,10 @@ public static class Contention
         var baseline = BaselineRun.Measure(1, Spec(TrackingPolicy.Fold), BaselineThreading.ThreadPerVcpu, Injectors, warmup, measure, recordNotifyLatency: true);
         var pushLatency = await NotifyLatencyAsync(TrackingPolicy.Push, latencyRun).ConfigureAwait(false);
         var foldLatency = await NotifyLatencyAsync(TrackingPolicy.Fold, latencyRun).ConfigureAwait(false);
-        return new ContentionResult(push, fold, baseline, pushLatency, foldLatency);
+        var mergedSpec = Spec(TrackingPolicy.Fold);
+        var merged = BaselineRun.Measure(1, mergedSpec with { Policies = mergedSpec.Policies with { Kvm = KvmDesign.Merged } },
+            BaselineThreading.ThreadPerVcpu, Injectors, warmup, measure);
+        return new ContentionResult(push, fold, baseline, pushLatency, foldLatency, merged);
     }
 
     public static Fabric.Actors.Vm.VmSpec Spec(TrackingPolicy tracking) => Workloads.Workloads.EdgeStorm(wfi: true, tracking, injectors: Injectors);

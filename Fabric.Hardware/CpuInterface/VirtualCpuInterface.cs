@@ -46,6 +46,9 @@ public sealed class VirtualCpuInterface
     public DoorbellRequest Doorbell { get; set; }
     /// <summary>KVM's vcpu->arch.vgic_cpu.vgic_v5.db_fired: set by the doorbell handler, cleared before going non-resident.</summary>
     public bool DbFired { get; set; }
+    /// <summary>KVM's vgic->enabled (the guest's IRS_CR0.IRSEN) as this vCPU was last loaded with it: KVM reloads every vCPU
+    /// when it changes (KVM_REQ_RELOAD_GICv5, S4). False at reset, until the guest's boot enables its IRS.</summary>
+    public bool IrsEnabled { get; set; }
     /// <summary>ICC_ICSR_EL1: the result of the guest's last GIC CDRCFG (SEMANTICS.md §1); part of the vCPU's saved state
     /// (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, §4).</summary>
     public Icsr Icsr { get; set; }
@@ -132,10 +135,12 @@ public static class CpuInterfaceRules
         c.Doorbell = DoorbellRequest.None;
     }
 
-    /// <summary>The DBPM KVM requests at a WFI put: effective mask − 1; null when the mask is 0 (nothing could
-    /// signal, so no doorbell) — S3 vgic_v5_put (later revision: request whenever the mask is not 0).</summary>
+    /// <summary>The DBPM KVM requests at a WFI put: effective mask − 1; null — no request — when the guest's IRS is
+    /// disabled (IRS_CR0.IRSEN = 0: nothing is routed to the VPE) or the mask is 0 (nothing could signal). The merged
+    /// vgic_v5_put requests a doorbell only in WFI, with the IRS enabled and an effective mask != 0 (SEMANTICS.md §0.1).</summary>
     public static Priority? DoorbellPriorityMask(VirtualCpuInterface c)
     {
+        if (!c.IrsEnabled) return null;
         var m = EffectiveMask(c);
         return m == 0 ? null : Priority.Of(m - 1);
     }
@@ -149,6 +154,13 @@ public static class CpuInterfaceRules
         c.Doorbell = dbpm is { } m ? new DoorbellRequest(true, m) : DoorbellRequest.None;
     }
 
+    /// <summary>A PPI wakes a blocked vCPU through KVM, not through the IRS: vgic_v5_ppi_queue_irq_unlock kicks the vCPU,
+    /// and kvm_vgic_vcpu_pending_irq() = db_fired || vgic_v5_has_pending_ppi() finds it runnable (SEMANTICS.md §0.1).
+    /// True when this VPE is not resident and a pending, enabled, inactive PPI would signal: the kick wakes its vCPU if
+    /// it is blocked in WFI, and changes nothing for one that is preempted (runnable anyway).</summary>
+    public static bool PpiKicks(VirtualCpuInterface c) =>
+        !c.Resident && BestPpi(c) is { } p && Signals(c, p.Priority);
+
     /// <summary>Whether an interrupt of priority <paramref name="p"/> passes DBPM under the named comparison.</summary>
     public static bool PassesDbpm(Priority p, Priority dbpm, DbpmComparison cmp) =>
         cmp == DbpmComparison.Inclusive ? p.Value <= dbpm.Value : p.Value < dbpm.Value;
@@ -157,11 +169,13 @@ public static class CpuInterfaceRules
     /// interrupt it could take is pending and passes DBPM; at most once per non-resident period (the request is
     /// consumed). Raising sets KVM's db_fired (the handler). Evaluated whenever the VPE's HPPI changes and at the
     /// moment the VPE goes non-resident (an interrupt already pending then must not be forgotten). Fabric's model:
-    /// the request is one-shot, as KVM re-requests on every WFI put.</summary>
+    /// the request is one-shot, as KVM re-requests on every WFI put. Only IRS-routed interrupts (SPIs, LPIs: the
+    /// IRS's offer) ring it: PPIs never do — they are the CPU interface's own, and KVM kicks the vCPU for them
+    /// (<see cref="PpiKicks"/>; SEMANTICS.md §0.1).</summary>
     public static bool TryRaiseDoorbell(VirtualCpuInterface c, DbpmComparison cmp)
     {
         if (c.Resident || !c.Doorbell.Armed) return false;
-        if (HighestPending(c) is not { } h || !PassesDbpm(h.Priority, c.Doorbell.Dbpm, cmp)) return false;
+        if (c.Offered is not { } h || !PassesDbpm(h.Priority, c.Doorbell.Dbpm, cmp)) return false;
         c.Doorbell = c.Doorbell with { Armed = false };
         c.DbFired = true;
         return true;

@@ -184,14 +184,16 @@ public sealed class VirtualIrs
     public IrsOutcome CdAffinity(IntId id, int iaffid, bool irm = false)
     {
         if (irm) return IrsOutcome.Refused(id, $"CDAFF {id}: IRM=1 (1-of-N routing) is not supported (IRS_VPE_CR0.DPS=1)");
-        if (iaffid < 0 || iaffid >= Config.VpeCount) return IrsOutcome.Refused(id, $"CDAFF {id}: IAFFID {iaffid} names no VPE of this VM (0..{Config.VpeCount - 1})");
+        if (iaffid is < 0 or > ushort.MaxValue) return IrsOutcome.Refused(id, $"CDAFF {id}: IAFFID {iaffid} does not fit the ISTE's 16-bit IAFFID field");
         return Apply("CDAFF", id, (ushort)iaffid, static (e, a) => InterruptStateMachine.SetAffinity(e, a));
     }
 
-    /// <summary>GIC CDHM: only LPIs take their handling mode from the guest; an SPI's comes from its trigger mode.</summary>
+    /// <summary>GIC CDHM: the guest's CD* instructions are not trapped, so CDHM sets the handling mode of any IRS interrupt,
+    /// an SPI's as an LPI's (QEMU gicv5_set_handling; SEMANTICS.md §0.1). KVM never writes a virtual SPI's ISTE.HM
+    /// itself: the guest's IRS_SPI_CFGR.TM write only updates KVM's irq->config (and, under the hardware-level policy,
+    /// Fabric's ISTE.HM), so a CDHM on an SPI changes what the IRS does at CDIA, not KVM's bookkeeping.</summary>
     public IrsOutcome CdHandlingMode(IntId id, HandlingMode hm) =>
-        id.IsLpi ? Apply("CDHM", id, hm, static (e, m) => InterruptStateMachine.SetHandlingMode(e, m))
-                 : IrsOutcome.Refused(id, $"CDHM {id}: only LPIs have a guest-set handling mode");
+        Apply("CDHM", id, hm, static (e, m) => InterruptStateMachine.SetHandlingMode(e, m));
 
     /// <summary>The IRS side of CDIA: activate the interrupt the CPU interface chose for <paramref name="vpe"/>. The IRS
     /// activates only what it presents now as that VPE's HPPI: an offer that went stale meanwhile (disabled,
@@ -277,14 +279,21 @@ public sealed class VirtualIrs
         ist[id.Id] = t.Entry;
         var wasCandidate = InterruptStateMachine.IsCandidate(before);
         var isCandidate = InterruptStateMachine.IsCandidate(t.Entry);
-        if (wasCandidate) _candidates[before.Iaffid].Remove(new Hppi(id, before.Priority).Key);
-        if (isCandidate) _candidates[t.Entry.Iaffid].Add(new Hppi(id, t.Entry.Priority).Key);
+        // An IAFFID that names no VPE of this VM (a guest's CDAFF cannot be refused by KVM: the instruction is not
+        // trapped) routes the interrupt nowhere until it is retargeted: it is in no VPE's candidate set.
+        if (wasCandidate && Routed(before.Iaffid)) _candidates[before.Iaffid].Remove(new Hppi(id, before.Priority).Key);
+        if (isCandidate && Routed(t.Entry.Iaffid)) _candidates[t.Entry.Iaffid].Add(new Hppi(id, t.Entry.Priority).Key);
         var changed = wasCandidate || isCandidate;
         return WithOffers(id, t, changed ? before.Iaffid : alsoRefresh, changed && t.Entry.Iaffid != before.Iaffid ? t.Entry.Iaffid : null);
     }
 
+    private bool Routed(int iaffid) => iaffid < _candidates.Length;
+
+    /// <summary>The VPE an ISTE targets, or null when its IAFFID names no VPE of this VM (routed nowhere).</summary>
+    public int? VpeOf(IstEntry e) => Routed(e.Iaffid) ? e.Iaffid : null;
+
     private IrsOutcome WithOffers(IntId id, Transition t, int vpeA, int? vpeB) =>
-        new(id, t, null, vpeA >= 0 ? Refresh(vpeA) : null, vpeB is { } b ? Refresh(b) : null);
+        new(id, t, null, vpeA >= 0 && Routed(vpeA) ? Refresh(vpeA) : null, vpeB is { } b && Routed(b) ? Refresh(b) : null);
 
     private OfferChange? Refresh(int vpe)
     {

@@ -39,12 +39,14 @@ public static class KvmRules
     /// <para>Departure from S1, which queues regardless of the new pending value (even after a lowering VDPEND(0)):
     /// a lowered line would then sit on the list though neither pending nor active, and the next fold would fire a
     /// notifier for a consumption that never happened (after every resample). Fabric queues only what the VDPEND
-    /// makes pending, so the list holds exactly the in-flight SPIs (DESIGN.md I3).</para></summary>
-    public static Injection Inject(KvmIrq irq, bool level)
+    /// makes pending, so the list holds exactly the in-flight SPIs (DESIGN.md I3).</para>
+    /// <para>Under <see cref="KvmDesign.Merged"/> the same bookkeeping and VDPEND, and nothing is queued: the merged
+    /// <c>vgic_v5_spi_queue_irq_unlock</c> only drops irq_lock (SEMANTICS.md §0.1).</para></summary>
+    public static Injection Inject(KvmIrq irq, bool level, KvmDesign design = KvmDesign.ApList)
     {
         if (!ValidateInjection(irq, level)) return new Injection(irq, false, false, false);
         var next = irq.Config == HandlingMode.Level ? irq with { LineLevel = level } : irq with { PendingLatch = true };
-        var queued = next.IsPending && !next.OnApList;
+        var queued = next.IsPending && !next.OnApList && KvmDesignRules.Tracks(design);
         if (queued) next = next with { OnApList = true };
         return new Injection(next, true, next.IsPending, queued);
     }

@@ -31,6 +31,24 @@ public enum TrackingPolicy
 {
     /// <summary>The IRS reports each deactivation (and each return to idle) of a tracked SPI as it happens.</summary>
     Push,
-    /// <summary>KVM's way: at every vCPU exit the list reads every entry with VDRCFG and prunes.</summary>
+    /// <summary>As the seed's series (v1-v3) does it: at every vCPU exit the list reads every entry with VDRCFG and prunes.
+    /// (The merged design has no fold: <see cref="KvmDesign.Merged"/>.)</summary>
     Fold,
+}
+
+/// <summary>
+/// Which KVM design runs the fabric (SEMANTICS.md §0.1, DESIGN.md §6.2). Both inject an SPI the same way (validate,
+/// update <c>line_level</c> / <c>pending_latch</c>, <c>VDPEND(intid, irq_is_pending(irq))</c>); they differ in what KVM
+/// keeps after that.
+/// </summary>
+public enum KvmDesign
+{
+    /// <summary>The seed's design, patch 28/43 of v1 and kept through v3: a per-VM SPI AP list tracks every in-flight
+    /// SPI until the guest consumes it (pushed or folded, <see cref="TrackingPolicy"/>), and then fires the
+    /// deactivation notifier (<c>kvm_notify_acked_irq</c>). Fabric's default.</summary>
+    ApList,
+    /// <summary>The series as merged (v4 onwards, Linux v7.4, <c>kvm-arm64/gicv5-7.4</c>): no AP list, no fold (the
+    /// host has no VDRCFG), and nothing calls the notifier for an SPI — yet a resample irqfd is still accepted, so its
+    /// resamplefd is never signalled.</summary>
+    Merged,
 }

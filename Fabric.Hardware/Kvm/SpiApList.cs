@@ -15,21 +15,27 @@ public sealed class SpiApList
     private readonly LinkedList<uint> _order = new();
     private readonly LinkedListNode<uint>?[] _nodes;
 
-    public SpiApList(int spiCount, NotifyPolicy notify)
+    /// <param name="spiCount">The VM's SPIs (spi:0 to spi:spiCount-1).</param>
+    /// <param name="notify">When a consumption notifies (the named policy of SEMANTICS.md §3.2).</param>
+    /// <param name="design">Under <see cref="KvmDesign.Merged"/> this is KVM's per-SPI bookkeeping only: nothing is ever
+    /// queued, so the list stays empty and no fold or report notifies.</param>
+    public SpiApList(int spiCount, NotifyPolicy notify, KvmDesign design = KvmDesign.ApList)
     {
         _irqs = new KvmIrq[spiCount];
         _sent = new long[spiCount];
         _nodes = new LinkedListNode<uint>?[spiCount];
         Notify = notify;
+        Design = design;
     }
 
     /// <summary>A list rebuilt from saved bookkeeping (migration): every SPI's <see cref="KvmIrq"/>, and the tracked SPIs in
     /// list order — exactly those with OnApList, each once. A saved VM has no VDPEND in flight, so every
     /// <see cref="LastSent"/> starts at 0, as a new IRS's applied sequence numbers do. Refused with the reason otherwise.</summary>
     public static bool TryRestore(NotifyPolicy notify, IReadOnlyList<KvmIrq> irqs, IReadOnlyList<uint> order,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SpiApList? list, out string error)
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SpiApList? list, out string error, KvmDesign design = KvmDesign.ApList)
     {
         list = null;
+        if (!KvmDesignRules.Tracks(design) && order.Count > 0) { error = $"the merged design keeps no SPI AP list, but {order.Count} entries were saved"; return false; }
         var seen = new bool[irqs.Count];
         foreach (var spi in order)
         {
@@ -40,7 +46,7 @@ public sealed class SpiApList
         }
         for (var i = 0; i < irqs.Count; i++)
             if (irqs[i].OnApList && !seen[i]) { error = $"spi:{i} has OnApList=1 but is not on the AP list"; return false; }
-        var restored = new SpiApList(irqs.Count, notify);
+        var restored = new SpiApList(irqs.Count, notify, design);
         for (var i = 0; i < irqs.Count; i++) restored._irqs[i] = irqs[i];
         foreach (var spi in order) restored._nodes[spi] = restored._order.AddLast(spi);
         list = restored;
@@ -49,6 +55,7 @@ public sealed class SpiApList
     }
 
     public NotifyPolicy Notify { get; }
+    public KvmDesign Design { get; }
     public int SpiCount => _irqs.Length;
     public int Count => _order.Count;
     public KvmIrq this[uint spi] => _irqs[spi];
@@ -66,14 +73,14 @@ public sealed class SpiApList
     /// Returns the injection and the sequence number its VDPEND carries.</summary>
     public (Injection Injection, long Seq) Inject(uint spi, bool level)
     {
-        var inj = KvmRules.Inject(_irqs[spi], level);
+        var inj = KvmRules.Inject(_irqs[spi], level, Design);
         if (!inj.Accepted) return (inj, 0);
         _irqs[spi] = inj.Irq;
         if (inj.Queued) _nodes[spi] = _order.AddLast(spi);
         return (inj, ++_sent[spi]);
     }
 
-    /// <summary>One fold step (KVM's way) for an entry, given the ICSR VDRCFG read after the IRS had applied the
+    /// <summary>One fold step (the seed's design, v1-v3) for an entry, given the ICSR VDRCFG read after the IRS had applied the
     /// VDPEND numbered <paramref name="appliedSeq"/>.</summary>
     public FoldStep Fold(uint spi, Icsr icsr, long appliedSeq) =>
         Commit(spi, KvmRules.Fold(_irqs[spi], icsr, Notify, appliedSeq < _sent[spi]));

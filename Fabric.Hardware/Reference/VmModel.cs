@@ -25,9 +25,10 @@ public sealed class VmModel
     public VmModel(int vmId, VirtualIrsConfig config, FabricPolicies policies)
         : this(vmId, policies, new VirtualIrs(config with { VirtualLevel = policies.VirtualLevel }),
                Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray(),
-               new SpiApList(config.SpiCount, policies.Notify))
+               new SpiApList(config.SpiCount, policies.Notify, policies.Kvm))
     {
         Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
+        foreach (var c in Cpus) c.IrsEnabled = true;
     }
 
     /// <summary>A VM assembled from units that already hold state — e.g. those a restore built (Fabric.Hardware.Migration) —
@@ -42,8 +43,8 @@ public sealed class VmModel
             throw new ArgumentException($"the IRS has VPEs 0..{irs.Config.VpeCount - 1}; the CPU interfaces must be those, in order", nameof(cpus));
         if (apList.SpiCount != irs.Config.SpiCount)
             throw new ArgumentException($"the AP list covers {apList.SpiCount} SPIs, the IRS {irs.Config.SpiCount}", nameof(apList));
-        if (apList.Notify != policies.Notify || irs.Config.VirtualLevel != policies.VirtualLevel)
-            throw new ArgumentException("the AP list's notify policy and the IRS's virtual-level policy must be the VM's", nameof(policies));
+        if (apList.Notify != policies.Notify || apList.Design != policies.Kvm || irs.Config.VirtualLevel != policies.VirtualLevel)
+            throw new ArgumentException("the AP list's notify policy and KVM design, and the IRS's virtual-level policy, must be the VM's", nameof(policies));
         VmId = vmId;
         Policies = policies;
         Irs = irs;
@@ -81,6 +82,8 @@ public sealed class VmModel
     {
         if (!o.Ok) return Refuse(o.Access.Refusal!);
         if (o.Trigger is { } t) ApList.Configure(t.Spi, t.Mode);
+        if (o.Access.Effect is IrsFrameEffect.IrsEnabledChanged e)
+            foreach (var c in Cpus) c.IrsEnabled = e.Enabled;   // KVM reloads every vCPU (KVM_REQ_RELOAD_GICv5)
         Offer(o.Offers);
         return null;
     }
@@ -169,10 +172,10 @@ public sealed class VmModel
         Exit();
     }
 
-    /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate folds under fold tracking.</summary>
+    /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate folds under fold tracking (the seed's design only).</summary>
     public void Exit()
     {
-        if (Policies.Tracking != TrackingPolicy.Fold) return;
+        if (!KvmDesignRules.Folds(Policies)) return;
         foreach (var spi in ApList.Entries.ToArray())
         {
             var step = ApList.Fold(spi, Irs.Vdrcfg(IntId.Spi(spi)), ApList.LastSent(spi));
@@ -181,10 +184,10 @@ public sealed class VmModel
     }
 
     /// <summary>The IRS reports a tracked SPI's end to the AP list: under push every end; under fold only the retire of
-    /// KVM's own VDPEND(0) (the rest the fold finds).</summary>
+    /// KVM's own VDPEND(0) (the rest the fold finds); under the merged design nothing is tracked, so nothing notifies.</summary>
     private void Report(uint spi, bool deactivated, bool byKvm)
     {
-        if (!KvmRules.ReportsEnd(Policies.Tracking, byKvm)) return;
+        if (!KvmDesignRules.ReportsEnd(Policies, deactivated, byKvm)) return;
         var step = ApList.Pushed(spi, Irs.Vdrcfg(IntId.Spi(spi)), deactivated, ApList.LastSent(spi));
         if (step.Notify) Notified(spi);
     }

@@ -70,11 +70,13 @@ public static class FabricCli
         var logArg = new Argument<string>("log") { Description = "An event log (JSON Lines) written by --events" };
         var tracking = new Option<string>("--tracking") { Description = "The tracking policy of the run that wrote the log", DefaultValueFactory = _ => "push" };
         tracking.AcceptOnlyFromAmong("push", "fold");
+        var kvm = new Option<string>("--kvm") { Description = "The KVM design of the run that wrote the log (what I2 promises)", DefaultValueFactory = _ => "ap-list" };
+        kvm.AcceptOnlyFromAmong("ap-list", "merged");
         var vms = new Option<int?>("--vms") { Description = "With --vcpus and --spis: also check every event's VM, VPE and SPI range (I8)" };
         var vcpus = new Option<int?>("--vcpus") { Description = "vCPUs per VM" };
         var spis = new Option<int?>("--spis") { Description = "SPIs per VM" };
-        var check = new Command("check", "Re-check every invariant (I1-I8) from an event log alone") { logArg, tracking, vms, vcpus, spis };
-        check.SetAction(pr => Check(pr.GetValue(logArg)!, pr.GetValue(tracking) == "fold", pr.GetValue(vms), pr.GetValue(vcpus), pr.GetValue(spis), console, error));
+        var check = new Command("check", "Re-check every invariant (I1-I8) from an event log alone") { logArg, tracking, kvm, vms, vcpus, spis };
+        check.SetAction(pr => Check(pr.GetValue(logArg)!, pr.GetValue(tracking) == "fold", pr.GetValue(kvm) == "merged", pr.GetValue(vms), pr.GetValue(vcpus), pr.GetValue(spis), console, error));
 
         var root = new RootCommand("Fabric: the Arm GICv5 virtual interrupt fabric, and KVM's handling of it, as actors. " +
                                    "With no command: run the default mixed storm (scenarios/default-mixed-storm.hocon, embedded).") { run, validate, check };
@@ -124,7 +126,7 @@ public static class FabricCli
             var (s, _) = ScenarioLoader.Load(file, sets: sets, nodes: nodes);
             WarnAboutTimers(s, error);
             console.WriteLine($"{file}: valid ({s.Name}: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, " +
-                              $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)}" +
+                              $"{s.Vm.Interrupts.Count} interrupt ranges, {s.Vm.Devices.Count} devices, kvm {Fabric.Hardware.Kvm.KvmDesignRules.Name(s.Vm.Policies.Kvm)}, tracking {ScenarioRunner.Lower(s.Vm.Policies.Tracking)}" +
                               (s.MigrationSummary is { } m ? ", " + m : "") + (s.ClusterSummary is { } c ? ", cluster of " + c : "") + ")");
             return Ok;
         }
@@ -276,7 +278,7 @@ public static class FabricCli
         return errors;
     }
 
-    private static int Check(string file, bool fold, int? vms, int? vcpus, int? spis, IAnsiConsole console, TextWriter error)
+        private static int Check(string file, bool fold, bool merged, int? vms, int? vcpus, int? spis, IAnsiConsole console, TextWriter error)
     {
         if (!File.Exists(file)) { error.WriteLine($"{file}: no such file"); return BadInput; }
         FabricShape? shape = null;
@@ -290,7 +292,7 @@ public static class FabricCli
             }
             shape = new FabricShape(v, c, s);
         }
-        var checker = new InvariantChecker(shape, pushTracking: !fold);
+        var checker = new InvariantChecker(shape, pushTracking: !fold, merged ? Fabric.Hardware.Kvm.KvmDesign.Merged : Fabric.Hardware.Kvm.KvmDesign.ApList);
         var report = new ReportBuilder();
         var consumers = new EventConsumers(checker, [report]);
         try

@@ -16,8 +16,12 @@ public abstract class ProgressView : IAsyncDisposable
 {
     public static readonly TimeSpan ShowAfter = TimeSpan.FromSeconds(1);
 
-    public static ProgressView Create(IAnsiConsole console, bool live, bool migrations = false) =>
-        live ? new LiveProgress(console, migrations) : new PlainProgress(console, migrations);
+    /// <param name="console">Where progress is shown.</param>
+    /// <param name="live">A live table (a terminal), or plain lines once a second.</param>
+    /// <param name="migrations">Whether the count of moves is shown.</param>
+    /// <param name="design">The KVM design that runs (<c>ap-list</c> or <c>merged</c>), shown on every line; null: not shown.</param>
+    public static ProgressView Create(IAnsiConsole console, bool live, bool migrations = false, string? design = null) =>
+        live ? new LiveProgress(console, migrations, design) : new PlainProgress(console, migrations, design);
 
     public abstract void Update(ProgressSnapshot s);
 
@@ -26,7 +30,7 @@ public abstract class ProgressView : IAsyncDisposable
     internal static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>One line per second of run time.</summary>
-    private sealed class PlainProgress(IAnsiConsole console, bool migrations) : ProgressView
+    private sealed class PlainProgress(IAnsiConsole console, bool migrations, string? design) : ProgressView
     {
         private TimeSpan _next = ShowAfter;
         private string _phase = "";
@@ -38,7 +42,7 @@ public abstract class ProgressView : IAsyncDisposable
             _next = s.Elapsed + TimeSpan.FromSeconds(1);
             _phase = s.Phase;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {s.Elapsed.TotalSeconds,5:F1}s  {s.Phase,-9} injected {N(s.Injected),11}  acked {N(s.Acknowledged),11}  doorbells {N(s.Doorbells),9}  in flight {N(s.InFlight),6}  {N((long)s.RatePerSecond),9} acks/s") +
+                $"  {s.Elapsed.TotalSeconds,5:F1}s  {s.Phase,-9}{(design is null ? "" : " kvm " + design)}  injected {N(s.Injected),11}  acked {N(s.Acknowledged),11}  doorbells {N(s.Doorbells),9}  in flight {N(s.InFlight),6}  {N((long)s.RatePerSecond),9} acks/s") +
                 (migrations ? $"  migrations {N(s.Migrations),5}" : ""));
         }
 
@@ -47,7 +51,7 @@ public abstract class ProgressView : IAsyncDisposable
 
     /// <summary>A Spectre live table, redrawn ten times a second from the latest snapshot on a thread of its own (a
     /// storm keeps every core busy); cleared at the end (the report follows).</summary>
-    private sealed class LiveProgress(IAnsiConsole console, bool migrations) : ProgressView
+    private sealed class LiveProgress(IAnsiConsole console, bool migrations, string? design) : ProgressView
     {
         private ProgressSnapshot? _latest;
         private Task? _display;
@@ -73,7 +77,7 @@ public abstract class ProgressView : IAsyncDisposable
                     if (Volatile.Read(ref _latest) is { } s)
                     {
                         table.UpdateCell(0, 0, $"{s.Elapsed.TotalSeconds:F1}s");
-                        table.UpdateCell(0, 1, s.Phase);
+                        table.UpdateCell(0, 1, design is null ? s.Phase : $"{s.Phase} (kvm {design})");
                         table.UpdateCell(0, 2, N(s.Injected));
                         table.UpdateCell(0, 3, N(s.Acknowledged));
                         table.UpdateCell(0, 4, N(s.Doorbells));

@@ -17,7 +17,8 @@ public sealed record ViolationReport(string Invariant, int Vm, int? Vpe, string?
 public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyList<ViolationReport> Violations);
 
 /// <summary>
-/// The report of DESIGN.md §5, key for key, plus Fabric's extensions, <c>exits</c> and <c>migrations</c> (right after
+/// The report of DESIGN.md §5, key for key, plus Fabric's extensions, <c>kvm</c> (right after <c>seed</c>: the KVM
+/// design that ran, <c>ap-list</c> or <c>merged</c>, DESIGN.md §6.2), <c>exits</c> and <c>migrations</c> (right after
 /// <c>residencyChanges</c>), the cluster's <c>nodes</c>, <c>vmsPerNode</c>, <c>handoffs</c> and <c>lostVms</c> (right
 /// after <c>migrations</c>) and <c>notifyLatencyMicros</c>: written by <c>--report</c> and printed as a table.
 /// <c>vcpus</c> is the total over all VMs; <c>throughputPerSecond</c> is acknowledged interrupts per wall second from
@@ -38,6 +39,7 @@ public sealed record InvariantsReport(IReadOnlyList<string> Checked, IReadOnlyLi
 public sealed record RunReport(
     string Scenario,
     long Seed,
+    string Kvm,
     int Vms,
     int Vcpus,
     long Injected,
@@ -86,7 +88,7 @@ public sealed record RunReport(
         var elapsed = b.ElapsedSeconds;
         var perNode = (vmsPerNode ?? new Dictionary<int, int> { [0] = s.Vms })
             .OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), kv => kv.Value);
-        return new RunReport(s.Name, s.Seed, s.Vms, s.TotalVcpus,
+        return new RunReport(s.Name, s.Seed, Fabric.Hardware.Kvm.KvmDesignRules.Name(s.Vm.Policies.Kvm), s.Vms, s.TotalVcpus,
             checker.Injected, checker.Coalesced, checker.Acknowledged, checker.Deactivated, checker.Notified,
             checker.Resampled, checker.Doorbells, checker.ResidencyChanges, b.Exits, checker.Migrations,
             s.Cluster?.Nodes ?? 1, perNode, b.Handoffs, checker.LostVms,

@@ -66,13 +66,17 @@ public sealed record Scenario(
     public string? ClusterSummary => Cluster is not { } c ? null
         : (c.Nodes == 1 ? "1 node" : $"{c.Nodes} nodes") + string.Concat(c.Exits.Select(x => ", " + x));
 
-    /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule.</summary>
+    /// <summary>The command that runs this scenario again with the same seed, hence the same injection schedule, and under
+    /// the same KVM design, named even when the file chose it (<c>--set kvm=...</c>, unless a <c>--set</c> already does).</summary>
     public string ReplayCommand
     {
         get
         {
+            var design = (Sets ?? []).Any(s => s.Replace(" ", "", StringComparison.Ordinal).StartsWith("kvm=", StringComparison.Ordinal))
+                ? "" : " --set kvm=" + Fabric.Hardware.Kvm.KvmDesignRules.Name(Vm.Policies.Kvm);
             var cmd = "dotnet run --project Fabric.Host --" + (File is null ? "" : " run " + Quote(File)) + $" --seed {Seed}";
             foreach (var s in Sets ?? []) cmd += " --set " + Quote(s);
+            cmd += design;
             if (NodesOption is { } n) cmd += $" --nodes {n}";
             return cmd;
         }

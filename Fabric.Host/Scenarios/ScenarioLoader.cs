@@ -423,14 +423,21 @@ public static class ScenarioLoader
         var policies = new FabricPolicies(tracking,
             r.Enum("policies.notify", ("on-deactivate", NotifyPolicy.OnDeactivate), ("inactive-and-line-low", NotifyPolicy.InactiveAndLineLow)),
             r.Enum("policies.virtual-level", ("edge-emulated", VirtualLevelPolicy.EdgeEmulated), ("hardware-level", VirtualLevelPolicy.HardwareLevel)),
-            r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)));
+            r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)),
+            r.Enum("kvm", ("ap-list", KvmDesign.ApList), ("merged", KvmDesign.Merged)));
 
         var interrupts = r.List("interrupts", InterruptKeys, e =>
         {
             var ids = e.IntIds("intids", spis);
             var mode = e.Enum("mode", ("edge", HandlingMode.Edge), ("level", HandlingMode.Level));
-            if (ids is { Type: IntIdType.Ppi } && mode == HandlingMode.Level)
-                e.Error("mode", "PPIs are modelled as edge (a level PPI's line belongs to its PE's timer, which Fabric does not model): expected edge");
+            if (ids is { Type: IntIdType.Ppi } ppis)
+            {
+                if (KvmPpis.ExposureRefusal(IntId.Ppi(ppis.Last)) is { } beyond) e.Error("intids", beyond);
+                else if (ppis.All().FirstOrDefault(p => KvmPpis.IsKernelLevelSource(p.Id)) is { IsPpi: true } timer)
+                    e.Error("intids", $"{timer} ({KvmPpis.Name(timer.Id)}) is a level PPI whose line is the kernel's timer or PMU, which Fabric does not model: program SW_PPI (ppi:{KvmPpis.SwPpi}) or another PPI");
+                else if (mode == HandlingMode.Level)
+                    e.Error("mode", "the PPIs Fabric drives are edge (SW_PPI is edge; the level ones are the kernel's timers and PMU): expected edge");
+            }
             return new InterruptSpec(ids ?? default, mode, e.Int("priority", 0, Priority.Levels - 1), e.Affinity("affinity", vcpus), e.Bool("enabled"));
         });
         CheckOverlaps(r, "interrupts", interrupts.Select(i => i.Ids).ToList(), "programs");
@@ -453,8 +460,11 @@ public static class ScenarioLoader
                 case IntIdType.Ppi when resample:
                     e.Error("kind", "a PPI source is kind = irqfd with rate > 0 (an irqfd-resample drives an SPI's level line)");
                     break;
+                case IntIdType.Ppi when ids.Value.All().FirstOrDefault(p => KvmPpis.UserspaceRefusal(p) is not null) is { IsPpi: true } refused:
+                    e.Error("intids", KvmPpis.UserspaceRefusal(refused)!);
+                    break;
                 case IntIdType.Ppi when rate <= 0:
-                    e.Error("rate", "a PPI source (a timer) needs rate > 0: it fires at that rate on every vCPU");
+                    e.Error("rate", "a PPI source (userspace driving SW_PPI) needs rate > 0: it fires at that rate on every vCPU");
                     break;
             }
             if (ids is { } range && range.Type != IntIdType.Lpi)

@@ -61,7 +61,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     {
         var s = scenario;
         var log = new EventLog();
-        var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push);
+        var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push,
+            s.Vm.Policies.Kvm, DeviceOf(s));
         using var metrics = new FabricMetrics();
         var report = new ReportBuilder(metrics);
         using var events = options.EventsPath is { } ep ? new ArtefactSink<EventLogWriter>("--events", ep, new EventLogWriter(ep)) : null;
@@ -71,8 +72,9 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var pump = new EventPump(log, e => consumers.Observe(e));
 
         var p = s.Vm.Policies;
-        console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, tracking {Lower(p.Tracking)}, " +
-                           $"notify {Lower(p.Notify)}, virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}" +
+        console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, kvm {Markup.Escape(KvmDesignRules.Describe(p.Kvm))}, " +
+                           (KvmDesignRules.Tracks(p.Kvm) ? $"tracking {Lower(p.Tracking)}, notify {Lower(p.Notify)}, " : "") +
+                           $"virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}" +
                            (s.MigrationSummary is { } m ? ", " + Markup.Escape(m) : "") +
                            (s.ClusterSummary is { } c ? ", cluster of " + Markup.Escape(c) : ""));
         var building = Stopwatch.StartNew();
@@ -176,7 +178,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var s = scenario;
         var clock = Stopwatch.StartNew();
         var rate = new RateMeter();
-        var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null || s.Cluster is not null);
+        var progress = ProgressView.Create(console, options.LiveProgress, s.MigrationSummary is not null || s.Cluster is not null,
+            KvmDesignRules.Name(s.Vm.Policies.Kvm));
         try
         {
             void Show(string phase, bool all = false, TimeSpan? by = null)
@@ -284,7 +287,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             else
             {
                 var s = result.Scenario;
-                var tracking = s.Vm.Policies.Tracking == TrackingPolicy.Fold ? " --tracking fold" : "";
+                var tracking = (s.Vm.Policies.Tracking == TrackingPolicy.Fold ? " --tracking fold" : "") +
+                               (s.Vm.Policies.Kvm == KvmDesign.Merged ? " --kvm merged" : "");
                 console.WriteLine($"events: {events.Inner.Path} ({events.Inner.Written:N0} events); re-check with: " +
                                   $"dotnet run --project Fabric.Host -- check {events.Inner.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
             }
@@ -300,6 +304,10 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         foreach (var f in failures) console.WriteLine($"not written: {f}");
         return failures;
     }
+
+    /// <summary>The device that drives an INTID, as a VM names it (irqfd-resample-spi-0-31), for the checker's messages.</summary>
+    public static Func<Fabric.Hardware.Interrupts.IntId, string?> DeviceOf(Scenario s) =>
+        id => s.Vm.Devices.FirstOrDefault(d => d.Ids.Contains(id)) is { } d ? Fabric.Actors.Drivers.IrqfdActor.NameOf(d) : null;
 
     /// <summary>A policy as the scenario names it: InactiveAndLineLow -> inactive-and-line-low.</summary>
     public static string Lower(Enum value) =>

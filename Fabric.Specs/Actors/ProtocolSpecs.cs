@@ -150,7 +150,7 @@ public class VirtualIrsActorSpecs : ProtocolSpec
 
     [Theory]
     [InlineData("CDPRI", 40)]
-    [InlineData("CDAFF", 9)]
+    [InlineData("CDAFF", 65536)]
     public void Out_of_range_guest_values_are_refused_by_name_and_change_nothing(string op, int value)
     {
         var virs = Start();
@@ -235,6 +235,25 @@ public class SpiApListActorSpecs : ProtocolSpec
     }
 
     [Fact]
+    public void Under_the_merged_design_an_injection_issues_vdpend_and_tracks_nothing_and_a_consumption_notifies_nothing()
+    {
+        var state = new ApListState(new SpiApList(32, NotifyPolicy.OnDeactivate, KvmDesign.Merged));
+        var list = Sys.ActorOf(SpiApListActor.Props(state, Vm, new FabricPolicies(Tracking: TrackingPolicy.Fold, Kvm: KvmDesign.Merged), Events));
+        list.Tell(new ApListProtocol.RegisterNotifier(5, Device.Ref));
+        list.Tell(new ApListProtocol.SetIrq(5, true));
+        Assert.Equal(new IrsProtocol.Vdpend(Spi(5), true, 1), Virs.ExpectMsg<IrsProtocol.Vdpend>());
+        list.Tell(new ApListProtocol.VcpuExit(0));                     // no fold: the merged host has no VDRCFG
+        list.Tell(new ApListProtocol.Deactivated(5, Idle, true, 1));
+        // The device sees the consumption on its own completion path; KVM's notifier never fires.
+        Assert.Equal(5u, Device.ExpectMsg<DeviceProtocol.Consumed>().Spi);
+        Virs.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        Assert.Empty(state.List.Entries);
+        var logged = new List<FabricEvent>();
+        Events.Drain(logged);
+        Assert.DoesNotContain(logged, e => e.Ev is Ev.Track or Ev.Notify);
+    }
+
+    [Fact]
     public void Under_fold_a_vcpu_exit_reads_every_entry_and_prunes_the_consumed()
     {
         var list = Start(TrackingPolicy.Fold);
@@ -260,7 +279,7 @@ public class SpiApListActorSpecs : ProtocolSpec
 
 public class VpeActorSpecs : ProtocolSpec
 {
-    private readonly VirtualCpuInterface _cpu = new(0);
+    private readonly VirtualCpuInterface _cpu = new(0) { IrsEnabled = true };   // the guest's boot enabled its IRS
 
     private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
         Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));
@@ -289,6 +308,32 @@ public class VpeActorSpecs : ProtocolSpec
         vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
         Assert.Equal(IntId.Spi(5), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
         AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));
+    }
+
+    [Fact]
+    public void A_PPI_pended_for_a_vcpu_in_WFI_kicks_it_through_KVM_and_rings_no_doorbell()
+    {
+        var vpe = Start();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Priority, 4));
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Enable, 1));
+        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
+        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Pend, 1));
+        Assert.Equal(0, Scheduler.ExpectMsg<ResidencyProtocol.Kick>().Vpe);
+        var logged = new List<FabricEvent>();
+        Events.Drain(logged);
+        Assert.DoesNotContain(logged, e => e.Ev == Ev.Doorbell);
+    }
+
+    [Fact]
+    public void A_wfi_put_with_the_guests_IRS_disabled_requests_no_doorbell()
+    {
+        var vpe = Start();
+        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
+        vpe.Tell(new CpuInterfaceProtocol.IrsEnabled(false));
+        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
+        AwaitAssert(() => Assert.False(_cpu.Resident));
+        Assert.False(_cpu.Doorbell.Armed);
     }
 
     [Fact]

@@ -91,7 +91,7 @@ public class RaceSpecs : ProtocolSpec
 
 public class VpeRaceSpecs : ProtocolSpec
 {
-    private readonly VirtualCpuInterface _cpu = new(0);
+    private readonly VirtualCpuInterface _cpu = new(0) { IrsEnabled = true };   // the guest's boot enabled its IRS
 
     private IActorRef Vpe0() => Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, FabricPolicies.Default, Events));
 

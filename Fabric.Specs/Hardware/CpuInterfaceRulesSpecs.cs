@@ -10,7 +10,7 @@ namespace Fabric.Specs.Hardware;
 public class CpuInterfaceRulesSpecs
 {
     private static VirtualCpuInterface Cpu(bool resident = true, int pcr = 31, uint apr = 0, bool enabled = true) =>
-        new(0) { Resident = resident, Pcr = Priority.Of(pcr), Apr = apr, Enabled = enabled };
+        new(0) { Resident = resident, Pcr = Priority.Of(pcr), Apr = apr, Enabled = enabled, IrsEnabled = true };
 
     private static void PendPpi(VirtualCpuInterface c, uint ppi, int priority, HandlingMode hm = HandlingMode.Edge, bool enabled = true) =>
         c.Ppis[ppi] = IstEntry.Zero.WithPending(true).WithEnabled(enabled).WithHandlingMode(hm).WithPriority(Priority.Of(priority));
@@ -285,12 +285,12 @@ public class CpuInterfaceRulesSpecs
     }
 
     [Fact]
-    public void A_pending_PPI_rings_the_doorbell_too()
+    public void A_pending_PPI_does_not_ring_the_doorbell()
     {
         var c = Cpu();
         CpuInterfaceRules.MakeNonResident(c, Priority.Of(31));
         PendPpi(c, 3, 20);
-        Assert.True(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
+        Assert.False(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));   // KVM kicks for it: WfiWakeSpecs
     }
 
     [Fact]
@@ -309,5 +309,61 @@ public class CpuInterfaceRulesSpecs
         Assert.False(c.DbFired);
         Assert.True(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
         Assert.True(c.DbFired);
+    }
+}
+
+/// <summary>SEMANTICS.md §0.1: what wakes a vCPU blocked in WFI, as the merged code and QEMU have it.</summary>
+public class WfiWakeSpecs
+{
+    private static VirtualCpuInterface InWfi(bool irsEnabled = true, int pcr = 31)
+    {
+        var c = new VirtualCpuInterface(0) { Resident = true, Pcr = Priority.Of(pcr), IrsEnabled = irsEnabled };
+        CpuInterfaceRules.MakeNonResident(c, CpuInterfaceRules.DoorbellPriorityMask(c));
+        return c;
+    }
+
+    [Fact]
+    public void A_pending_PPI_never_rings_the_IRS_doorbell_KVM_kicks_the_vcpu_instead()
+    {
+        var c = InWfi();
+        Assert.True(c.Doorbell.Armed);
+        c.Ppis[3] = IstEntry.Zero.WithPending(true).WithEnabled(true).WithPriority(Priority.Of(4));
+
+        Assert.False(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
+        Assert.False(c.DbFired);
+        Assert.True(CpuInterfaceRules.PpiKicks(c));
+    }
+
+    [Fact]
+    public void An_IRS_interrupt_rings_the_doorbell_and_a_PPI_that_cannot_signal_kicks_nothing()
+    {
+        var c = InWfi();
+        c.Offered = new Hppi(IntId.Spi(5), Priority.Of(8));
+        Assert.True(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
+
+        var masked = InWfi(pcr: 2);
+        masked.Ppis[3] = IstEntry.Zero.WithPending(true).WithEnabled(true).WithPriority(Priority.Of(4));
+        Assert.False(CpuInterfaceRules.PpiKicks(masked));                 // priority 4 does not pass PCR 2
+        var resident = new VirtualCpuInterface(0) { Resident = true, IrsEnabled = true };
+        resident.Ppis[3] = masked.Ppis[3];
+        Assert.False(CpuInterfaceRules.PpiKicks(resident));               // a resident VPE signals its IRQ instead
+    }
+
+    [Fact]
+    public void The_doorbell_request_needs_the_guests_IRS_enabled()
+    {
+        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(new VirtualCpuInterface(0) { IrsEnabled = false }));
+        Assert.Equal(Priority.Of(31), CpuInterfaceRules.DoorbellPriorityMask(new VirtualCpuInterface(0) { IrsEnabled = true }));
+        var c = InWfi(irsEnabled: false);
+        Assert.False(c.Doorbell.Armed);
+    }
+
+    [Fact]
+    public void The_doorbell_request_needs_a_non_zero_effective_mask()
+    {
+        var disabled = new VirtualCpuInterface(0) { IrsEnabled = true, Enabled = false };    // ICC_CR0.EN = 0: mask 0
+        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(disabled));
+        var busy = new VirtualCpuInterface(0) { IrsEnabled = true, Apr = 1 };               // priority 0 active: mask 0
+        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(busy));
     }
 }

@@ -222,13 +222,12 @@ public class VirtualIrsSpecs
     }
 
     [Theory]
-    [InlineData("CDAFF", "spi:0", 2, "CDAFF spi:0: IAFFID 2")]
+    [InlineData("CDAFF", "spi:0", 65536, "CDAFF spi:0: IAFFID 65536")]
     [InlineData("CDAFF", "spi:0", -1, "CDAFF spi:0: IAFFID -1")]
     [InlineData("CDPRI", "spi:0", 32, "CDPRI spi:0")]
     [InlineData("CDPRI", "spi:0", -1, "CDPRI spi:0")]
     [InlineData("CDIA", "spi:0", 2, "CDIA from VPE 2")]
     [InlineData("CDIA", "spi:0", -1, "CDIA from VPE -1")]
-    [InlineData("CDHM", "spi:0", 0, "CDHM spi:0")]
     public void An_out_of_range_IAFFID_priority_or_VPE_is_refused_naming_the_operation_and_changes_nothing(string op, string id,
         int value, string message)
     {
@@ -446,12 +445,40 @@ public class VirtualIrsSpecs
         Assert.Equal(HandlingMode.Edge, irs.Entry(Spi(7)).HandlingMode);
     }
 
+    /// <summary>SEMANTICS.md §0.1: the guest's CD* instructions are not trapped; CDHM on an SPI changes its ISTE's HM as
+    /// for any interrupt (QEMU gicv5_set_handling), and an acknowledge then follows that HM.</summary>
     [Fact]
-    public void CDHM_sets_the_handling_mode_of_LPIs_only()
+    public void CDHM_on_an_SPI_sets_its_handling_mode_as_untrapped_hardware_does()
     {
-        var o = NewIrs().CdHandlingMode(Spi(0), HandlingMode.Level);
-        Assert.False(o.Ok);
-        Assert.Contains("only LPIs", o.Error);
+        var irs = NewIrs();
+        Program(irs, 0, vpe: 0, priority: 5);
+        var o = irs.CdHandlingMode(Spi(0), HandlingMode.Level);
+        Assert.True(o.Ok, o.Error);
+        Assert.Equal(HandlingMode.Level, irs.Entry(Spi(0)).HandlingMode);
+        irs.Vdpend(Spi(0), true);
+        Assert.True(irs.Activate(Spi(0), 0).Has(IstEffect.Activated));
+        Assert.True(irs.Entry(Spi(0)).Pending);                  // HM=Level: the acknowledge keeps Pending
+    }
+
+    /// <summary>SEMANTICS.md §0.1: a CDAFF to an IAFFID with no VPE cannot be refused by KVM (not trapped): the interrupt
+    /// is routed nowhere, offered to no VPE, until it is retargeted.</summary>
+    [Fact]
+    public void CDAFF_to_an_IAFFID_with_no_VPE_is_accepted_and_routes_the_interrupt_nowhere_until_retargeted()
+    {
+        var irs = NewIrs();
+        Program(irs, 0, vpe: 0, priority: 5);
+        irs.Vdpend(Spi(0), true);
+        Assert.Equal(H(0, 5), irs.HppiFor(0));
+
+        var away = irs.CdAffinity(Spi(0), 7);
+        Assert.True(away.Ok, away.Error);
+        Assert.Equal(7, irs.Entry(Spi(0)).Iaffid);
+        Assert.Null(irs.VpeOf(irs.Entry(Spi(0))));
+        Assert.Equal(new[] { new OfferChange(0, null) }, away.Offers());   // withdrawn from VPE 0, offered to nobody
+        Assert.Null(irs.HppiFor(1));
+
+        var back = irs.CdAffinity(Spi(0), 1);
+        Assert.Equal(new[] { new OfferChange(1, H(0, 5)) }, back.Offers());
     }
 
     [Fact]

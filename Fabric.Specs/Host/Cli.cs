@@ -89,7 +89,7 @@ public static class Scenarios
         }
         """;
 
-    /// <summary>The same under KVM's fold tracking.</summary>
+    /// <summary>The same under the seed's fold tracking (v1-v3).</summary>
     public static string HealthyFold => Healthy.Replace("seed = 3", "seed = 3\n  tracking = fold", StringComparison.Ordinal);
 
     /// <summary>DBPM compared strictly, every interrupt at priority 31 under PCR 31: the sleeping vCPU is never woken (I7).</summary>

@@ -63,7 +63,7 @@ public sealed class ClusterScenarioSpecs(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(1, one.Cluster!.Nodes);
         Assert.Empty(one.Cluster.Exits);
-        Assert.EndsWith("--seed 3 --nodes 1", one.ReplayCommand, StringComparison.Ordinal);
+        Assert.EndsWith("--seed 3 --set kvm=ap-list --nodes 1", one.ReplayCommand, StringComparison.Ordinal);
         Assert.Equal(5, five.Cluster!.Nodes);                                           // --nodes wins over the file
         Assert.Equal([new NodeExit(2, TimeSpan.FromMilliseconds(200), NodeExitKind.Leave)], five.Cluster.Exits);   // the rest of the block stays
         Assert.Null(ScenarioLoader.Load(With("")).Scenario.Cluster);
@@ -215,7 +215,7 @@ public sealed class ClusterScenarioSpecs(ITestOutputHelper output) : IDisposable
         Assert.Single(j.GetProperty("vmsPerNode").EnumerateObject());
         Assert.True(j.GetProperty("acknowledged").GetInt64() > 0);
         Assert.Empty(j.GetProperty("invariants").GetProperty("violations").EnumerateArray());
-        Assert.EndsWith("--seed 3 --nodes 1", j.GetProperty("replay").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("--seed 3 --set kvm=ap-list --nodes 1", j.GetProperty("replay").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -5,13 +5,13 @@ using Xunit;
 namespace Fabric.Specs.Host;
 
 /// <summary>The report of DESIGN.md §5: every key, with its JSON type, and nothing else but Fabric's extensions
-/// (exits and migrations, right after residencyChanges; the cluster's nodes, vmsPerNode, handoffs and lostVms, right after
+/// (kvm, right after seed; exits and migrations, right after residencyChanges; the cluster's nodes, vmsPerNode, handoffs and lostVms, right after
 /// migrations; and notifyLatencyMicros); its numbers agree with each other; a failing run's violations name where.</summary>
 public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArtefacts>
 {
     private static readonly (string Key, JsonValueKind Kind)[] TopLevel =
     [
-        ("scenario", JsonValueKind.String), ("seed", JsonValueKind.Number), ("vms", JsonValueKind.Number), ("vcpus", JsonValueKind.Number),
+        ("scenario", JsonValueKind.String), ("seed", JsonValueKind.Number), ("kvm", JsonValueKind.String), ("vms", JsonValueKind.Number), ("vcpus", JsonValueKind.Number),
         ("injected", JsonValueKind.Number), ("coalesced", JsonValueKind.Number), ("acknowledged", JsonValueKind.Number),
         ("deactivated", JsonValueKind.Number), ("notified", JsonValueKind.Number), ("resampled", JsonValueKind.Number),
         ("doorbells", JsonValueKind.Number), ("residencyChanges", JsonValueKind.Number), ("exits", JsonValueKind.Number), ("migrations", JsonValueKind.Number),
@@ -73,7 +73,8 @@ public sealed class ReportSchemaSpecs(RunArtefacts runs) : IClassFixture<RunArte
         Assert.True(p.GetProperty("p50").GetDouble() > 0);
         Assert.True(p.GetProperty("p50").GetDouble() <= p.GetProperty("p99").GetDouble());
         Assert.True(p.GetProperty("p99").GetDouble() <= p.GetProperty("max").GetDouble());
-        Assert.Equal($"dotnet run --project Fabric.Host -- run {runs.Scenario} --seed 3", r.GetProperty("replay").GetString());
+        Assert.Equal("ap-list", r.GetProperty("kvm").GetString());     // the seed's design, the default
+        Assert.Equal($"dotnet run --project Fabric.Host -- run {runs.Scenario} --seed 3 --set kvm=ap-list", r.GetProperty("replay").GetString());
     }
 
     [Fact]

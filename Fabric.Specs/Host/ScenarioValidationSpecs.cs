@@ -61,9 +61,16 @@ public sealed class ScenarioValidationSpecs : IDisposable
             "fabric.scenario.devices[0].intids: an irqfd without resample writes edges, but spi:8-11 is programmed with mode = level" },
         { "device-key-for-the-other-kind", """fabric.scenario.devices = [ { kind = irqfd, intids = "spi:0-7", service-count = 3 } ]""",
             "fabric.scenario.devices[0].service-count: applies to kind = irqfd-resample only" },
-        { "ppi-source-without-rate", """fabric.scenario.interrupts = [ { intids = "ppi:27", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""" + "\n" +
-            """fabric.scenario.devices = [ { kind = irqfd, intids = "ppi:27", rate = 0 } ]""",
-            "fabric.scenario.devices[0].rate: a PPI source (a timer) needs rate > 0" },
+        { "ppi-source-without-rate", """fabric.scenario.interrupts = [ { intids = "ppi:3", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""" + "\n" +
+            """fabric.scenario.devices = [ { kind = irqfd, intids = "ppi:3", rate = 0 } ]""",
+            "fabric.scenario.devices[0].rate: a PPI source (userspace driving SW_PPI) needs rate > 0" },
+        { "userspace-driving-a-ppi-other-than-sw-ppi", """fabric.scenario.interrupts = [ { intids = "ppi:4-5", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""" + "\n" +
+            """fabric.scenario.devices = [ { kind = irqfd, intids = "ppi:4-5", rate = 10 } ]""",
+            "fabric.scenario.devices[0].intids: EINVAL: ppi:4 cannot be driven from userspace: KVM lets userspace drive only SW_PPI (ppi:3" },
+        { "timer-ppi-programmed", """fabric.scenario.interrupts = [ { intids = "ppi:27", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].intids: ppi:27 (CNTV) is a level PPI whose line is the kernel's timer or PMU" },
+        { "ppi-beyond-kvms-64", """fabric.scenario.interrupts = [ { intids = "ppi:60-64", mode = edge, priority = 1, affinity = round-robin, enabled = true } ]""",
+            "fabric.scenario.interrupts[0].intids: ppi:64 is beyond the 64 PPIs KVM exposes" },
         { "device-injecting-lpis", """fabric.scenario.interrupts = [ { intids = "lpi:8192-8195", mode = edge, priority = 1, affinity = 0, enabled = true } ]""" + "\n" +
             """fabric.scenario.devices = [ { kind = irqfd, intids = "lpi:8192-8195", rate = 0 } ]""",
             "fabric.scenario.devices[0].intids: expected spi:... or ppi:..." },
@@ -185,6 +192,27 @@ public sealed class ScenarioValidationSpecs : IDisposable
             var (s, _) = ScenarioLoader.Load(f);
             Assert.Equal(Path.GetFileNameWithoutExtension(f), s.Name);
             Assert.True(s.TimerFiringsPerSecond <= Fabric.Host.Scenarios.Scenario.TimerFiringsWarning, $"{f}: {s.TimerFiringsPerSecond} timer firings a second");
+        }
+    }
+
+    [Fact]
+    public void The_design_scenarios_come_in_pairs_one_per_kvm_design_each_named_for_its_design_and_documented()
+    {
+        var folder = Path.Combine(RepositoryRoot(), "scenarios", "designs");
+        var files = Directory.GetFiles(folder, "*.hocon").Select(f => Path.GetFileNameWithoutExtension(f)!).Order().ToArray();
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "scenarios", "README.md"));
+
+        Assert.Contains("level-resample-ap-list", files);
+        Assert.Contains("level-resample-merged", files);
+        Assert.Contains("line-held-high-ap-list", files);
+        Assert.Contains("line-held-high-merged", files);
+        Assert.Contains("tracking-merged", files);
+        foreach (var name in files)
+        {
+            var (s, _) = ScenarioLoader.Load(Path.Combine(folder, name + ".hocon"));
+            Assert.Equal(name, s.Name);
+            Assert.EndsWith(Fabric.Hardware.Kvm.KvmDesignRules.Name(s.Vm.Policies.Kvm), name.Replace("tracking-fold", "tracking-ap-list").Replace("tracking-push", "tracking-ap-list"), StringComparison.Ordinal);
+            Assert.Contains($"designs/{name}.hocon", readme);
         }
     }
 

@@ -49,8 +49,8 @@ public class ActorFabricMatchesReferenceSpecs : TestKit
             .Select(t => new Op(t.Item1, t.Item2, t.Item3, t.Item1 == OpKind.Affinity ? t.Item2 : t.Item4));
 
     private static readonly Gen<FabricPolicies> GenPolicies =
-        Gen.Select(Gen.Enum<TrackingPolicy>(), Gen.Enum<NotifyPolicy>(), Gen.Enum<VirtualLevelPolicy>(), Gen.Enum<DbpmComparison>())
-            .Select(t => new FabricPolicies(t.Item1, t.Item2, t.Item3, t.Item4));
+        Gen.Select(Gen.Enum<TrackingPolicy>(), Gen.Enum<NotifyPolicy>(), Gen.Enum<VirtualLevelPolicy>(), Gen.Enum<DbpmComparison>(), Gen.Enum<KvmDesign>())
+            .Select(t => new FabricPolicies(t.Item1, t.Item2, t.Item3, t.Item4, t.Item5));
 
     [Fact]
     public void The_actor_fabric_and_the_reference_agree_at_every_quiescent_point() =>

@@ -28,8 +28,8 @@ public sealed class ActorVm
         var irs = new VirtualIrs(new VirtualIrsConfig(spis, vpes, VirtualLevel: policies.VirtualLevel));
         irs.EnableIrs();
         Irs = new VirtualIrsState(irs);
-        ApList = new ApListState(new SpiApList(spis, policies.Notify));
-        Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v)).ToArray();
+        ApList = new ApListState(new SpiApList(spis, policies.Notify, policies.Kvm));
+        Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
         vm.Scheduler = kit.CreateTestProbe().Ref;
         for (var v = 0; v < vpes; v++)
         {

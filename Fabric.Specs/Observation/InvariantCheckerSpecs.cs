@@ -223,3 +223,81 @@ public class InvariantCheckerSpecs
         Broken("I4", "still pending");
     }
 }
+
+/// <summary>What I2 promises under each KVM design (DESIGN.md §6.2): the merged design notifies nothing, so a resampled
+/// level line it lets the guest consume starves its device, and the checker says so at that consumption.</summary>
+public class InvariantCheckerDesignSpecs
+{
+    private static readonly IntId S5 = IntId.Spi(5);
+    private readonly List<FabricEvent> _log = new();
+
+    private InvariantCheckerDesignSpecs E(Ev ev, int? vpe = null, IntId? id = null, string? arg = null)
+    {
+        _log.Add(new FabricEvent(_log.Count + 1, _log.Count * 10, ev, 0, vpe, id, arg));
+        return this;
+    }
+
+    private InvariantCheckerDesignSpecs Consumed(string kind) =>
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Inject, null, S5, kind).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+
+    private (IReadOnlyList<Violation> Live, IReadOnlyList<Violation> End) Check(Fabric.Hardware.Kvm.KvmDesign design)
+    {
+        var c = new InvariantChecker(null, true, design, id => id == S5 ? "irqfd-resample-spi-5" : null);
+        foreach (var e in _log) c.Observe(e);
+        var live = c.Violations.ToArray();
+        return (live, c.Finish());
+    }
+
+    [Fact]
+    public void Under_merged_a_consumed_resampled_line_is_an_I2_violation_naming_the_device_the_spi_and_the_missing_notifier()
+    {
+        Consumed("level");
+        var (live, end) = Check(Fabric.Hardware.Kvm.KvmDesign.Merged);
+
+        var v = Assert.Single(live);                      // found at the consumption, not at the end of the run
+        Assert.Equal(("I2", (IntId?)S5), (v.Invariant, v.IntId));
+        Assert.Contains("irqfd-resample-spi-5", v.Message);
+        Assert.Contains("merged design", v.Message);
+        Assert.Contains("no deactivation notifier", v.Message);
+        Assert.Single(end);
+    }
+
+    [Fact]
+    public void Under_merged_a_second_consumption_of_the_starved_line_is_not_reported_again()
+    {
+        Consumed("level").E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Single(Check(Fabric.Hardware.Kvm.KvmDesign.Merged).End);
+    }
+
+    [Fact]
+    public void A_vcpu_kicked_awake_by_a_PPI_before_an_SPIs_offer_arrives_owes_no_doorbell()
+    {
+        var p3 = IntId.Ppi(3);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Pend, 0, p3)                                  // KVM kicks the vCPU: no doorbell, no event
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell ...
+            .E(Ev.Resident, 0)                                  // ... but the kick woke the vCPU first
+            .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
+    }
+
+    [Fact]
+    public void Under_merged_an_edge_irqfd_keeps_every_invariant()
+    {
+        Consumed("edge");
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.Merged).End);
+    }
+
+    [Fact]
+    public void Under_merged_a_line_lowered_by_its_device_before_the_consumption_starves_nothing()
+    {
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Inject, null, S5, "level").E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Resample, null, S5, "1")
+            .E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.Merged).End);
+    }
+}

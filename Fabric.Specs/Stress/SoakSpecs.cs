@@ -44,7 +44,7 @@ public class SoakSpecs(ITestOutputHelper output) : TestKit(Config)
             [
                 new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("spi:0-31"), Rate: 50),
                 new DeviceSpec(DeviceKind.IrqfdResample, IntIdRange.Parse("spi:32-47"), ServiceCount: int.MaxValue),
-                new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("ppi:27"), Rate: 100),
+                new DeviceSpec(DeviceKind.Irqfd, IntIdRange.Parse("ppi:3"), Rate: 100),
             ],
             Guest = new GuestSpec(TimeSpan.Zero, 31, ReprogramPerSecond: 20, IpiPerSecond: 50),
             Vcpu = new VcpuSpec(ExitsPerSecond: 100),

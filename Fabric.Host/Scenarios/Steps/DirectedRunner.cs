@@ -134,7 +134,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         switch (s.Op)
         {
             case StepOp.Line:
-                if (UserspacePpis.Validate(s.Id) is { } notUserspace) return ($"KVM_IRQ_LINE: {notUserspace}", null);
+                if (ppi && KvmPpis.UserspaceRefusal(s.Id) is { } notUserspace) return ($"KVM_IRQ_LINE: {notUserspace}", null);
                 // The device model's trigger, as an irqfd logs it: an edge's rising half (a level line's assertions are
                 // the AP list's; the line's state is KVM's, which the expectations read).
                 if (s.On && ProgrammedMode(s.Id) == HandlingMode.Edge && (ppi || s.Id.Id < (uint)spec.Spis))

@@ -166,8 +166,8 @@ internal static class MigrationKit
         (1, OfKind(15)), (2, OfKind(16)));
 
     public static readonly Gen<FabricPolicies> AnyPolicies =
-        Gen.Select(Gen.Enum<TrackingPolicy>(), Gen.Enum<NotifyPolicy>(), Gen.Enum<VirtualLevelPolicy>(), Gen.Enum<DbpmComparison>())
-            .Select(t => new FabricPolicies(t.Item1, t.Item2, t.Item3, t.Item4));
+        Gen.Select(Gen.Enum<TrackingPolicy>(), Gen.Enum<NotifyPolicy>(), Gen.Enum<VirtualLevelPolicy>(), Gen.Enum<DbpmComparison>(), Gen.Enum<KvmDesign>())
+            .Select(t => new FabricPolicies(t.Item1, t.Item2, t.Item3, t.Item4, t.Item5));
 
     /// <summary>A VM's size: SPIs, VPEs, priority bits.</summary>
     public static readonly Gen<(int Spis, int Vpes, int Bits)> AnyShape =

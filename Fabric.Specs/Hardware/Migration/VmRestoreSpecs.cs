@@ -161,13 +161,21 @@ public class VmRestoreSpecs
     public void ISTs_before_init_are_EBUSY() =>
         Refused(new VmRestore(2, Policies()), r => r.SetIsts(Buffers(Source)), Errno.EBUSY, "not initialised");
 
+    /// <summary>SEMANTICS.md §0.1, the merged selftest "GICv5 IST restore before IRS state".</summary>
     [Fact]
-    public void ISTs_before_the_IRS_registers_are_refused_EBUSY()
+    public void An_LPI_IST_restore_before_the_IRS_registers_is_EINVAL()
     {
-        Refused(Initialised(SourceWithoutLpis), r => r.SetIsts(Buffers(SourceWithoutLpis)), Errno.EBUSY, "before the ISTs (step f)");
+        Refused(Initialised(Source), r => r.SetIsts(Buffers(Source)), Errno.EINVAL, "before IRS_IST_CFGR and IRS_IST_BASER are restored");
         var r = Initialised(Source);
         Assert.True(r.SetIrsRegister(IrsRegisters.IstCfgr.Offset, Source.Register(IrsRegisterId.IstCfgr)!.Value).Ok);
-        Refused(r, x => x.SetIsts(Buffers(Source)), Errno.EBUSY, "restore IRS_IST_CFGR and IRS_IST_BASER");
+        Refused(r, x => x.SetIsts(Buffers(Source)), Errno.EINVAL, "before IRS_IST_CFGR and IRS_IST_BASER are restored");
+    }
+
+    [Fact]
+    public void An_SPI_only_IST_restore_before_the_IRS_registers_is_accepted()
+    {
+        var r = Initialised(SourceWithoutLpis);
+        Assert.True(r.SetIsts(Buffers(SourceWithoutLpis)).Ok);
     }
 
     public static TheoryData<string, Func<VmState, IstBuffers>, string> BadBuffers => new()
@@ -479,5 +487,34 @@ public class VmRestoreSpecs
         Assert.Empty(run.Vm!.ApList.Entries);                             // KVM's replay is a bare VDPEND: nothing is tracked
         Assert.Equal(HandlingMode.Edge, run.Vm.ApList[5].Config);        // edge-emulated: HM says Edge, the level is lost
         Assert.False(run.Vm.ApList[5].LineLevel);
+    }
+}
+
+/// <summary>SEMANTICS.md §0.1: the merged selftest saves a VM, restores it, saves again before the first run and compares
+/// the ISTs byte for byte, pending bits included.</summary>
+public sealed class ResaveBeforeRunSpecs
+{
+    [Fact]
+    public void A_save_after_a_restore_and_before_the_first_run_equals_the_restored_state_pending_bits_included()
+    {
+        var (_, source) = MigrationKit.Busy(lpis: true);
+        Assert.Contains(Enumerable.Range(0, source.Shape.SpiCount), s => source.SpiEntry((uint)s).Pending);
+        var restored = MigrationKit.Prepared(source);
+
+        var again = restored.SaveBeforeRun(source.Shape.IrsBase);
+
+        Assert.True(again.Ok, again.Status.ToString());
+        Assert.Equal(source.SpiIst.ToArray(), again.State!.SpiIst.ToArray());
+        Assert.Equal(source.LpiIst.ToArray(), again.State.LpiIst.ToArray());
+        Assert.Equal(source.Encode(), again.State.Encode());
+    }
+
+    [Fact]
+    public void A_save_before_run_after_the_first_run_is_EBUSY()
+    {
+        var (_, source) = MigrationKit.Busy(lpis: false);
+        var restored = MigrationKit.Prepared(source);
+        Assert.True(restored.Run().Ok);
+        Assert.Equal(Errno.EBUSY, restored.SaveBeforeRun().Status.Errno);
     }
 }
