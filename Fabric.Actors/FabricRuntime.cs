@@ -89,7 +89,8 @@ public sealed class FabricRuntime : IFabric
             throw new InvalidOperationException($"the fabric was not built: {vms} VMs asked for, the loop ran out of work first after {loop.Steps} deliveries");
         if (all.Task.IsFaulted) all.Task.GetAwaiter().GetResult();
         collector.Tell(new Collector.Take(vms, taken));
-        loop.RunUntil(() => taken.Task.IsCompleted, TimeSpan.MaxValue);
+        if (!loop.RunUntil(() => taken.Task.IsCompleted, TimeSpan.MaxValue))
+            throw new InvalidOperationException("the fabric was built but its collector never handed the VMs over");
         // Stopped by a message it takes on the loop: system.Stop would go through the guardian's thread and reach the
         // loop at a moment no seed decides.
         collector.Tell(PoisonPill.Instance);

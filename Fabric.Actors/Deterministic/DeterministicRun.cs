@@ -31,9 +31,10 @@ public sealed class DeterministicRun : IDisposable
 
     /// <summary>Builds <paramref name="vms"/> VMs of <paramref name="spec"/> on a fresh deterministic system whose delivery
     /// order is chosen by <paramref name="seed"/> and <paramref name="strategy"/>; <paramref name="akka"/> adds Akka
-    /// settings (logging).</summary>
+    /// settings (logging). <paramref name="log"/> makes the event log (stamped with <see cref="VirtualScheduler.Now"/>);
+    /// by default one is made here.</summary>
     public static DeterministicRun Start(int vms, VmSpec spec, long seed, ScheduleStrategy strategy = ScheduleStrategy.Random, Config? akka = null,
-        bool record = true)
+        bool record = true, Func<VirtualScheduler, EventLog>? log = null)
     {
         var config = DeterministicLoop.SystemConfig()
             .WithFallback(akka ?? ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = OFF\nakka.log-dead-letters = off"));
@@ -41,9 +42,9 @@ public sealed class DeterministicRun : IDisposable
         var loop = new DeterministicLoop(system, seed, strategy);
         try
         {
-            var log = new EventLog(record, clock: () => loop.Scheduler.Now);
-            var fabric = FabricRuntime.BuildOn(loop, system, vms, spec, log);
-            return new DeterministicRun(system, loop, log, fabric);
+            var events = log?.Invoke(loop.Scheduler) ?? new EventLog(record, clock: () => loop.Scheduler.Now);
+            var fabric = FabricRuntime.BuildOn(loop, system, vms, spec, events);
+            return new DeterministicRun(system, loop, events, fabric);
         }
         catch
         {

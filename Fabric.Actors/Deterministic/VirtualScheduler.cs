@@ -57,6 +57,9 @@ public sealed class VirtualScheduler(Config config, ILoggingAdapter log) : Sched
         }
     }
 
+    /// <summary>Moves the clock on by <paramref name="cost"/> without firing anything (the time a delivery takes).</summary>
+    public void Charge(TimeSpan cost) => _now += cost;
+
     /// <summary>When the next live timer is due, or null when none is scheduled.</summary>
     public TimeSpan? NextDue()
     {

@@ -141,7 +141,8 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 else if (_spec.Rate <= 0 && !_s.Directed) Edge(n.Spi);
                 break;
             case Consumed c:
-                if (_spec.Kind == DeviceKind.Irqfd && _spec.Rate <= 0) Edge(c.Spi);
+                // A directed device writes only when a step drives it (DESIGN.md §6.4), under either design.
+                if (_spec.Kind == DeviceKind.Irqfd && _spec.Rate <= 0 && !_s.Directed) Edge(c.Spi);
                 break;
             case Stop:
                 _s.Stopped = true;

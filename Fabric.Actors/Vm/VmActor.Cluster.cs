@@ -145,7 +145,7 @@ public sealed partial class VmActor
         (_life.Started, _life.Stopped) = (s.Started, s.Stopped);
         run = () =>
         {
-            if (_life.Started && !_life.Stopped) ScheduleMoves();
+            if (_life.Started && !_life.Stopped) { _life.StartedAt = Context.System.Scheduler.MonotonicClock; ScheduleMoves(TimeSpan.Zero); }
             // The blackout: from the source's stop to this run (when the snapshot says when that was).
             var blackout = s.SavedAtUtcTicks > 0 ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks)) : clock.Elapsed;
             _log.Log(Ev.Migrate, _vmId, null, null, FormattableString.Invariant($"bytes={s.Gic.Length} us={(long)blackout.TotalMicroseconds} gen={t.Generation} handoff"));

@@ -52,6 +52,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     {
         public readonly VmTopology Topology = new(vmId, vcpus);
         public bool Started, Stopped, Built, CrashedMidway;
+        /// <summary>When the devices started, on the scheduler's clock: a restart re-arms only the moves still to come.</summary>
+        public TimeSpan StartedAt;
     }
 
     /// <summary>The arg of the <c>lost</c> event of a VM whose VmActor crashed while its state was between its units and
@@ -114,7 +116,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         }
         if (!_life.Built) { PreStart(); return; }   // it crashed before its VM was built: build it now
         Context.GetLogger().Warning("vm-{0}: its VmActor restarted after {1}; the VM's actors carry on", _vmId, reason.Message);
-        if (_life.Started && !_life.Stopped) ScheduleMoves();
+        if (_life.Started && !_life.Stopped) ScheduleMoves(Context.System.Scheduler.MonotonicClock - _life.StartedAt);
     }
 
     /// <summary>A new VM: its IRS slice, AP list, VPEs and vCPUs, its host scheduler and devices; then the guest boots.</summary>
@@ -229,8 +231,9 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 // Once stopped (the drain), a VM does not start again: a start that arrives late changes nothing.
                 if (_life.Started || _life.Stopped) return;
                 _life.Started = true;
+                _life.StartedAt = Context.System.Scheduler.MonotonicClock;
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
-                ScheduleMoves();
+                ScheduleMoves(TimeSpan.Zero);
                 Mark();
                 break;
             case DeviceProtocol.Stop:
@@ -264,8 +267,9 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         }
     }
 
-    /// <summary>The scenario's moves for this VM: every period from a seeded phase, and at each chosen time.</summary>
-    private void ScheduleMoves()
+    /// <summary>The scenario's moves for this VM: every period from a seeded phase, and at each chosen time still to come
+    /// <paramref name="elapsed"/> after the devices started (a restarted VmActor does not repeat a move already made).</summary>
+    private void ScheduleMoves(TimeSpan elapsed)
     {
         if (_spec.Migration is not { } m || !m.Moves(_vmId)) return;
         var migrate = new Migrate(_vmId);
@@ -275,6 +279,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
             var phase = TimeSpan.FromTicks(1 + (long)(rng.NextDouble() * (m.Every.Ticks - 1)));
             Timers.StartPeriodicTimer("migrate", migrate, phase, m.Every);
         }
-        for (var i = 0; i < m.At.Count; i++) Timers.StartSingleTimer(("migrate-at", i), migrate, m.At[i]);
+        for (var i = 0; i < m.At.Count; i++)
+            if (m.At[i] >= elapsed) Timers.StartSingleTimer(("migrate-at", i), migrate, m.At[i] - elapsed);
     }
 }

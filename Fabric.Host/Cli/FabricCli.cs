@@ -48,19 +48,37 @@ public static class FabricCli
             HelpName = "akka.tcp://fabric@HOST:PORT,...",
         };
         var port = new Option<int?>("--port") { Description = "Where this process's first node listens, for others to join (default: any free port)", HelpName = "PORT" };
-        Option[] runOptions = [seed, set, nodes, seedNodes, port, report, events, plot, trace, verbose];
+        var schedule = new Option<string?>("--schedule")
+        {
+            Description = "threaded (the actor system's threads) or deterministic (one thread, the seed chooses every delivery, virtual time): --set schedule=...",
+            HelpName = "threaded|deterministic",
+        };
+        schedule.AcceptOnlyFromAmong("threaded", "deterministic");
+        var strategy = new Option<string>("--strategy") { Description = "How the deterministic schedule picks each delivery: random, or pct (priority-based, a few priority changes)", DefaultValueFactory = _ => "random" };
+        strategy.AcceptOnlyFromAmong("random", "pct");
+        Option[] runOptions = [seed, set, schedule, strategy, nodes, seedNodes, port, report, events, plot, trace, verbose];
+        string[] Sets(ParseResult pr) => [.. pr.GetValue(set) ?? [], .. pr.GetValue(schedule) is { } sc ? new[] { "schedule=" + sc } : []];
+        Fabric.Actors.Deterministic.ScheduleStrategy Strategy(ParseResult pr) =>
+            pr.GetValue(strategy) == "pct" ? Fabric.Actors.Deterministic.ScheduleStrategy.Pct : Fabric.Actors.Deterministic.ScheduleStrategy.Random;
 
         Task<int> Run(ParseResult pr, string? file) =>
-            RunScenarioAsync(file, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(nodes), pr.GetValue(seedNodes), pr.GetValue(port),
-                new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)),
+            RunScenarioAsync(file, pr.GetValue(seed), Sets(pr), pr.GetValue(nodes), pr.GetValue(seedNodes), pr.GetValue(port),
+                new RunOptions(pr.GetValue(report), pr.GetValue(events), pr.GetValue(plot), pr.GetValue(trace), LiveProgress: IsTerminal(console, stdout)) { Strategy = Strategy(pr) },
                 pr.GetValue(verbose), console, error);
 
         var scenarioArg = new Argument<string>("scenario") { Description = "A HOCON scenario file, merged over akka.hocon, or a folder of them" };
         var tap = new Option<bool>("--tap") { Description = "Print TAP version 13: a test per scenario of a folder, or per step of one directed scenario" };
         var run = new Command("run", "Run a scenario (or every scenario of a folder), check every invariant, report") { scenarioArg, tap };
         foreach (var o in runOptions) run.Options.Add(o);
+        async Task<int> Refuse(string why)
+        {
+            await error.WriteLineAsync(why).ConfigureAwait(false);
+            return BadInput;
+        }
         run.SetAction((pr, _) => pr.GetValue(tap) || Directory.Exists(pr.GetValue(scenarioArg))
-            ? SuiteRun.RunAsync(pr.GetValue(scenarioArg)!, pr.GetValue(seed), pr.GetValue(set) ?? [], pr.GetValue(tap), output, error)
+            ? SuiteOptionsRefused(pr, [report, events, plot, trace, nodes, seedNodes, port]) is { } refused
+                ? Refuse(refused)
+                : SuiteRun.RunAsync(pr.GetValue(scenarioArg)!, pr.GetValue(seed), Sets(pr), pr.GetValue(tap), output, error)
             : Run(pr, pr.GetValue(scenarioArg)));
 
         var validateArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
@@ -78,8 +96,26 @@ public static class FabricCli
         var check = new Command("check", "Re-check every invariant (I1-I8) from an event log alone") { logArg, tracking, kvm, vms, vcpus, spis };
         check.SetAction(pr => Check(pr.GetValue(logArg)!, pr.GetValue(tracking) == "fold", pr.GetValue(kvm) == "merged", pr.GetValue(vms), pr.GetValue(vcpus), pr.GetValue(spis), console, error));
 
+        var exploreArg = new Argument<string>("scenario") { Description = "A HOCON scenario file" };
+        var schedules = new Option<int>("--schedules") { Description = "How many schedules (seeds) to try at most", DefaultValueFactory = _ => 1000 };
+        var budget = new Option<string>("--budget") { Description = "How long to explore at most (a duration: 60s, 5m)", DefaultValueFactory = _ => "60s" };
+        var outFile = new Option<string?>("--out") { Description = "Where to write the smallest failing scenario (default: NAME.explore-seedS.hocon here)", HelpName = "FILE.hocon" };
+        var explore = new Command("explore", "Run deterministic schedules of a scenario, seeds S, S+1, ..., until an invariant breaks; then shrink it and write the smallest failing case")
+            { exploreArg, seed, schedules, strategy, budget, set, outFile };
+        explore.SetAction(async (pr, _) =>
+        {
+            if (pr.GetValue(schedules) < 1) { await error.WriteLineAsync("--schedules: expected 1 or more").ConfigureAwait(false); return BadInput; }
+            if (!ScenarioLoader.TryDuration(pr.GetValue(budget)!, out var limit) || limit <= TimeSpan.Zero)
+            {
+                await error.WriteLineAsync($"--budget {pr.GetValue(budget)}: expected a positive duration such as 60s or 5m").ConfigureAwait(false);
+                return BadInput;
+            }
+            return await Explore.RunAsync(pr.GetValue(exploreArg)!, pr.GetValue(seed) ?? 1, pr.GetValue(schedules), Strategy(pr), limit,
+                pr.GetValue(set) ?? [], console, error, pr.GetValue(outFile)).ConfigureAwait(false);
+        });
+
         var root = new RootCommand("Fabric: the Arm GICv5 virtual interrupt fabric, and KVM's handling of it, as actors. " +
-                                   "With no command: run the default mixed storm (scenarios/default-mixed-storm.hocon, embedded).") { run, validate, check };
+                                   "With no command: run the default mixed storm (scenarios/default-mixed-storm.hocon, embedded).") { run, validate, check, explore };
         foreach (var o in runOptions) root.Options.Add(o);
         root.SetAction((pr, _) => Run(pr, null));
 
@@ -94,6 +130,13 @@ public static class FabricCli
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null })
             .ConfigureAwait(false);
     }
+
+    /// <summary>A folder of scenarios, or <c>--tap</c>, writes no artefacts and runs no cluster: an option that would
+    /// be silently dropped there is refused instead.</summary>
+    private static string? SuiteOptionsRefused(ParseResult pr, Option[] options) =>
+        options.FirstOrDefault(o => pr.GetResult(o) is { Implicit: false }) is { } given
+            ? $"{given.Name}: not with a folder of scenarios or --tap (they print TAP or a summary, and write no artefacts); run one file without --tap for it"
+            : null;
 
     internal static IAnsiConsole CreateConsole(TextWriter? stdout)
     {

@@ -100,7 +100,16 @@ public static class SuiteRun
         }
         var kept = new StringWriter();
         var console = FabricCli.CreateConsole(output ?? kept);
-        var system = ActorSystem.Create(FabricHostingExtensions.ActorSystemName, config);
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(FabricHostingExtensions.ActorSystemName, config);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // An akka.* setting the actor system refuses: bad input, as a single run reports it.
+            return new Outcome(file, FabricCli.BadInput, null, [$"{file}: the actor system could not start: {FabricCli.OneLine(ex)}"], kept.ToString());
+        }
         try
         {
             var result = await new ScenarioRunner(scenario, new RunOptions(), console, NullLogger.Instance, config).RunAsync(system, CancellationToken.None)

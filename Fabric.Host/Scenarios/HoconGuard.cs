@@ -42,7 +42,7 @@ public static partial class HoconGuard
         Config parsed;
         // Replacing a substitution by a string keeps valid text valid; what does not parse now is refused here, since
         // Akka's parser can loop forever on such text once the substitutions are back in (found by fuzzing).
-        try { parsed = ConfigurationFactory.ParseString(neutral); }
+        try { parsed = ScenarioLoader.ParseWithin(neutral, ScenarioLoader.ParseTimeout) ?? throw new TimeoutException("Akka's parser did not finish"); }
         catch (Exception e) { return $"not valid HOCON: {e.Message.Trim()}"; }
         for (var i = 0; i < targets.Count; i++)
             if (optional[i] && !Exists(parsed, targets[i]))

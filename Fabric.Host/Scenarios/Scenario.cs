@@ -26,6 +26,10 @@ public sealed record Scenario(
     /// <summary>The <c>--nodes</c> the scenario was loaded with, repeated by the replay command.</summary>
     public int? NodesOption { get; init; }
 
+    /// <summary>How deliveries are ordered (<c>schedule</c>, DESIGN.md §6.5): the actor system's threads, or the
+    /// deterministic schedule (one thread, the seed choosing every delivery, virtual time).</summary>
+    public bool Deterministic { get; init; }
+
     /// <summary>The steps of a directed scenario (DESIGN.md §6.4, <c>fabric.scenario.steps</c>); null for a storm.</summary>
     public Steps.DirectedScenario? Directed { get; init; }
 

@@ -98,6 +98,8 @@ public static class ScenarioLoader
         try
         {
             scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
+            if (scenario is { Deterministic: true, Cluster: not null })
+                errors.Add($"{where}: {Root}.schedule: a cluster runs threaded (its nodes talk over TCP): expected threaded, or the cluster off");
         }
         catch (Exception e) when (e is not ScenarioException)
         {
@@ -258,7 +260,7 @@ public static class ScenarioLoader
 
     /// <summary>Akka's parser on a thread of its own, so that text it loops on is refused instead of hanging the host;
     /// null on timeout (the thread, a background one, is abandoned).</summary>
-    private static Config? ParseWithin(string text, TimeSpan timeout)
+    internal static Config? ParseWithin(string text, TimeSpan timeout)
     {
         Config? config = null;
         Exception? failed = null;
@@ -501,10 +503,14 @@ public static class ScenarioLoader
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         var directed = Steps.StepParser.Parse(config.GetConfig(Root) ?? Config.Empty, config, where, file, devices, errors);
+        var deterministic = r.Enum("schedule", ("threaded", false), ("deterministic", true));
+        if (deterministic && directed is not null)
+            r.Error("schedule", "a directed scenario runs on the threaded fabric, settling after every step (its steps do not run on the deterministic schedule yet): expected threaded");
         return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration)),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {
             Directed = directed,
+            Deterministic = deterministic,
             DrainTimeout = drainTimeout,
             Cluster = Cluster(config, where, duration, errors),
         };

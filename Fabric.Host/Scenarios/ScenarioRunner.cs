@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Fabric.Actors;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Deterministic;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Kvm;
 using Fabric.Host.Hosting;
@@ -14,7 +15,11 @@ using Stopwatch = System.Diagnostics.Stopwatch;
 namespace Fabric.Host.Scenarios;
 
 /// <summary>Where a run writes its artefacts (each optional), and whether progress is drawn live.</summary>
-public sealed record RunOptions(string? ReportPath = null, string? EventsPath = null, string? PlotPath = null, string? TracePath = null, bool LiveProgress = false);
+public sealed record RunOptions(string? ReportPath = null, string? EventsPath = null, string? PlotPath = null, string? TracePath = null, bool LiveProgress = false)
+{
+    /// <summary>How the deterministic schedule chooses each delivery (<c>explore --strategy</c>).</summary>
+    public ScheduleStrategy Strategy { get; init; } = ScheduleStrategy.Random;
+}
 
 /// <summary>The outcome of a run: the report, every violation, and how it ended. <see cref="StopSeq"/> is the event
 /// log's last seq when the devices were told to stop (what an injection after the stop comes after);
@@ -57,10 +62,12 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     // pump lags behind the fabric.
     private const int PumpBatch = 1 << 10;
 
-    public async Task<RunResult> RunAsync(ActorSystem system, CancellationToken stopInjecting)
+    public async Task<RunResult> RunAsync(ActorSystem? system, CancellationToken stopInjecting)
     {
         var s = scenario;
-        var log = new EventLog();
+        // On the deterministic schedule the log's time is the run's virtual time (its scheduler exists once the run does).
+        VirtualScheduler? virtualTime = null;
+        var log = s.Deterministic ? new EventLog(clock: () => virtualTime?.Now ?? TimeSpan.Zero) : new EventLog();
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push,
             s.Vm.Policies.Kvm, DeviceOf(s));
         using var metrics = new FabricMetrics();
@@ -80,14 +87,25 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var building = Stopwatch.StartNew();
         FabricCluster? cluster = null;
         IFabric fabric;
-        if (s.Cluster is { } spec)
+        DeterministicRun? onLoop = null;
+        if (s.Deterministic)
+        {
+            // The deterministic schedule: its own actor system, built and driven on one thread (the loop's owner).
+            var loopThread = new LoopThread();
+            onLoop = await loopThread.Run(() => DeterministicRun.Start(s.Vms, s.Vm, s.Seed, options.Strategy, NodeOverrides(null),
+                log: clock => { virtualTime = clock; return log; })).ConfigureAwait(false);
+            fabric = onLoop.Fabric;
+            _loopThread = loopThread;
+        }
+        else if (s.Cluster is { } spec)
         {
             fabric = cluster = await FabricCluster.StartAsync(spec.Nodes, s.Vms, s.Vm, log, spec.SeedNodes.Count > 0 ? spec.SeedNodes : null, spec.Port,
                 NodeOverrides(config), timeout: TimeSpan.FromMinutes(5)).ConfigureAwait(false);
             console.MarkupLine(Markup.Escape($"node 0 of this process: {cluster.AddressOf(0)}" +
                                              (spec.SeedNodes.Count > 0 ? $" (joined {string.Join(", ", spec.SeedNodes)})" : "")));
         }
-        else fabric = await FabricRuntime.BuildAsync(system, s.Vms, s.Vm, log, TimeSpan.FromMinutes(5),
+        else fabric = await FabricRuntime.BuildAsync(system ?? throw new ArgumentNullException(nameof(system), "a threaded run needs the host's actor system"),
+            s.Vms, s.Vm, log, TimeSpan.FromMinutes(5),
             progress: new BuildProgress(console, s.Vms, building), cancel: stopInjecting).ConfigureAwait(false);
         var buildTime = building.Elapsed;
         // Ctrl-C or SIGTERM during the build: the VMs built so far are stopped and reported, nothing is started.
@@ -106,6 +124,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
                 directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, checker, counts!, console).RunAsync().ConfigureAwait(false);
                 drive = new DriveOutcome(Interrupted: false, StoppedEarly: false, Drained: true, CutShort: false, TimeSpan.Zero, log.LastSeq);
             }
+            else if (onLoop is not null) drive = await _loopThread!.Run(() => DriveOnLoop(onLoop, pump, checker, report, stopInjecting)).ConfigureAwait(false);
             else drive = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             if (cluster is not null) vmsPerNode = await cluster.VmsPerNodeAsync().ConfigureAwait(false);
@@ -113,6 +132,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         finally
         {
             if (cluster is not null) await cluster.DisposeAsync().ConfigureAwait(false);
+            if (onLoop is not null)
+            {
+                await _loopThread!.Run(() => { onLoop.Dispose(); return 0; }).ConfigureAwait(false);
+                _loopThread.Dispose();
+            }
         }
         if (pump.Held > 0) logger.LogWarning("{Held} events are still waiting for an earlier seq at the end of the run", pump.Held);
         pump.PumpAll();
@@ -173,6 +197,68 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
     /// would).
     /// </summary>
+    /// <summary>The deterministic schedule's drive (DESIGN.md §6.5): the devices start, the loop delivers until
+    /// stop-after (its injections, or its duration in virtual time) or a shutdown request, the devices stop, and the loop
+    /// drains until nothing but exits has happened for the quiet period of virtual time, nothing is left to do, or the
+    /// drain timeout passes. Every event is pumped as it is logged, so the checks see them in the order they happened.</summary>
+    private DriveOutcome DriveOnLoop(DeterministicRun run, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
+    {
+        var s = scenario;
+        var start = run.Now;
+        run.Fabric.StartDevices();
+        injecting?.Invoke();
+        run.RunUntil(() =>
+        {
+            pump.Pump(PumpBatch);
+            return checker.Injected >= s.StopAfterInjections || stopInjecting.IsCancellationRequested;
+        }, start + s.StopAfterDuration);
+        var (stoppedAt, stopSeq, interrupted) = (run.Now - start, run.Log.LastSeq, stopInjecting.IsCancellationRequested);
+        run.Fabric.StopDevices();
+        var quiet = QuietPeriod(s);
+        var (seen, since, deadline) = (report.Activity, run.Now, run.Now + s.DrainTimeout);
+        var quietReached = run.RunUntil(() =>
+        {
+            pump.Pump(PumpBatch);
+            if (report.Activity != seen) (seen, since) = (report.Activity, run.Now);
+            return run.Now - since >= quiet;
+        }, deadline);
+        pump.PumpAll();
+        // Nothing left to do before the deadline (no message, no timer) is drained too.
+        var drained = quietReached || run.Now < deadline;
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"schedule deterministic (seed {s.Seed}, {Lower(options.Strategy)}): {run.Loop.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
+        return new DriveOutcome(interrupted, interrupted, drained, CutShort: false, stoppedAt, stopSeq);
+    }
+
+    private LoopThread? _loopThread;
+
+    /// <summary>One thread that owns a deterministic run from its start to its end (the loop takes work only from its
+    /// owner): each <see cref="Run{T}"/> executes there, in order.</summary>
+    private sealed class LoopThread : IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = new();
+        private readonly Thread _thread;
+
+        public LoopThread()
+        {
+            _thread = new Thread(() => { foreach (var work in _work.GetConsumingEnumerable()) work(); }) { IsBackground = true, Name = "deterministic-loop" };
+            _thread.Start();
+        }
+
+        public Task<T> Run<T>(Func<T> work)
+        {
+            var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _work.Add(() =>
+            {
+                try { done.SetResult(work()); }
+                catch (Exception e) { done.SetException(e); }
+            });
+            return done.Task;
+        }
+
+        public void Dispose() => _work.CompleteAdding();
+    }
+
     private DriveOutcome Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;

@@ -1,0 +1,108 @@
+using System.Globalization;
+using Fabric.Actors.Deterministic;
+using Fabric.Host.Scenarios;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spectre.Console;
+
+namespace Fabric.Host.Cli;
+
+/// <summary>
+/// <c>explore SCENARIO</c> (DESIGN.md §6.5): runs the scenario on the deterministic schedule with seeds S, S+1, ... until
+/// an invariant breaks, the number of schedules or the time budget runs out. On a violation it prints the invariant, the
+/// seed and the exact replay command, then shrinks the case (fewer VMs, vCPUs and injections, each kept only if the same
+/// seed still fails) and writes the smallest failing scenario it found (<c>--out FILE</c>, by default
+/// <c>NAME.explore-seedS.hocon</c> in the working folder).
+/// </summary>
+public static class Explore
+{
+    public static async Task<int> RunAsync(string file, long seed, int schedules, ScheduleStrategy strategy, TimeSpan budget, string[] sets,
+        IAnsiConsole console, TextWriter error, string? output = null)
+    {
+        var deterministic = sets.Append("schedule=deterministic").ToArray();
+        Scenario first;
+        try
+        {
+            (first, _) = ScenarioLoader.Load(file, seed, deterministic);
+        }
+        catch (ScenarioException ex)
+        {
+            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
+            return FabricCli.BadInput;
+        }
+        var strategyName = ScenarioRunner.Lower(strategy);
+        console.WriteLine($"explore {first.Name}: up to {schedules:N0} schedules from seed {seed}, strategy {strategyName}, budget {ScenarioLoader.Show(budget)}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var shown = TimeSpan.Zero;
+        for (var i = 0; i < schedules && clock.Elapsed < budget; i++)
+        {
+            var s = seed + i;
+            var (scenario, _) = ScenarioLoader.Load(file, s, deterministic);
+            var result = await RunOneAsync(scenario, strategy).ConfigureAwait(false);
+            if (clock.Elapsed - shown >= TimeSpan.FromSeconds(1) || !result.Passed)
+            {
+                shown = clock.Elapsed;
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {i + 1:N0} schedules in {clock.Elapsed.TotalSeconds:F1} s ({(i + 1) / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F1}/s)"));
+            }
+            if (result.Passed) continue;
+            var v = result.Violations.FirstOrDefault();
+            console.WriteLine(v is null ? $"seed {s}: a directed step failed"
+                : $"seed {s}: {v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}");
+            console.WriteLine("replay: " + Replay(scenario, strategy));
+            var (smallest, extra) = await ShrinkAsync(file, s, deterministic, scenario, strategy, () => clock.Elapsed < budget).ConfigureAwait(false);
+            var path = Path.GetFullPath(output ?? $"{Path.GetFileNameWithoutExtension(file)}.explore-seed{s}.hocon");
+            await File.WriteAllTextAsync(path, await File.ReadAllTextAsync(file).ConfigureAwait(false) +
+                $"\n# explore: the smallest failing case found from seed {s} ({strategyName}): {smallest.Vms} VMs x {smallest.Vm.Vcpus} vCPUs, " +
+                $"{smallest.StopAfterInjections} injections\nfabric.scenario {{ {string.Join(", ", extra.Append($"seed = {s}").Append("schedule = deterministic"))} }}\n")
+                .ConfigureAwait(false);
+            console.WriteLine($"smallest failing scenario: {path} ({smallest.Vms} VMs x {smallest.Vm.Vcpus} vCPUs, {smallest.StopAfterInjections} injections); " +
+                              $"replay: dotnet run --project Fabric.Host -- run {path}" + (strategy == ScheduleStrategy.Pct ? " --strategy pct" : ""));
+            return FabricCli.Violated;
+        }
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"no violation in the schedules run ({clock.Elapsed.TotalSeconds:F1} s)"));
+        return FabricCli.Ok;
+    }
+
+    private static string Replay(Scenario s, ScheduleStrategy strategy) =>
+        s.ReplayCommand + (strategy == ScheduleStrategy.Pct ? " --strategy pct" : "");
+
+    /// <summary>One schedule, silently: the deterministic run needs no host and no actor system of the caller's.</summary>
+    private static Task<RunResult> RunOneAsync(Scenario s, ScheduleStrategy strategy)
+    {
+        var quiet = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(TextWriter.Null) });
+        var runner = new ScenarioRunner(s, new RunOptions { Strategy = strategy }, quiet, NullLogger.Instance);
+        return runner.RunAsync(null, CancellationToken.None);
+    }
+
+    /// <summary>Fewer VMs, vCPUs and injections, halved while the same seed still fails and time is left; the keys that
+    /// made it smaller.</summary>
+    private static async Task<(Scenario, List<string>)> ShrinkAsync(string file, long seed, string[] sets, Scenario failing, ScheduleStrategy strategy,
+        Func<bool> timeLeft)
+    {
+        var (vms, vcpus, injections) = (failing.Vms, failing.Vm.Vcpus, failing.StopAfterInjections);
+        var smallest = failing;
+        var extra = new List<string>();
+        for (var changed = true; changed && timeLeft();)
+        {
+            changed = false;
+            foreach (var (key, value) in new[] { ("vms", (long)vms / 2), ("vcpus-per-vm", (long)vcpus / 2), ("stop-after.injections", injections / 2) })
+            {
+                if (value < (key == "stop-after.injections" ? 10 : 1) || !timeLeft()) continue;
+                var trial = new List<string>(extra.Where(e => !e.StartsWith(key + " ", StringComparison.Ordinal))) { $"{key} = {value}" };
+                Scenario candidate;
+                try
+                {
+                    (candidate, _) = ScenarioLoader.Load(file, seed, [.. sets, .. trial.Select(t => t.Replace(" = ", "=", StringComparison.Ordinal))]);
+                }
+                catch (ScenarioException)
+                {
+                    continue;   // smaller than the scenario allows (an interrupt's affinity names a vCPU that is gone)
+                }
+                if ((await RunOneAsync(candidate, strategy).ConfigureAwait(false)).Passed) continue;
+                (smallest, extra, changed) = (candidate, trial, true);
+                (vms, vcpus, injections) = (candidate.Vms, candidate.Vm.Vcpus, candidate.StopAfterInjections);
+            }
+        }
+        return (smallest, extra);
+    }
+}

@@ -1,0 +1,80 @@
+using Fabric.Host.Cli;
+using Xunit;
+
+namespace Fabric.Specs.Host;
+
+/// <summary>
+/// <c>--schedule deterministic</c> and <c>explore</c> (DESIGN.md §6.5): one seed gives one event log, byte for byte; a
+/// hazard policy is found, replayed by the printed command, and shrunk into a scenario file that fails again.
+/// </summary>
+public sealed class DeterministicRunSpecs : IDisposable
+{
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private const string Small = """
+        fabric.scenario {
+          name = "det-small"
+          vms = 1
+          vcpus-per-vm = 2
+          spis-per-vm = 32
+          stop-after { injections = 200, duration = 1s }
+          interrupts = [ { intids = "spi:0-3", mode = edge, priority = 8, affinity = round-robin, enabled = true } ]
+          devices = [ { kind = irqfd, intids = "spi:0-3", rate = 0 } ]
+          vcpu { exits-per-second = 200 }
+          host { preempt-per-second = 50 }
+        }
+        """;
+
+    private static string Shipped(string name) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "scenarios", name);
+
+    [Fact]
+    public async Task Two_deterministic_runs_of_one_seed_write_the_same_event_log_byte_for_byte()
+    {
+        var file = _dir.Write("small.hocon", Small);
+        var (a, b, c) = (_dir.File("a.jsonl"), _dir.File("b.jsonl"), _dir.File("c.jsonl"));
+        foreach (var (events, seed) in new[] { (a, "5"), (b, "5"), (c, "6") })
+        {
+            var run = await Cli.RunAsync("run", file, "--schedule", "deterministic", "--seed", seed, "--events", events);
+            Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+            Assert.Contains("schedule deterministic (seed " + seed, run.Out);
+        }
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+        Assert.NotEqual(File.ReadAllBytes(a), File.ReadAllBytes(c));
+        Assert.True(File.ReadAllLines(a).Length > 1000);
+    }
+
+    [Fact]
+    public async Task Explore_finds_the_strict_DBPM_hazard_prints_its_replay_and_writes_a_smaller_case_that_fails_again()
+    {
+        var smallest = _dir.File("smallest.hocon");
+        var explore = await Cli.RunAsync("explore", Shipped("policy-dbpm-strict.hocon"), "--schedules", "50", "--out", smallest);
+        Assert.True(explore.ExitCode == FabricCli.Violated, explore.ToString());
+        var said = System.Text.RegularExpressions.Regex.Replace(explore.Out, @"\s+", " ");   // the console wraps long lines at word boundaries
+        Assert.Contains("violated", said);
+        Assert.Contains("replay: dotnet run --project Fabric.Host -- run ", said);
+        Assert.True(said.Contains("--set schedule=deterministic", StringComparison.Ordinal), said);
+        var replay = await Cli.RunAsync("run", smallest);
+        Assert.True(replay.ExitCode == FabricCli.Violated, replay.ToString());
+        Assert.Contains("schedule = deterministic", File.ReadAllText(smallest));
+    }
+
+    [Fact]
+    public async Task Explore_without_a_violation_exits_0()
+    {
+        var outcome = await Cli.RunAsync("explore", _dir.Write("small.hocon", Small), "--schedules", "5", "--strategy", "pct");
+        Assert.True(outcome.ExitCode == FabricCli.Ok, outcome.ToString());
+        Assert.Contains("no violation", outcome.Out);
+    }
+
+    [Fact]
+    public async Task A_cluster_or_a_directed_scenario_on_the_deterministic_schedule_is_refused()
+    {
+        var cluster = await Cli.RunAsync("validate", _dir.Write("small.hocon", Small), "--set", "schedule=deterministic", "--nodes", "2");
+        Assert.True(cluster.ExitCode == FabricCli.BadInput, cluster.ToString());
+        Assert.Contains("fabric.scenario.schedule: a cluster runs threaded", cluster.Err);
+        var bad = await Cli.RunAsync("validate", _dir.Write("small2.hocon", Small), "--set", "schedule=sometimes");
+        Assert.True(bad.ExitCode == FabricCli.BadInput && bad.Err.Contains("expected one of threaded | deterministic", StringComparison.Ordinal), bad.ToString());
+    }
+}
