@@ -50,7 +50,7 @@ public sealed class IrsActor : UntypedActor
         {
             case CreateVm m:
                 if (Validate(m) is { } error) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", error)); return; }
-                _vms[m.VmId] = Context.ActorOf(VmActor.Props(m.VmId, m.Spec, _log, Sender), $"vm-{m.VmId}");
+                _vms[m.VmId] = Context.Watch(Context.ActorOf(VmActor.Props(m.VmId, m.Spec, _log, Sender), $"vm-{m.VmId}"));
                 break;
             case ClusterProtocol.VmEnvelope e:
                 if (_extractor.EntityId(e) is { } id && int.TryParse(id, System.Globalization.CultureInfo.InvariantCulture, out var vmId) && _vms.TryGetValue(vmId, out var target))
@@ -59,6 +59,10 @@ public sealed class IrsActor : UntypedActor
                 break;
             case IrsProtocol.Crash:
                 throw new InvalidOperationException("irs: crash requested");
+            case Terminated t:
+                // A VM stopped (destroyed, or lost): it leaves the table, also when a restart had read it back while it was stopping.
+                foreach (var gone in _vms.Where(kv => kv.Value.Equals(t.ActorRef)).Select(kv => kv.Key).ToList()) _vms.Remove(gone);
+                break;
             case DestroyVm m:
                 if (!_vms.Remove(m.VmId, out var vm)) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", $"VM {m.VmId} does not exist")); return; }
                 Context.Stop(vm);

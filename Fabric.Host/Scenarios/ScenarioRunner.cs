@@ -72,8 +72,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             s.Vm.Policies.Kvm, DeviceOf(s));
         using var metrics = new FabricMetrics();
         var report = new ReportBuilder(metrics);
-        using var events = options.EventsPath is { } ep ? new ArtefactSink<EventLogWriter>("--events", ep, new EventLogWriter(ep)) : null;
-        using var trace = options.TracePath is { } tp ? new ArtefactSink<ITraceSink>("--trace", tp, ITraceSink.Open(tp)) : null;
+        using var events = options.EventsPath is { } ep ? new ArtefactSink<EventLogWriter>("--events", ep, () => new EventLogWriter(ep)) : null;
+        using var trace = options.TracePath is { } tp ? new ArtefactSink<ITraceSink>("--trace", tp, () => ITraceSink.Open(tp)) : null;
         var counts = s.Directed is null ? null : new Steps.StepEventCounts();
         var consumers = new EventConsumers(checker, new IEventSink?[] { report, events, trace, counts }.OfType<IEventSink>());
         var pump = new EventPump(log, e => consumers.Observe(e));
@@ -370,20 +370,20 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         {
             events.Dispose();
             if (events.Failure is { } f) failures.Add(f);
-            else
+            else if (events.Inner is { } writer)
             {
                 var s = result.Scenario;
                 var tracking = (s.Vm.Policies.Tracking == TrackingPolicy.Fold ? " --tracking fold" : "") +
                                (s.Vm.Policies.Kvm == KvmDesign.Merged ? " --kvm merged" : "");
-                console.WriteLine($"events: {events.Inner.Path} ({events.Inner.Written:N0} events); re-check with: " +
-                                  $"dotnet run --project Fabric.Host -- check {events.Inner.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
+                console.WriteLine($"events: {writer.Path} ({writer.Written:N0} events); re-check with: " +
+                                  $"dotnet run --project Fabric.Host -- check {writer.Path}{tracking} --vms {s.Vms} --vcpus {s.Vm.Vcpus} --spis {s.Vm.Spis}");
             }
         }
         if (trace is not null)
         {
             trace.Dispose();
             if (trace.Failure is { } f) failures.Add(f);
-            else console.WriteLine($"trace: {options.TracePath} ({trace.Inner.Slices:N0} slices; open in https://ui.perfetto.dev or chrome://tracing)");
+            else if (trace.Inner is { } tracer) console.WriteLine($"trace: {options.TracePath} ({tracer.Slices:N0} slices; open in https://ui.perfetto.dev or chrome://tracing)");
         }
         if (options.PlotPath is { } pp)
             await Write("--plot", pp, () => { PlotWriter.Write(pp, result.Scenario.Name, report); return Task.CompletedTask; }, $"plot: {pp}").ConfigureAwait(false);
