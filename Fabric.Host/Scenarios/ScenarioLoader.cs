@@ -139,7 +139,7 @@ public static class ScenarioLoader
     }
 
     /// <summary>
-    /// Keys with nothing after their <c>=</c> (or <c>:</c>) on the line but a comment: <c>priority-mask = # TODO</c>.
+    /// Keys with nothing after their <c>=</c> (or <c>:</c>) on the line but a comment: <c>priority-mask = # fill in later</c>.
     /// HOCON wants the value on the key's line; Akka's parser instead takes the next line's text as the value (so
     /// <c>name = # later</c> over <c>vms = 4</c> reads name "vms" and drops vms = 4), or nothing at all. Each is refused
     /// here, "FILE:LINE: KEY: empty ...", before Akka parses the text. Strings and comments are skipped as

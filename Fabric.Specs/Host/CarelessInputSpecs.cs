@@ -21,7 +21,7 @@ public sealed class CarelessInputSpecs : IDisposable
     public static TheoryData<string, string, string> Refused => new()
     {
         // name, what the file adds (as its last line), what the error must say
-        { "empty-after-comment", "fabric.scenario.guest.priority-mask = # TODO", "fabric.scenario.guest.priority-mask: empty (nothing after '=', or only a comment): expected a value" },
+        { "empty-after-comment", "fabric.scenario.guest.priority-mask = # fill in later", "fabric.scenario.guest.priority-mask: empty (nothing after '=', or only a comment): expected a value" },
         { "empty-at-end", "fabric.scenario.vcpus-per-vm =", "fabric.scenario.vcpus-per-vm: empty" },
         { "empty-enum", "fabric.scenario.tracking = // later", "fabric.scenario.tracking: empty" },
         { "empty-duration", "fabric.scenario.stop-after.duration = # forever?", "fabric.scenario.stop-after.duration: empty" },
