@@ -108,6 +108,35 @@ public static partial class HoconGuard
         foreach (Match m in Placeholder().Matches(s)) sites.Add((path, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>
+    /// A comment or a quoted string starting at <paramref name="i"/>, as every scan of a scenario's text skips it (the
+    /// bracket check, the empty-value check, the substitution check): null when none starts there; otherwise the index of
+    /// its last character — a comment runs to the end of its line, a <c>"""</c> string to its closing quotes, a
+    /// <c>"..."</c> string to its closing quote or, unclosed, to the end of its line (the newline is not its) — and
+    /// whether a string was closed.
+    /// </summary>
+    public static (int Last, bool Closed)? CommentOrString(string text, int i)
+    {
+        var c = text[i];
+        if (c == '#' || (c == '/' && i + 1 < text.Length && text[i + 1] == '/'))
+        {
+            var eol = text.IndexOf('\n', i);
+            return ((eol < 0 ? text.Length : eol) - 1, true);
+        }
+        if (c != '"') return null;
+        if (IsTripleQuote(text, i))
+        {
+            var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+            return end < 0 ? (text.Length - 1, false) : (end + 2, true);
+        }
+        var j = i + 1;
+        while (j < text.Length && text[j] != '"' && text[j] != '\n') j += text[j] == '\\' ? 2 : 1;
+        return j < text.Length && text[j] == '"' ? (j, true) : (Math.Min(j, text.Length) - 1, false);
+    }
+
+    /// <summary>Whether a <c>"""</c> string starts at <paramref name="i"/>.</summary>
+    public static bool IsTripleQuote(string text, int i) => i + 2 < text.Length && text[i] == '"' && text[i + 1] == '"' && text[i + 2] == '"';
+
     /// <summary>The text with every <c>${path}</c> / <c>${?path}</c> outside strings and comments replaced by a quoted
     /// marker; the paths, in order, into <paramref name="targets"/>.</summary>
     private static string Neutralise(string text, List<string> targets, List<bool> optional)
@@ -116,25 +145,10 @@ public static partial class HoconGuard
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
-            if (c == '#' || (c == '/' && i + 1 < text.Length && text[i + 1] == '/'))
+            if (CommentOrString(text, i) is { Last: var last })
             {
-                var end = text.IndexOf('\n', i);
-                if (end < 0) end = text.Length;
-                sb.Append(text, i, end - i);
-                i = end - 1;
-            }
-            else if (c == '"')
-            {
-                var triple = i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"';
-                var end = triple ? text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal) : i + 1;
-                if (triple) end = end < 0 ? text.Length : end + 3;
-                else
-                {
-                    while (end < text.Length && text[end] != '"' && text[end] != '\n') end += text[end] == '\\' ? 2 : 1;
-                    end = Math.Min(text.Length, end + 1);
-                }
-                sb.Append(text, i, end - i);
-                i = end - 1;
+                sb.Append(text, i, last - i + 1);
+                i = last;
             }
             else if (c == '$' && i + 1 < text.Length && text[i + 1] == '{')
             {

@@ -156,23 +156,14 @@ public static class ScenarioLoader
             switch (c)
             {
                 case '\n': line++; lineStart = i + 1; break;
-                case '#':
-                case '/' when i + 1 < text.Length && text[i + 1] == '/':
-                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
-                    break;
-                case '"':
-                    if (i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"')
+                case '#' or '/' or '"' when HoconGuard.CommentOrString(text, i) is { Last: var last }:
+                    // (An unclosed """ string runs to the end: Unbalanced reports it.)
+                    if (text.AsSpan(i, last - i + 1).Count('\n') is > 0 and var newlines)
                     {
-                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
-                        if (end < 0) return errors;   // Unbalanced reports it
-                        line += text.AsSpan(i, end - i).Count('\n');
-                        lineStart = text.LastIndexOf('\n', end) + 1;
-                        i = end + 2;
-                        break;
+                        line += newlines;
+                        lineStart = text.LastIndexOf('\n', last) + 1;
                     }
-                    i++;
-                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
-                    if (i < text.Length && text[i] == '\n') { line++; lineStart = i + 1; }
+                    i = last;
                     break;
                 case '=' or ':':
                     var j = i + 1;
@@ -313,24 +304,12 @@ public static class ScenarioLoader
             switch (c)
             {
                 case '\n': line++; break;
-                case '#':
-                case '/' when i + 1 < text.Length && text[i + 1] == '/':
-                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
-                    break;
-                case '"':
-                    var start = line;
-                    var triple = i + 2 < text.Length && text[i + 1] == '"' && text[i + 2] == '"';
-                    if (triple)
-                    {
-                        var end = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
-                        if (end < 0) return $"{start}: not valid HOCON: a \"\"\" string is never closed";
-                        line += text.AsSpan(i, end - i).Count('\n');
-                        i = end + 2;
-                        break;
-                    }
-                    i++;
-                    while (i < text.Length && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
-                    if (i >= text.Length || text[i] != '"') return $"{start}: not valid HOCON: a quoted string is not closed on its line";
+                case '#' or '/' or '"' when HoconGuard.CommentOrString(text, i) is { } skipped:
+                    if (!skipped.Closed)
+                        return HoconGuard.IsTripleQuote(text, i) ? $"{line}: not valid HOCON: a \"\"\" string is never closed"
+                            : $"{line}: not valid HOCON: a quoted string is not closed on its line";
+                    line += text.AsSpan(i, skipped.Last - i + 1).Count('\n');
+                    i = skipped.Last;
                     break;
                 case '\\':
                     // Not valid outside a quoted string; inside a list Akka's parser loops on it forever (found by fuzzing).
