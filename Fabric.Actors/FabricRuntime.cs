@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Fabric.Actors.Irs;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 

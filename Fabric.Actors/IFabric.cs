@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 
 namespace Fabric.Actors;
 

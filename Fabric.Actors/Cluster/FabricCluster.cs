@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 

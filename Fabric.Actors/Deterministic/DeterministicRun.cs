@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 
 namespace Fabric.Actors.Deterministic;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Interrupts;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Observation;
 namespace Fabric.Actors.Observation;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Observation;
 using System.Diagnostics;
 
 namespace Fabric.Actors.Observation;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;

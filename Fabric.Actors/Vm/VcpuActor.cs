@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.Interrupts;
 using static Fabric.Actors.Protocols.CpuInterfaceProtocol;

@@ -4,6 +4,7 @@ using Akka.Event;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.Migration;
 using static Fabric.Actors.Protocols.MigrationProtocol;

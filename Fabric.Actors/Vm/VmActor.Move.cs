@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Migration;

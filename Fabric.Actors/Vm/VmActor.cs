@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
@@ -56,10 +57,6 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         public TimeSpan StartedAt;
     }
 
-    /// <summary>The arg of the <c>lost</c> event of a VM whose VmActor crashed while its state was between its units and
-    /// a snapshot (a move or a load): the checker reports it (I8), since nothing took the VM's state over.</summary>
-    public const string CrashedLost = "crashed";
-
     private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, IActorRef? store)
     {
         _vmId = vmId;
@@ -95,7 +92,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     /// The VmActor itself crashed. Its children — the VM's units and drivers, which own all its state — are kept (not
     /// stopped, as Akka's default would), so the restarted VmActor takes the same VM over and it runs on: only the
     /// message that crashed it is lost. During a move or a load the VM's state is between its units and a snapshot that
-    /// only this actor held: then its children are stopped and the VM is reported lost (<see cref="CrashedLost"/>).
+    /// only this actor held: then its children are stopped and the VM is reported lost (<see cref="FabricEvent.CrashedLost"/>).
     /// </summary>
     protected override void PreRestart(Exception reason, object message)
     {
@@ -110,7 +107,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         if (_life.CrashedMidway)
         {
             Context.GetLogger().Error("vm-{0}: its VmActor crashed during a move or a load ({1}): the VM is lost", _vmId, reason.Message);
-            _log.Log(Ev.Lost, _vmId, null, null, $"{CrashedLost}: {reason.Message}");
+            _log.Log(Ev.Lost, _vmId, null, null, $"{FabricEvent.CrashedLost}: {reason.Message}");
             Context.Stop(Self);
             return;
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Bench.Messaging;
 using Fabric.Hardware.Kvm;

@@ -7,6 +7,7 @@ using Akka.Configuration;
 using Fabric.Actors;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Bench.FabricRuns;

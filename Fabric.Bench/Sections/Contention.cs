@@ -1,4 +1,5 @@
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Bench.Baseline;
 using Fabric.Bench.FabricRuns;
 using Fabric.Hardware.Interrupts;

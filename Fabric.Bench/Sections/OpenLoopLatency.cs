@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Bench.Messaging;
 using Fabric.Hardware.Interrupts;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Host.Hosting;
 using Fabric.Host.Reporting;
 using Fabric.Host.Scenarios;

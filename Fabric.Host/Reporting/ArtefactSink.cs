@@ -1,4 +1,5 @@
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 
 namespace Fabric.Host.Reporting;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Host.Reporting;

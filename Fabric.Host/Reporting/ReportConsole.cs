@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Host.Scenarios;
 
 namespace Fabric.Host.Reporting;

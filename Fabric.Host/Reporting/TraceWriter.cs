@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Host.Reporting;

@@ -1,4 +1,5 @@
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Host.Reporting;

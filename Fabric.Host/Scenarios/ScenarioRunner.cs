@@ -5,6 +5,7 @@ using Fabric.Actors;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Deterministic;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Kvm;
 using Fabric.Host.Hosting;
 using Fabric.Host.Reporting;

@@ -1,5 +1,6 @@
 using Fabric.Actors.Deterministic;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware;
 using Fabric.Hardware.Kvm;
 using Xunit;

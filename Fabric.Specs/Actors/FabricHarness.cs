@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;

@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using Fabric.Actors;
 using Fabric.Actors.Irs;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Xunit;

@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Hardware;
 using Fabric.Specs.Actors;

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Interrupts;
 using Fabric.Host.Reporting;
 using Xunit;

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware;

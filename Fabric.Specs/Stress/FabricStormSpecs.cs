@@ -1,5 +1,6 @@
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;

@@ -2,6 +2,7 @@ using Stopwatch = System.Diagnostics.Stopwatch;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;

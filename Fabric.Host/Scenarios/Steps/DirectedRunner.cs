@@ -2,6 +2,7 @@ using System.Globalization;
 using Akka.Actor;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Interrupts;

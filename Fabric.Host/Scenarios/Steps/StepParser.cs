@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Interrupts;

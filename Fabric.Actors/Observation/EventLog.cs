@@ -1,37 +1,9 @@
 using System.Diagnostics;
 using System.Collections.Concurrent;
 using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Observation;
 
 namespace Fabric.Actors.Observation;
-
-/// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field, and Fabric's two extensions:
-/// <c>migrate</c>, a VM moved to fresh actors (its <c>arg</c>: the saved state's size and the move's duration,
-/// <c>"bytes=N us=N"</c>, and <c>handoff</c> when it moved to another node); <c>lost</c>, a VM whose node was lost
-/// (a host crash loses its guests): it is recreated empty, and what it held is gone.</summary>
-public enum Ev : byte
-{
-    Inject, Coalesce, Pend, Unpend, Offer, Doorbell, Resident, Nonresident, Ack, Eoi, Deactivate, Track, Untrack,
-    Notify, Resample, Enable, Disable, Priority, Affinity, Exit, Migrate, Lost,
-}
-
-/// <summary>
-/// One observable decision (DESIGN.md §5). <see cref="Arg"/> extends the minimum schema with the one value a
-/// checker needs to rebuild state from the log alone: the level of an injection, the handling mode an ack
-/// used ("edge" clears Pending, "level" keeps it), the priority, target VPE, DBPM, or an offered INTID.
-/// </summary>
-public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? Vpe, IntId? IntId, string? Arg = null)
-{
-    public static string Name(Ev ev) => Names[(int)ev];
-
-    private static readonly string[] Names = Enum.GetNames<Ev>().Select(n => n.ToLowerInvariant()).ToArray();
-
-    public static bool TryParseName(string name, out Ev ev)
-    {
-        var i = Array.IndexOf(Names, name);
-        ev = (Ev)Math.Max(i, 0);
-        return i >= 0;
-    }
-}
 
 /// <summary>
 /// The event log. <c>seq</c> comes from one atomic counter taken when the owning actor logs the event, so an

@@ -1,7 +1,7 @@
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Kvm;
 
-namespace Fabric.Actors.Observation;
+namespace Fabric.Hardware.Observation;
 
 /// <summary>A broken invariant, naming where.</summary>
 public sealed record Violation(string Invariant, int Vm, int? Vpe, IntId? IntId, string Message)
@@ -168,7 +168,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
             case Ev.Lost:
                 // A VmActor that crashed in the middle of a move or a load took the VM's state with it: nothing owes the
                 // VM's interrupts any more, but the loss itself fails the run (a node's crash is the cluster's to report).
-                if (e.Arg?.StartsWith(Vm.VmActor.CrashedLost, StringComparison.Ordinal) == true)
+                if (e.Arg?.StartsWith(FabricEvent.CrashedLost, StringComparison.Ordinal) == true)
                     Fail("I8", e.Vm, null, null, $"VM {e.Vm} was lost: its VmActor crashed during a move or a load ({e.Arg})");
                 Forget(e.Vm);
                 break;
