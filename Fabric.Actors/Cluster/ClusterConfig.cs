@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Configuration;
 
 namespace Fabric.Actors.Cluster;
@@ -5,9 +6,9 @@ namespace Fabric.Actors.Cluster;
 /// <summary>The HOCON a clustered fabric adds to Akka's settings.</summary>
 public static class ClusterConfig
 {
-    /// <summary>Every <see cref="Protocols.IWireMessage"/> is written by <see cref="FabricSerializer"/> (its identifier,
+    /// <summary>Every <see cref="Fabric.Hardware.Protocol.IWireMessage"/> is written by <see cref="FabricSerializer"/> (its identifier,
     /// <see cref="FabricSerializer.Id"/>, is the serializer's own, so it needs no <c>serialization-identifiers</c>
-    /// entry). <see cref="Protocols.ILocalMessage"/>s are never serialized, so they need no binding. Merge it over the
+    /// entry). <see cref="Protocols.ILocalMessage"/>s and a VM's <see cref="Fabric.Hardware.Protocol.IUnitMessage"/>s stay on their node, so they need no binding. Merge it over the
     /// system's config: <c>ClusterConfig.Serialization.WithFallback(config)</c>.</summary>
     public static readonly Config Serialization = ConfigurationFactory.ParseString("""
         akka.actor {
@@ -15,7 +16,7 @@ public static class ClusterConfig
             fabric = "Fabric.Actors.Cluster.FabricSerializer, Fabric.Actors"
           }
           serialization-bindings {
-            "Fabric.Actors.Protocols.IWireMessage, Fabric.Actors" = fabric
+            "Fabric.Hardware.Protocol.IWireMessage, Fabric.Hardware" = fabric
           }
         }
         """);

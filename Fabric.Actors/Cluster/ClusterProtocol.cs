@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Cluster.Sharding;
 using Fabric.Actors.Protocols;
 

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;

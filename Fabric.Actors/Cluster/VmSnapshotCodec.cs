@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Collections.Immutable;
 using System.Runtime.Serialization;
 using Akka.Actor;

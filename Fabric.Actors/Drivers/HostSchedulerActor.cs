@@ -1,7 +1,8 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
-using static Fabric.Actors.Protocols.ResidencyProtocol;
+using static Fabric.Hardware.Protocol.ResidencyProtocol;
 
 namespace Fabric.Actors.Drivers;
 
@@ -96,7 +97,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
             case PreemptTick:
                 for (var n = Pacer.Due(_pace); n > 0; n--) PreemptOne();
                 break;
-            case Protocols.DeviceProtocol.Stop:
+            case Fabric.Hardware.Protocol.DeviceProtocol.Stop:
                 _s.Stopped = true;
                 Timers.Cancel("preempt");
                 break;
@@ -115,7 +116,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 Sender.Tell(new Protocols.MigrationProtocol.Frozen(_s));
                 Become(_ => { });
                 break;
-            case Protocols.IrsProtocol.Crash:
+            case Fabric.Hardware.Protocol.IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/scheduler: crash requested");
             default:
                 Unhandled(message);

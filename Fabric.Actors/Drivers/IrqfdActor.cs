@@ -1,10 +1,11 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Interrupts;
-using static Fabric.Actors.Protocols.DeviceProtocol;
+using static Fabric.Hardware.Protocol.DeviceProtocol;
 
 namespace Fabric.Actors.Drivers;
 
@@ -155,7 +156,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 break;
             case MigrationProtocol.Release:
                 // A registration carried from another node names no device: it is this one.
-                _s.Held.Release(_vm, Self, m => m is ApListProtocol.RegisterNotifier r && r.Device.IsNobody() ? r with { Device = Self } : m);
+                _s.Held.Release(_vm, Self, m => m is ApListProtocol.RegisterNotifier r && ((IActorRef)r.Device).IsNobody() ? r with { Device = Self } : m);
                 break;
             case MigrationProtocol.Freeze:
                 Timers.CancelAll();

@@ -1,3 +1,5 @@
+using Fabric.Hardware.Protocol;
+
 namespace Fabric.Actors.Protocols;
 
 /// <summary>

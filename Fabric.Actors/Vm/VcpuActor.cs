@@ -1,11 +1,12 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
 using Fabric.Hardware.Interrupts;
-using static Fabric.Actors.Protocols.CpuInterfaceProtocol;
-using static Fabric.Actors.Protocols.ResidencyProtocol;
+using static Fabric.Hardware.Protocol.CpuInterfaceProtocol;
+using static Fabric.Hardware.Protocol.ResidencyProtocol;
 
 namespace Fabric.Actors.Vm;
 

@@ -1,3 +1,5 @@
+using Fabric.Hardware.Protocol;
+using VpeState = Fabric.Hardware.Protocol.VpeState;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -175,7 +177,7 @@ public sealed partial class VmActor
             [.. move.Vcpus.Select(v => VcpuContext.Of(v!))],
             [.. move.Devices.Select(d => DeviceContext.Of(d!))],
             SchedulerContext.Of(move.Scheduler!),
-            [.. move.ApList.Notifiers.Select(n => new NotifierBinding(n.Key, _topology.Devices.IndexOf(n.Value))).OrderBy(n => n.Spi)],
+            [.. move.ApList.Notifiers.Select(n => new NotifierBinding(n.Key, _topology.Devices.IndexOf((IActorRef)n.Value))).OrderBy(n => n.Spi)],
             move.ApList.FoldId,
             [.. frontDoor],
             move.StartedAtUtcTicks);

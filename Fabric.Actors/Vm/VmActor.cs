@@ -1,3 +1,5 @@
+using Fabric.Hardware.Protocol;
+using VpeState = Fabric.Hardware.Protocol.VpeState;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;

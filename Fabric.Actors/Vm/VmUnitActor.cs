@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.Protocols;
+using Fabric.Hardware.Protocol;
 using static Fabric.Actors.Protocols.MigrationProtocol;
 
 namespace Fabric.Actors.Vm;
@@ -50,10 +51,4 @@ public abstract class VmUnitActor : UntypedActor
         Unit.Processed++;
         return base.AroundReceive(receive, message);
     }
-}
-
-/// <summary>What every unit's state carries for <see cref="VmUnitActor"/>: how many messages the unit has processed.</summary>
-public abstract class UnitState
-{
-    public long Processed { get; set; }
 }

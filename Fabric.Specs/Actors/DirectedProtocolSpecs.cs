@@ -1,11 +1,12 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Actors.Drivers;
 using Fabric.Actors.Protocols;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Interrupts;
 using Xunit;
-using static Fabric.Actors.Protocols.CpuInterfaceProtocol;
-using static Fabric.Actors.Protocols.ResidencyProtocol;
+using static Fabric.Hardware.Protocol.CpuInterfaceProtocol;
+using static Fabric.Hardware.Protocol.ResidencyProtocol;
 
 namespace Fabric.Specs.Actors;
 

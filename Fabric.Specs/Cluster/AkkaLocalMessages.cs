@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Configuration;
@@ -10,8 +11,9 @@ namespace Fabric.Specs.Cluster;
 /// needs no check. A few of Akka's own messages never leave their node yet do not say so (DistributedData's
 /// ReadRepair, the cluster's ReachabilityChanged event); Akka's fallback JSON serializer cannot write them, and the
 /// check drops them. For the specs' strict mode only, they are bound to this serializer, which hands the object back
-/// as it is. Fabric's own messages are never bound here: each is IWireMessage (the Protobuf serializer) or
-/// ILocalMessage (no check).
+/// as it is. Fabric's messages between a VM's units (IUnitMessage, defined in Fabric.Hardware, which knows no Akka) are
+/// bound here too: they never leave their node either. The rest of Fabric's messages are IWireMessage (the Protobuf
+/// serializer) or ILocalMessage (no check).
 /// </summary>
 public sealed class AkkaLocalMessageSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -39,6 +41,7 @@ public sealed class AkkaLocalMessageSerializer(ExtendedActorSystem system) : Ser
         akka.actor.serialization-bindings {
           "Akka.DistributedData.Internal.ReadRepair, Akka.DistributedData" = akka-local
           "Akka.Cluster.ClusterEvent+ReachabilityChanged, Akka.Cluster" = akka-local
+          "Fabric.Hardware.Protocol.IUnitMessage, Fabric.Hardware" = akka-local
         }
         """);
 }

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Collections.Immutable;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -76,9 +77,9 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
     [Fact]
     public void Every_message_says_whether_it_crosses_nodes()
     {
-        var actors = typeof(IWireMessage).Assembly;
-        var protocols = actors.GetTypes().Where(t => t.Name.EndsWith("Protocol", StringComparison.Ordinal)
-            && t.Namespace is "Fabric.Actors.Protocols" or "Fabric.Actors.Cluster");
+        var actors = typeof(ILocalMessage).Assembly;
+        var protocols = actors.GetTypes().Concat(typeof(IWireMessage).Assembly.GetTypes()).Where(t => t.Name.EndsWith("Protocol", StringComparison.Ordinal)
+            && t.Namespace is "Fabric.Actors.Protocols" or "Fabric.Actors.Cluster" or "Fabric.Hardware.Protocol");
         var messages = protocols.SelectMany(p => p.GetNestedTypes(BindingFlags.Public | BindingFlags.NonPublic))
             .Where(t => t is { IsInterface: false, IsEnum: false } && !t.IsDefined(typeof(CompilerGeneratedAttribute)))
             // an actor's own messages too (its timers' ticks, its replies): every record nested in an actor
@@ -88,10 +89,10 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
         Assert.Contains(typeof(HandOff), messages);
         Assert.Contains(typeof(ApListProtocol.SetIrq), messages);
         var undeclared = messages
-            .Where(t => typeof(IWireMessage).IsAssignableFrom(t) == typeof(ILocalMessage).IsAssignableFrom(t))
+            .Where(t => new[] { typeof(IWireMessage), typeof(ILocalMessage), typeof(IUnitMessage) }.Count(m => m.IsAssignableFrom(t)) != 1)
             .Select(t => t.FullName).ToList();
         Assert.True(undeclared.Count == 0,
-            $"messages that are neither IWireMessage nor ILocalMessage, or both: {string.Join(", ", undeclared)}");
+            $"messages that are not exactly one of IWireMessage, ILocalMessage and IUnitMessage: {string.Join(", ", undeclared)}");
     }
 
     [Fact]
