@@ -2,6 +2,8 @@ using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Irs;
 using Fabric.Hardware.Kvm;
+using Fabric.Hardware.Observation;
+using Fabric.Hardware.Protocol;
 
 namespace Fabric.Hardware.Reference;
 
@@ -17,11 +19,25 @@ public sealed class FabricCounters
 }
 
 /// <summary>
-/// One VM, sequentially: the same Fabric.Hardware units the actors own (VirtualIrs, one VirtualCpuInterface per VPE,
-/// the SpiApList), composed with direct calls where the actors exchange messages. The oracle for the actor fabric.
+/// One VM, sequentially: the reference interpreter of the protocol (DESIGN.md §6.3). It owns the same units the actors
+/// own (the IRS slice, a VPE per vCPU, the AP list), delivers their messages from one FIFO queue until none is left, and
+/// drives them with the operations of KVM and the guest, each run to completion. No glue lives here: what a message does
+/// is the unit's. The oracle for the actor fabric.
 /// </summary>
 public sealed class VmModel
 {
+    /// <summary>The token for this model's caller: what the units reply to it is the operation's result.</summary>
+    private static readonly object Caller = new();
+
+    private readonly Queue<(UnitAddress To, object Message, object? Sender)> _queue = new();
+    private readonly Effects _fx = new();
+    private readonly List<object> _replies = new();
+    private readonly List<Effect> _events = new();
+    private readonly VmShape _shape;
+    private readonly VirtualIrsState _irs;
+    private readonly VpeState[] _vpes;
+    private readonly ApListState _apList;
+
     public VmModel(int vmId, VirtualIrsConfig config, FabricPolicies policies)
         : this(vmId, policies, new VirtualIrs(config with { VirtualLevel = policies.VirtualLevel }),
                Enumerable.Range(0, config.VpeCount).Select(v => new VirtualCpuInterface(v)).ToArray(),
@@ -47,186 +63,146 @@ public sealed class VmModel
             throw new ArgumentException("the AP list's notify policy and KVM design, and the IRS's virtual-level policy, must be the VM's", nameof(policies));
         VmId = vmId;
         Policies = policies;
-        Irs = irs;
         Cpus = cpus.ToArray();
-        ApList = apList;
+        _shape = new VmShape(vmId, Cpus.Length, policies);
+        _irs = new VirtualIrsState(irs);
+        _vpes = Cpus.Select(c => new VpeState(c)).ToArray();
+        _apList = new ApListState(apList);
         NotifiedPerSpi = new long[irs.Config.SpiCount];
     }
 
     public int VmId { get; }
     public FabricPolicies Policies { get; }
-    public VirtualIrs Irs { get; }
+    public VirtualIrs Irs => _irs.Irs;
     public VirtualCpuInterface[] Cpus { get; }
-    public SpiApList ApList { get; }
+    public SpiApList ApList => _apList.List;
     public FabricCounters Counters { get; } = new();
     public long[] NotifiedPerSpi { get; }
 
-    /// <summary>A device (irqfd) drives an SPI's line: KVM's injection, then the VDPEND it issues.</summary>
+    /// <summary>A device (irqfd) drives an SPI's line: KVM's injection (kvm_set_irq), then the VDPEND it issues.</summary>
     public string? Inject(uint spi, bool level)
     {
-        if (ApList.Validate(spi) is { } error) return Refuse(error);
-        if (level) Counters.Injected++;
-        var (inj, _) = ApList.Inject(spi, level);
-        if (inj.Vdpend is not { } pending) return null;
-        Changed(Irs.Vdpend(IntId.Spi(spi), pending), byKvm: true);
-        return null;
+        var refused = Run(UnitAddress.ApList, new ApListProtocol.SetIrq(spi, level));
+        if (refused is null && level) Counters.Injected++;
+        return refused;
     }
 
     /// <summary>The guest configures an SPI's trigger mode (IRS_SPI_CFGR.TM): the IRS and KVM both record it.</summary>
-    public string? ConfigureSpi(uint spi, HandlingMode tm) => Mmio(Irs.ConfigureSpiTrigger(spi, tm));
+    public string? ConfigureSpi(uint spi, HandlingMode tm) => Run(UnitAddress.Irs, new IrsProtocol.ConfigureSpi(spi, tm));
 
     /// <summary>A guest store to the IRS frame (a hostile one included): refused accesses change nothing.</summary>
-    public string? MmioWrite(ulong offset, ulong value, int sizeBytes) => Mmio(Irs.MmioWrite(offset, value, sizeBytes));
+    public string? MmioWrite(ulong offset, ulong value, int sizeBytes) =>
+        Run(UnitAddress.Irs, new IrsProtocol.MmioWrite(offset, value, sizeBytes)) ??
+        (Reply<IrsProtocol.MmioDone>() is { Result.Ok: false } done ? Refuse(done.Result.Refusal!) : null);
 
-    private string? Mmio(MmioOutcome o)
-    {
-        if (!o.Ok) return Refuse(o.Access.Refusal!);
-        if (o.Trigger is { } t) ApList.Configure(t.Spi, t.Mode);
-        if (o.Access.Effect is IrsFrameEffect.IrsEnabledChanged e)
-            foreach (var c in Cpus) c.IrsEnabled = e.Enabled;   // KVM reloads every vCPU (KVM_REQ_RELOAD_GICv5)
-        Offer(o.Offers);
-        return null;
-    }
-
-    /// <summary>A guest CD* operation on an IRS interrupt (CDEN, CDDIS, CDPRI, CDAFF, CDPEND, CDHM).</summary>
-    public string? Guest(Func<VirtualIrs, IrsOutcome> op)
-    {
-        var o = op(Irs);
-        if (!o.Ok) return Refuse(o.Error!);
-        Changed(o, byKvm: false);
-        return null;
-    }
-
-    /// <summary>After a pending-state change: count it, forward offers, and report an SPI that went idle unconsumed —
-    /// always when KVM's own VDPEND(0) did it (KVM issued it and sees its result), only under push when the guest did.</summary>
-    private void Changed(IrsOutcome o, bool byKvm)
-    {
-        Count(o);
-        AfterIrs(o);
-        if (o.RetiredSpi) Report(o.Id.Id, deactivated: false, byKvm);
-    }
+    /// <summary>A guest CD* operation on an IRS interrupt: <see cref="IrsProtocol.CdEnable"/>, <see cref="IrsProtocol.CdPriority"/>,
+    /// <see cref="IrsProtocol.CdAffinity"/>, <see cref="IrsProtocol.CdPend"/>, <see cref="IrsProtocol.CdHandlingMode"/>.</summary>
+    public string? Guest(IUnitMessage cdOperation) => Run(UnitAddress.Irs, cdOperation);
 
     /// <summary>GIC CDIA on <paramref name="vpe"/>: the acknowledged INTID, or null (spurious).</summary>
-    public IntId? Cdia(int vpe)
-    {
-        if (BadVpe("CDIA", vpe)) return null;
-        var c = Cpus[vpe];
-        var choice = CpuInterfaceRules.ChooseAck(c);
-        switch (choice.Source)
-        {
-            case AckSource.Ppi:
-                Counters.Acknowledged++;
-                return choice.Interrupt.Id;
-            case AckSource.Irs:
-                var o = Irs.Activate(choice.Interrupt.Id, vpe);
-                AfterIrs(o);
-                if (!o.Has(IstEffect.Activated)) return null;
-                CpuInterfaceRules.CompleteAck(c, o.Transition.Entry.Priority);
-                Counters.Acknowledged++;
-                return o.Id;
-            default:
-                return null;
-        }
-    }
+    public IntId? Cdia(int vpe) =>
+        BadVpe("CDIA", vpe) is null && Run(UnitAddress.Vpe(vpe), CpuInterfaceProtocol.Cdia.Instance) is null
+            ? Reply<CpuInterfaceProtocol.CdiaResult>()?.Id : null;
 
-    /// <summary>GIC CDEOI on <paramref name="vpe"/>.</summary>
-    public int? Cdeoi(int vpe) => BadVpe("CDEOI", vpe) ? null : CpuInterfaceRules.PriorityDrop(Cpus[vpe]);
-
-    /// <summary>GIC CDDI: PPIs deactivate in the CPU interface, SPIs/LPIs in the IRS (then push tracking reports it).</summary>
-    public string? Cddi(int vpe, IntId id)
+    /// <summary>GIC CDEOI on <paramref name="vpe"/>: the priority it dropped (from the VPE's <c>eoi</c> event), or null.</summary>
+    public int? Cdeoi(int vpe)
     {
-        if (BadVpe("CDDI", vpe)) return $"CDDI from VPE {vpe}: no such VPE";
-        if (id.IsPpi)
-        {
-            var t = CpuInterfaceRules.ApplyPpi(Cpus[vpe], id, InterruptStateMachine.Deactivate);
-            if (t.Has(IstEffect.Deactivated)) Counters.Deactivated++;
-            return null;
-        }
-        var o = Irs.Deactivate(id);
-        if (!o.Ok) return Refuse(o.Error!);
-        AfterIrs(o);
-        if (!o.Has(IstEffect.Deactivated)) return null;
-        Counters.Deactivated++;
-        if (id.IsSpi) Report(id.Id, deactivated: true, byKvm: false);
+        if (BadVpe("CDEOI", vpe) is not null) return null;
+        Run(UnitAddress.Vpe(vpe), CpuInterfaceProtocol.Cdeoi.Instance);
+        foreach (var e in _events)
+            if (e.Ev == Ev.Eoi) return int.Parse(e.Arg!, System.Globalization.CultureInfo.InvariantCulture);
         return null;
     }
 
-    /// <summary>vgic_v5_load: make the VPE resident (a residency change when it was not).</summary>
+    /// <summary>GIC CDDI: PPIs deactivate in the CPU interface, SPIs/LPIs in the IRS (which reports an SPI's end to KVM).</summary>
+    public string? Cddi(int vpe, IntId id) =>
+        BadVpe("CDDI", vpe) ?? (id.IsPpi
+            ? Run(UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Deactivate, 0))
+            : Run(UnitAddress.Irs, new IrsProtocol.Cddi(id, vpe)));
+
+    /// <summary>vgic_v5_load: make the VPE resident.</summary>
     public void Load(int vpe)
     {
-        if (BadVpe("load", vpe) || Cpus[vpe].Resident) return;
-        CpuInterfaceRules.MakeResident(Cpus[vpe]);
-        Counters.ResidencyChanges++;
+        if (BadVpe("load", vpe) is null) Run(UnitAddress.Vpe(vpe), ResidencyProtocol.MakeResident.Instance);
     }
 
-    /// <summary>vgic_v5_put: non-resident; in WFI with a doorbell request at the effective mask − 1. Then
-    /// kvm_vgic_sync_hwstate: under fold tracking, the fold of the whole AP list.</summary>
+    /// <summary>vgic_v5_put of a running vCPU: non-resident; in WFI with a doorbell request at the effective mask − 1. Then
+    /// kvm_vgic_sync_hwstate (<see cref="Exit"/>).</summary>
     public void Put(int vpe, bool wfi)
     {
-        if (BadVpe("put", vpe)) return;
-        var c = Cpus[vpe];
-        if (!c.Resident) return;
-        CpuInterfaceRules.MakeNonResident(c, wfi ? CpuInterfaceRules.DoorbellPriorityMask(c) : null);
-        Counters.ResidencyChanges++;
-        Doorbell(vpe);
+        if (BadVpe("put", vpe) is not null || !Cpus[vpe].Resident) return;
+        Run(UnitAddress.Vpe(vpe), new ResidencyProtocol.MakeNonResident(wfi));
         Exit();
     }
 
-    /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate folds under fold tracking (the seed's design only).</summary>
-    public void Exit()
+    /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate, where the seed's design folds under fold tracking.</summary>
+    public void Exit() => Run(UnitAddress.ApList, new ApListProtocol.VcpuExit(-1));
+
+    /// <summary>Delivers <paramref name="message"/> and everything it causes, in FIFO order, until nothing is left: the refusal
+    /// it earned the caller, if any. Messages to a vCPU's guest or to the host scheduler (an asserted IRQ, a doorbell's
+    /// interrupt, a kick) leave the VM: the caller is the guest and the host here, and the events record them.</summary>
+    private string? Run(UnitAddress to, object message)
     {
-        if (!KvmDesignRules.Folds(Policies)) return;
-        foreach (var spi in ApList.Entries.ToArray())
+        _replies.Clear();
+        _events.Clear();
+        _queue.Enqueue((to, message, Caller));
+        while (_queue.TryDequeue(out var next))
         {
-            var step = ApList.Fold(spi, Irs.Vdrcfg(IntId.Spi(spi)), ApList.LastSent(spi));
-            if (step.Notify) Notified(spi);
+            _fx.Begin(next.Sender);
+            var handled = next.To.Kind switch
+            {
+                UnitKind.Irs => _irs.Handle(next.Message, _shape, _fx),
+                UnitKind.ApList => _apList.Handle(next.Message, _shape, _fx),
+                UnitKind.Vpe => _vpes[next.To.Index].Handle(next.Message, _shape, _fx),
+                _ => true,
+            };
+            if (!handled) throw new InvalidOperationException($"{next.To} does not take {next.Message.GetType().Name}");
+            foreach (var e in _fx.Items) Perform(next.To, e);
+            _fx.Clear();
+        }
+        return _replies.OfType<IrsProtocol.Refused>().FirstOrDefault() is { } r ? Refuse(r.Reason) : null;
+    }
+
+    private void Perform(UnitAddress from, in Effect e)
+    {
+        switch (e.Kind)
+        {
+            case EffectKind.Send:
+                if (e.To.Kind is UnitKind.Irs or UnitKind.ApList or UnitKind.Vpe) _queue.Enqueue((e.To, e.Message!, from));
+                break;
+            case EffectKind.Tell:
+                if (e.Target == Caller) _replies.Add(e.Message!);
+                else if (e.Target is UnitAddress unit) _queue.Enqueue((unit, e.Message!, from));
+                break;
+            default:
+                _events.Add(e);
+                Count(e);
+                break;
         }
     }
 
-    /// <summary>The IRS reports a tracked SPI's end to the AP list: under push every end; under fold only the retire of
-    /// KVM's own VDPEND(0) (the rest the fold finds); under the merged design nothing is tracked, so nothing notifies.</summary>
-    private void Report(uint spi, bool deactivated, bool byKvm)
-    {
-        if (!KvmDesignRules.ReportsEnd(Policies, deactivated, byKvm)) return;
-        var step = ApList.Pushed(spi, Irs.Vdrcfg(IntId.Spi(spi)), deactivated, ApList.LastSent(spi));
-        if (step.Notify) Notified(spi);
-    }
+    private T? Reply<T>() where T : class => _replies.OfType<T>().FirstOrDefault();
 
-    private void Notified(uint spi)
+    private void Count(in Effect e)
     {
-        Counters.Notified++;
-        NotifiedPerSpi[spi]++;
-    }
-
-    private void AfterIrs(IrsOutcome o) => Offer(o.Offers());
-
-    private void Offer(IEnumerable<OfferChange> changes)
-    {
-        foreach (var change in changes)
+        switch (e.Ev)
         {
-            Cpus[change.Vpe].Offered = change.Hppi;
-            Doorbell(change.Vpe);
+            case Ev.Coalesce: Counters.Coalesced++; break;
+            case Ev.Pend: Counters.Pended++; break;
+            case Ev.Ack: Counters.Acknowledged++; break;
+            case Ev.Deactivate: Counters.Deactivated++; break;
+            case Ev.Doorbell: Counters.Doorbells++; break;
+            case Ev.Resident or Ev.Nonresident: Counters.ResidencyChanges++; break;
+            case Ev.Notify:
+                Counters.Notified++;
+                NotifiedPerSpi[e.IntId!.Value.Id]++;
+                break;
         }
-    }
-
-    private void Doorbell(int vpe)
-    {
-        if (CpuInterfaceRules.TryRaiseDoorbell(Cpus[vpe], Policies.Dbpm)) Counters.Doorbells++;
-    }
-
-    private void Count(IrsOutcome o)
-    {
-        if (o.Has(IstEffect.Coalesced)) Counters.Coalesced++;
-        if (o.Has(IstEffect.Pended)) Counters.Pended++;
     }
 
     /// <summary>An operation naming a VPE this VM does not have is refused (counted) and changes nothing (I8).</summary>
-    private bool BadVpe(string operation, int vpe)
-    {
-        if (vpe >= 0 && vpe < Cpus.Length) return false;
-        Refuse($"{operation} on VPE {vpe}: this VM has VPEs 0..{Cpus.Length - 1}");
-        return true;
-    }
+    private string? BadVpe(string operation, int vpe) =>
+        vpe >= 0 && vpe < Cpus.Length ? null : Refuse($"{operation} on VPE {vpe}: this VM has VPEs 0..{Cpus.Length - 1}");
 
     private string Refuse(string error)
     {

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Irs;
@@ -84,8 +85,8 @@ public sealed class KvmDesignSpecs
     {
         var vm = new VmModel(0, new VirtualIrsConfig(32, 1), new FabricPolicies(Tracking: tracking, Kvm: design));
         Assert.Null(vm.ConfigureSpi(3, HandlingMode.Level));
-        Assert.Null(vm.Guest(irs => irs.CdPriority(IntId.Spi(3), 4)));
-        Assert.Null(vm.Guest(irs => irs.CdEnable(IntId.Spi(3), true)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdPriority(IntId.Spi(3), 4)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdEnable(IntId.Spi(3), true)));
         vm.Load(0);
 
         Assert.Null(vm.Inject(3, level: true));

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using CsCheck;
 using Fabric.Hardware;
 using Fabric.Hardware.CpuInterface;
@@ -24,9 +25,9 @@ public class ReferenceFabricSpecs
     private static void Boot(VmModel vm, uint spi, int vpe = 0, int priority = 8, HandlingMode tm = HandlingMode.Edge)
     {
         Assert.Null(vm.ConfigureSpi(spi, tm));
-        Assert.Null(vm.Guest(irs => irs.CdPriority(IntId.Spi(spi), priority)));
-        Assert.Null(vm.Guest(irs => irs.CdAffinity(IntId.Spi(spi), vpe)));
-        Assert.Null(vm.Guest(irs => irs.CdEnable(IntId.Spi(spi), true)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdPriority(IntId.Spi(spi), priority)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdAffinity(IntId.Spi(spi), vpe)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdEnable(IntId.Spi(spi), true)));
     }
 
     /// <summary>The guest's handler: CDIA, CDEOI, CDDI. Returns the acknowledged INTID.</summary>
@@ -320,7 +321,7 @@ public class ReferenceFabricSpecs
         Assert.Equal(1L, vm.Counters.Refused);
         Assert.Equal((0L, 0L), (vm.Counters.Injected, vm.Counters.Pended));
         Assert.Empty(vm.ApList.Entries);
-        Assert.NotNull(vm.Guest(irs => irs.CdPriority(IntId.Spi(0), 40)));
+        Assert.NotNull(vm.Guest(new IrsProtocol.CdPriority(IntId.Spi(0), 40)));
         Assert.Equal(2L, vm.Counters.Refused);
     }
 

@@ -87,9 +87,9 @@ public class ActorFabricMatchesReferenceSpecs : TestKit
         {
             var mode = s < Used / 2 ? HandlingMode.Edge : HandlingMode.Level;
             r.ConfigureSpi(s, mode);
-            r.Guest(irs => irs.CdPriority(IntId.Spi(s), 8));
-            r.Guest(irs => irs.CdAffinity(IntId.Spi(s), (int)(s % VpeCount)));
-            r.Guest(irs => irs.CdEnable(IntId.Spi(s), true));
+            r.Guest(new IrsProtocol.CdPriority(IntId.Spi(s), 8));
+            r.Guest(new IrsProtocol.CdAffinity(IntId.Spi(s), (int)(s % VpeCount)));
+            r.Guest(new IrsProtocol.CdEnable(IntId.Spi(s), true));
             a.Virs.Tell(new IrsProtocol.ConfigureSpi(s, mode));
             a.Virs.Tell(new IrsProtocol.CdPriority(IntId.Spi(s), 8));
             a.Virs.Tell(new IrsProtocol.CdAffinity(IntId.Spi(s), (int)(s % VpeCount)));
@@ -109,10 +109,10 @@ public class ActorFabricMatchesReferenceSpecs : TestKit
         {
             case OpKind.Inject: r.Inject(op.Spi, true); break;
             case OpKind.Lower: r.Inject(op.Spi, false); break;
-            case OpKind.Enable: r.Guest(irs => irs.CdEnable(id, true)); break;
-            case OpKind.Disable: r.Guest(irs => irs.CdEnable(id, false)); break;
-            case OpKind.Priority: r.Guest(irs => irs.CdPriority(id, op.Value)); break;
-            case OpKind.Affinity: r.Guest(irs => irs.CdAffinity(id, op.Value)); break;
+            case OpKind.Enable: r.Guest(new IrsProtocol.CdEnable(id, true)); break;
+            case OpKind.Disable: r.Guest(new IrsProtocol.CdEnable(id, false)); break;
+            case OpKind.Priority: r.Guest(new IrsProtocol.CdPriority(id, op.Value)); break;
+            case OpKind.Affinity: r.Guest(new IrsProtocol.CdAffinity(id, op.Value)); break;
             case OpKind.Cdia: if (r.Cdia(op.Vpe) is { } got) acked[op.Vpe].Enqueue(got); break;
             case OpKind.Cdeoi: r.Cdeoi(op.Vpe); break;
             case OpKind.Cddi: if (acked[op.Vpe].TryDequeue(out var d)) r.Cddi(op.Vpe, d); break;

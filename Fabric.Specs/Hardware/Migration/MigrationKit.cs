@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Globalization;
 using CsCheck;
 using Fabric.Hardware;
@@ -33,9 +34,9 @@ internal static class MigrationKit
     public static void Boot(VmModel vm, uint spi, int priority, int vpe = 0, bool enabled = true, HandlingMode tm = HandlingMode.Edge)
     {
         Assert.Null(vm.ConfigureSpi(spi, tm));
-        Assert.Null(vm.Guest(irs => irs.CdPriority(IntId.Spi(spi), priority)));
-        Assert.Null(vm.Guest(irs => irs.CdAffinity(IntId.Spi(spi), vpe)));
-        Assert.Null(vm.Guest(irs => irs.CdEnable(IntId.Spi(spi), enabled)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdPriority(IntId.Spi(spi), priority)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdAffinity(IntId.Spi(spi), vpe)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdEnable(IntId.Spi(spi), enabled)));
     }
 
     /// <summary>Every vCPU stopped (non-resident), as a VMM stops them before saving; <paramref name="wfiMask"/> bit v puts
@@ -69,9 +70,9 @@ internal static class MigrationKit
         vm.Inject(3, true);                                                // ...and pending again: AP
         if (lpis)
         {
-            Assert.Null(vm.Guest(irs => irs.CdAffinity(IntId.Lpi(9), 1)));
-            Assert.Null(vm.Guest(irs => irs.CdPriority(IntId.Lpi(9), 20)));
-            Assert.Null(vm.Guest(irs => irs.CdPend(IntId.Lpi(9), true)));
+            Assert.Null(vm.Guest(new IrsProtocol.CdAffinity(IntId.Lpi(9), 1)));
+            Assert.Null(vm.Guest(new IrsProtocol.CdPriority(IntId.Lpi(9), 20)));
+            Assert.Null(vm.Guest(new IrsProtocol.CdPend(IntId.Lpi(9), true)));
         }
         CpuInterfaceRules.ApplyPpi(vm.Cpus[0], IntId.Ppi(23), e => InterruptStateMachine.SetPending(e, true));
         vm.Cpus[1].Pcr = Priority.Of(16);
@@ -183,10 +184,10 @@ internal static class MigrationKit
         {
             case 0: return "inject " + vm.Inject((uint)(op.A % 8), op.C == 1);
             case 1: return "trigger " + vm.ConfigureSpi((uint)(op.A % 8), op.C == 1 ? HandlingMode.Level : HandlingMode.Edge);
-            case 2: return "enable " + vm.Guest(irs => irs.CdEnable(id, op.C == 1));
-            case 3: return "priority " + vm.Guest(irs => irs.CdPriority(id, op.B));
-            case 4: return "affinity " + vm.Guest(irs => irs.CdAffinity(id, op.B % vm.Cpus.Length));
-            case 5: return "cdpend " + vm.Guest(irs => irs.CdPend(id, op.C == 1));
+            case 2: return "enable " + vm.Guest(new IrsProtocol.CdEnable(id, op.C == 1));
+            case 3: return "priority " + vm.Guest(new IrsProtocol.CdPriority(id, op.B));
+            case 4: return "affinity " + vm.Guest(new IrsProtocol.CdAffinity(id, op.B % vm.Cpus.Length));
+            case 5: return "cdpend " + vm.Guest(new IrsProtocol.CdPend(id, op.C == 1));
             case 6: return "cdia " + vm.Cdia(vpe);
             case 7: return "cdeoi " + vm.Cdeoi(vpe);
             case 8: return "cddi " + vm.Cddi(vpe, op.C == 1 ? IntId.Ppi((uint)(op.B % 4)) : id);
@@ -209,7 +210,7 @@ internal static class MigrationKit
                     1 => "pe_selr " + vm.MmioWrite(IrsRegisters.PeSelr.Offset, (ulong)(op.A % 4), 4),
                     2 => "cr1 " + vm.MmioWrite(IrsRegisters.Cr1.Offset, (ulong)(op.A * 0x111), 4),
                     3 => "irsen " + vm.MmioWrite(IrsRegisters.Cr0.Offset, (ulong)op.C, 4),
-                    _ => vm.Irs.Lpis is null ? "lpi-ist " + vm.WriteAll(LpiIstWrites()) : "cdhm " + vm.Guest(irs => irs.CdHandlingMode(IntId.Lpi((uint)(op.A % 8)), (HandlingMode)op.C)),
+                    _ => vm.Irs.Lpis is null ? "lpi-ist " + vm.WriteAll(LpiIstWrites()) : "cdhm " + vm.Guest(new IrsProtocol.CdHandlingMode(IntId.Lpi((uint)(op.A % 8)), (HandlingMode)op.C)),
                 };
             default: return "noop";
         }

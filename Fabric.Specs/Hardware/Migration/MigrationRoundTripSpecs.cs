@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using CsCheck;
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;
@@ -108,7 +109,7 @@ public class MigrationRoundTripSpecs
         vm.Cpus[0].Pcr = Priority.Lowest;                                  // the guest opens its priority mask
         Assert.Equal(IntId.Spi(low), Handle(vm));
         Assert.Null(vm.Cdia(0));
-        Assert.Null(vm.Guest(irs => irs.CdEnable(IntId.Spi(disabled), true)));
+        Assert.Null(vm.Guest(new IrsProtocol.CdEnable(IntId.Spi(disabled), true)));
         Assert.Equal(IntId.Spi(disabled), Handle(vm));
         Assert.Null(vm.Cdia(0));
         Assert.Null(vm.Inject(idle, true));                                // the device raises the last one
