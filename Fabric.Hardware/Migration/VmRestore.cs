@@ -4,6 +4,7 @@ using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Irs;
 using Fabric.Hardware.Kvm;
+using Fabric.Hardware.Protocol;
 using Fabric.Hardware.Reference;
 
 namespace Fabric.Hardware.Migration;
@@ -313,15 +314,16 @@ public sealed class VmRestore
             return RunOutcome.Refused(Fail(Errno.EINVAL, $"{attr}: {error}"));
 
         foreach (var c in _cpus) c.IrsEnabled = irs.Enabled;    // the vCPUs are loaded with the restored IRS_CR0.IRSEN
+        // The replay is the protocol's: each VDPEND goes to the restored IRS slice, whose offers go to the restored VPEs.
+        var units = new VmModel(0, Policies, irs, _cpus, apList);
         var offers = ImmutableArray.CreateBuilder<OfferChange>();
         var doorbells = ImmutableArray.CreateBuilder<int>();
         foreach (var id in _pending)
         {
-            foreach (var change in irs.Vdpend(id, true).Offers())
+            foreach (var e in units.Deliver(UnitAddress.Irs, new IrsProtocol.Vdpend(id, true, 0)))
             {
-                offers.Add(change);
-                _cpus[change.Vpe].Offered = change.Hppi;
-                if (CpuInterfaceRules.TryRaiseDoorbell(_cpus[change.Vpe], Policies.Dbpm)) doorbells.Add(change.Vpe);
+                if (e is { Kind: EffectKind.Send, Message: CpuInterfaceProtocol.Offer o }) offers.Add(new OfferChange(e.To.Index, o.Hppi));
+                else if (e.Message is ResidencyProtocol.Doorbell d) doorbells.Add(d.Vpe);
             }
         }
         HasRun = true;

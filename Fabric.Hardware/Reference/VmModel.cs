@@ -138,6 +138,25 @@ public sealed class VmModel
     /// <summary>A vCPU exit that is not a put (a trap): kvm_vgic_sync_hwstate, where the seed's design folds under fold tracking.</summary>
     public void Exit() => Run(UnitAddress.ApList, new ApListProtocol.VcpuExit(-1));
 
+    /// <summary>Delivers one message to a unit of the VM and everything it causes, in FIFO order: every effect performed on the
+    /// way (the messages between units and those that left the VM, the events), in order. What a restore's first run uses
+    /// to replay the pending interrupts with VDPEND.</summary>
+    public IReadOnlyList<Effect> Deliver(UnitAddress to, IUnitMessage message)
+    {
+        _trace = new List<Effect>();
+        try
+        {
+            Run(to, message);
+            return _trace;
+        }
+        finally
+        {
+            _trace = null;
+        }
+    }
+
+    private List<Effect>? _trace;
+
     /// <summary>Delivers <paramref name="message"/> and everything it causes, in FIFO order, until nothing is left: the refusal
     /// it earned the caller, if any. Messages to a vCPU's guest or to the host scheduler (an asserted IRQ, a doorbell's
     /// interrupt, a kick) leave the VM: the caller is the guest and the host here, and the events record them.</summary>
@@ -165,6 +184,7 @@ public sealed class VmModel
 
     private void Perform(UnitAddress from, in Effect e)
     {
+        _trace?.Add(e);
         switch (e.Kind)
         {
             case EffectKind.Send:
