@@ -10,7 +10,8 @@ public sealed record FabricPolicies(
     NotifyPolicy Notify = NotifyPolicy.OnDeactivate,
     VirtualLevelPolicy VirtualLevel = VirtualLevelPolicy.EdgeEmulated,
     DbpmComparison Dbpm = DbpmComparison.Inclusive,
-    KvmDesign Kvm = KvmDesign.ApList)
+    KvmDesign Kvm = KvmDesign.ApList,
+    InjectionSequence Sequence = InjectionSequence.Checked)
 {
     public static FabricPolicies Default { get; } = new();
 }

@@ -112,6 +112,9 @@ public sealed class DeterministicLoop
     /// <summary>Whether an actor has a message ready.</summary>
     public bool Busy => _ready.Count > 0;
 
+    /// <summary>Nothing left to do: no message ready or arriving, no timer set.</summary>
+    public bool Idle => _ready.Count == 0 && _foreign.IsEmpty && Scheduler.NextDue() is null;
+
     private void Step()
     {
         var i = _strategy == ScheduleStrategy.Random ? _rng.Next(_ready.Count) : Highest();

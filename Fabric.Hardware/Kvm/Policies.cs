@@ -52,3 +52,18 @@ public enum KvmDesign
     /// resamplefd is never signalled.</summary>
     Merged,
 }
+
+/// <summary>
+/// How the seed's AP list judges a report of an SPI's end (a push report or a fold's VDRCFG) against KVM's later
+/// injections of that SPI. In KVM the list lock and the SPI's irq_lock order them; Fabric's stand-in for those locks is
+/// the per-SPI injection sequence number the IRS slice returns with each report (DESIGN.md §3).
+/// </summary>
+public enum InjectionSequence
+{
+    /// <summary>A report that predates the last VDPEND KVM sent is stale: the SPI stays tracked. Fabric's default.</summary>
+    Checked,
+    /// <summary>The hazard: every report is taken as current, so a deactivation that crossed a fresh injection in flight
+    /// untracks (and notifies) an interrupt the guest has not consumed — the race the locks exist for. A planted bug for
+    /// <c>explore</c> to find (scenarios/README.md).</summary>
+    Ignored,
+}

@@ -23,6 +23,10 @@ public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? 
     /// state with it (the checker fails the run on it, I8); a node's loss writes other text.</summary>
     public const string CrashedLost = "crashed";
 
+    /// <summary>The arg of a <c>pend</c> event that KVM's VDPEND caused (a guest's CDPEND writes none): under the seed's
+    /// design such an SPI is on the AP list when it becomes pending (I3).</summary>
+    public const string ByVdpend = "vdpend";
+
     public static string Name(Ev ev) => Names[(int)ev];
 
     private static readonly string[] Names = Enum.GetNames<Ev>().Select(n => n.ToLowerInvariant()).ToArray();

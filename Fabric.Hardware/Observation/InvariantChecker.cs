@@ -103,6 +103,10 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 break;
             case Ev.Pend:
                 s!.P = true;
+                // The seed's design queues an SPI on the AP list before its VDPEND: one KVM makes pending untracked was
+                // taken off the list under an injection still in flight (a report judged against the wrong injection).
+                if (e.Arg == FabricEvent.ByVdpend && KvmDesignRules.Tracks(design) && id is { IsSpi: true } && !s.Tracked)
+                    Fail("I3", e.Vm, e.Vpe, id, "made pending by KVM's VDPEND while not on the AP list");
                 CheckOwed(e.Vm, s);
                 break;
             case Ev.Coalesce: Coalesced++; s!.Coalesced++; break;

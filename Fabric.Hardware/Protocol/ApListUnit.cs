@@ -55,7 +55,7 @@ public sealed class ApListState(SpiApList list) : UnitState
                 return true;
             case Deactivated m:
                 if (List.Validate(m.Spi) is not null) return true;
-                Apply(m.Spi, List.Pushed(m.Spi, m.Icsr, m.Deactivation, m.AppliedSeq), fx);
+                Apply(m.Spi, List.Pushed(m.Spi, m.Icsr, m.Deactivation, Sequence(m.Spi, m.AppliedSeq, vm)), fx);
                 if (KvmDesignRules.DeviceSeesConsumption(List.Design, m.Deactivation) && Notifiers.TryGetValue(m.Spi, out var completed))
                     fx.Tell(completed, new DeviceProtocol.Consumed(m.Spi));
                 return true;
@@ -67,7 +67,7 @@ public sealed class ApListState(SpiApList list) : UnitState
             case IrsProtocol.VdrcfgResult m:
                 if (m.FoldId != FoldId) return true;
                 for (var i = 0; i < m.Spis.Length; i++)
-                    if (List[m.Spis[i]].OnApList) Apply(m.Spis[i], List.Fold(m.Spis[i], m.Icsrs[i], m.AppliedSeqs[i]), fx);
+                    if (List[m.Spis[i]].OnApList) Apply(m.Spis[i], List.Fold(m.Spis[i], m.Icsrs[i], Sequence(m.Spis[i], m.AppliedSeqs[i], vm)), fx);
                 Folding = false;
                 if (FoldAgain)
                 {
@@ -79,6 +79,11 @@ public sealed class ApListState(SpiApList list) : UnitState
                 return false;
         }
     }
+
+    /// <summary>The injection a report speaks for: the one it carries, or — under <see cref="InjectionSequence.Ignored"/>,
+    /// the planted hazard — KVM's latest, as if no injection could have crossed the report.</summary>
+    private long Sequence(uint spi, long applied, VmShape vm) =>
+        vm.Policies.Sequence == InjectionSequence.Ignored ? List.LastSent(spi) : applied;
 
     /// <summary>kvm_vgic_sync_hwstate's fold: one VDRCFG per entry, answered as one result.</summary>
     private void Fold(Effects fx)

@@ -36,7 +36,7 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
                 var o = Irs.Vdpend(m.Id, m.Pending);
                 if (!o.Ok) { fx.Reply(new Refused("VDPEND", o.Error!)); return true; }
                 if (m.Id.IsSpi) AppliedSeq[m.Id.Id] = m.Seq;
-                Changed(o, fx);
+                Changed(o, fx, FabricEvent.ByVdpend);
                 if (o.RetiredSpi) Report(m.Id, deactivation: false, byKvm: true, vm, fx);
                 return true;
             case Vdrcfg m:
@@ -85,7 +85,7 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
             case CdPend m:
                 var p = Irs.CdPend(m.Id, m.Pending);
                 if (!p.Ok) { fx.Reply(new Refused("CDPEND", p.Error!)); return true; }
-                Changed(p, fx);
+                Changed(p, fx, null);
                 if (p.RetiredSpi) Report(m.Id, deactivation: false, byKvm: false, vm, fx);
                 return true;
             case ProgramAtBoot m:
@@ -114,11 +114,12 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
         return o;
     }
 
-    /// <summary>A pending-state change: logged (pend, coalesce or unpend, on the VPE it targets), then its offers.</summary>
-    private void Changed(IrsOutcome o, Effects fx)
+    /// <summary>A pending-state change: logged (pend, coalesce or unpend, on the VPE it targets; a pend KVM's VDPEND made
+    /// says so, <paramref name="cause"/>), then its offers.</summary>
+    private void Changed(IrsOutcome o, Effects fx, string? cause)
     {
         var vpe = Irs.VpeOf(o.Transition.Entry);
-        if (o.Has(IstEffect.Pended)) fx.Log(Ev.Pend, vpe, o.Id);
+        if (o.Has(IstEffect.Pended)) fx.Log(Ev.Pend, vpe, o.Id, cause);
         else if (o.Has(IstEffect.Coalesced)) fx.Log(Ev.Coalesce, vpe, o.Id);
         else if (o.Has(IstEffect.Unpended)) fx.Log(Ev.Unpend, vpe, o.Id);
         Offers(o, fx);

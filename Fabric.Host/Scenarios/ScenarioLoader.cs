@@ -405,7 +405,8 @@ public static class ScenarioLoader
             r.Enum("policies.notify", ("on-deactivate", NotifyPolicy.OnDeactivate), ("inactive-and-line-low", NotifyPolicy.InactiveAndLineLow)),
             r.Enum("policies.virtual-level", ("edge-emulated", VirtualLevelPolicy.EdgeEmulated), ("hardware-level", VirtualLevelPolicy.HardwareLevel)),
             r.Enum("policies.dbpm", ("inclusive", DbpmComparison.Inclusive), ("strict", DbpmComparison.Strict)),
-            r.Enum("kvm", ("ap-list", KvmDesign.ApList), ("merged", KvmDesign.Merged)));
+            r.Enum("kvm", ("ap-list", KvmDesign.ApList), ("merged", KvmDesign.Merged)),
+            r.Enum("policies.injection-sequence", ("checked", InjectionSequence.Checked), ("ignored", InjectionSequence.Ignored)));
 
         var interrupts = r.List("interrupts", InterruptKeys, e =>
         {

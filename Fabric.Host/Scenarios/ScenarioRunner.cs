@@ -82,7 +82,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var p = s.Vm.Policies;
         console.MarkupLine($"[bold]{Markup.Escape(s.Name)}[/]: {s.Vms} VMs x {s.Vm.Vcpus} vCPUs, {s.Vm.Spis} SPIs, kvm {Markup.Escape(KvmDesignRules.Describe(p.Kvm))}, " +
                            (KvmDesignRules.Tracks(p.Kvm) ? $"tracking {Lower(p.Tracking)}, notify {Lower(p.Notify)}, " : "") +
-                           $"virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}, seed {s.Seed}" +
+                           $"virtual-level {Lower(p.VirtualLevel)}, dbpm {Lower(p.Dbpm)}" + (p.Sequence == InjectionSequence.Ignored ? ", injection-sequence ignored" : "") + $", seed {s.Seed}" +
                            (s.MigrationSummary is { } m ? ", " + Markup.Escape(m) : "") +
                            (s.ClusterSummary is { } c ? ", cluster of " + Markup.Escape(c) : ""));
         var building = Stopwatch.StartNew();
@@ -221,11 +221,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         {
             pump.Pump(PumpBatch);
             if (report.Activity != seen) (seen, since) = (report.Activity, run.Now);
-            return run.Now - since >= quiet;
+            // Nothing left to do (no message, no timer) is drained too: idle, the loop would jump to the deadline.
+            return run.Now - since >= quiet || run.Loop.Idle;
         }, deadline);
         pump.PumpAll();
-        // Nothing left to do before the deadline (no message, no timer) is drained too.
-        var drained = quietReached || run.Now < deadline;
+        var drained = quietReached;
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"schedule deterministic (seed {s.Seed}, {Lower(options.Strategy)}): {run.Loop.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
         return new DriveOutcome(interrupted, interrupted, drained, CutShort: false, stoppedAt, stopSeq);

@@ -40,6 +40,20 @@ public class InvariantCheckerSpecs
     }
 
     [Fact]
+    public void I3_an_spi_kvm_makes_pending_while_off_the_ap_list_was_untracked_under_an_injection_in_flight()
+    {
+        // A deactivation report judged against the wrong injection took spi:5 off the list; KVM's next VDPEND pends it.
+        Boot().E(Ev.Inject, null, S5, "edge").E(Ev.Track, null, S5).E(Ev.Pend, 0, S5, FabricEvent.ByVdpend).E(Ev.Offer, 0, S5, "8")
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Inject, null, S5, "edge").E(Ev.Deactivate, 0, S5)
+            .E(Ev.Notify, null, S5).E(Ev.Untrack, null, S5).E(Ev.Pend, 0, S5, FabricEvent.ByVdpend);
+        Broken("I3", "made pending by KVM's VDPEND while not on the AP list");
+    }
+
+    [Fact]
+    public void A_guest_cdpend_of_an_untracked_spi_is_no_ap_list_matter() =>
+        Assert.DoesNotContain(Boot().E(Ev.Pend, 0, S5).Check(), v => v.Invariant == "I3" && v.Message.Contains("VDPEND"));
+
+    [Fact]
     public void A_whole_lifecycle_keeps_every_invariant() => Assert.Empty(Boot().Lifecycle().Lifecycle().Check());
 
     [Fact]
