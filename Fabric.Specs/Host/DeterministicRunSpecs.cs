@@ -61,6 +61,18 @@ public sealed class DeterministicRunSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_run_whose_devices_stopped_drains_once_nothing_is_left_to_do_without_waiting_out_the_drain_timeout()
+    {
+        // Rate devices stop at their budget; the vCPUs then sleep in WFI with no timer set: nothing is left to do.
+        var file = _dir.Write("idle.hocon", Small.Replace("rate = 0 }", "rate = 400 }").Replace("vcpu { exits-per-second = 200 }", "")
+            .Replace("host { preempt-per-second = 50 }", ""));
+        var run = await Cli.RunAsync("run", file, "--schedule", "deterministic", "--seed", "3");
+        Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+        Assert.Contains("; drained", run.Out);
+        Assert.DoesNotContain("did not drain", run.Out);
+    }
+
+    [Fact]
     public async Task Explore_without_a_violation_exits_0()
     {
         var outcome = await Cli.RunAsync("explore", _dir.Write("small.hocon", Small), "--schedules", "5", "--strategy", "pct");
