@@ -55,7 +55,7 @@ public sealed class DeterministicLoop
         _changeAt = [.. Enumerable.Range(0, PctDepth).Select(_ => _rng.NextInt64(1, Math.Max(2, expectedSteps)))];
         var prerequisites = system.Dispatchers.Prerequisites;
         system.Dispatchers.RegisterConfigurator(DispatcherId, new Configurator(this,
-            ConfigurationFactory.ParseString($"id = {DispatcherId}, throughput = 1").WithFallback(system.Dispatchers.DefaultDispatcherConfig),
+            ConfigurationFactory.ParseString($"id = {DispatcherId}").WithFallback(system.Dispatchers.DefaultDispatcherConfig),
             prerequisites));
     }
 
@@ -167,8 +167,20 @@ public sealed class DeterministicLoop
         return task.IsCompleted;
     }
 
-    private sealed class Dispatcher(DeterministicLoop loop, MessageDispatcherConfigurator configurator) : MessageDispatcher(configurator)
+    private sealed class Dispatcher : MessageDispatcher
     {
+        private readonly DeterministicLoop loop;
+
+        /// <summary>One message per mailbox run: a custom dispatcher starts at Akka's default of 100 (only Akka's own
+        /// configurators copy a config's <c>throughput</c>), which made each delivery a batch of up to 100 messages and
+        /// left every order inside a batch unexplored.</summary>
+        public Dispatcher(DeterministicLoop loop, MessageDispatcherConfigurator configurator) : base(configurator)
+        {
+            this.loop = loop;
+            Throughput = 1;
+            ThroughputDeadlineTime = null;
+        }
+
         protected override void ExecuteTask(IRunnable run) => loop.Ready(run);
 
         protected override void Shutdown() { }

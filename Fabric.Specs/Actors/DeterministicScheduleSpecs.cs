@@ -26,6 +26,13 @@ public sealed class DeterministicScheduleSpecs
     }
 
     [Fact]
+    public void Each_delivery_is_one_message()
+    {
+        using var run = DeterministicRun.Start(vms: 1, FabricHarness.Everything(FabricPolicies.Default, perDevice: 10, ipis: 0), seed: 1);
+        Assert.Equal(1, run.System.Dispatchers.Lookup(DeterministicLoop.DispatcherId).Throughput);
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_event_log_event_for_event()
     {
         var (a, _) = Storm(7);

@@ -60,6 +60,48 @@ public sealed class DeterministicRunSpecs : IDisposable
         Assert.Contains("schedule = deterministic", File.ReadAllText(smallest));
     }
 
+    private const string Race = """
+        fabric.scenario {
+          name = "planted-race"
+          vms = 1
+          vcpus-per-vm = 2
+          spis-per-vm = 32
+          stop-after { injections = 400, duration = 2s }
+          interrupts = [ { intids = "spi:0-3", mode = edge, priority = 8, affinity = round-robin, enabled = true } ]
+          devices = [ { kind = irqfd, intids = "spi:0-3", rate = 2000 } ]
+        }
+        """;
+
+    [Fact]
+    public async Task Explore_finds_a_planted_race_and_its_printed_replay_writes_the_same_event_log_twice()
+    {
+        // The planted bug: the AP list takes every report of an SPI's end as current (policies.injection-sequence = ignored),
+        // so a deactivation that crossed a fresh injection takes the SPI off the list under it (I3).
+        var file = _dir.Write("race.hocon", Race);
+        var explore = await Cli.RunAsync("explore", file, "--schedules", "200", "--set", "policies.injection-sequence=ignored");
+        Assert.True(explore.ExitCode == FabricCli.Violated, explore.ToString());
+        var said = System.Text.RegularExpressions.Regex.Replace(explore.Out, @"\s+", " ");
+        Assert.Contains("I3 violated", said);
+        var replay = System.Text.RegularExpressions.Regex.Match(said, @"replay: dotnet run --project Fabric.Host -- run (\S+) (.*?)(?: smallest|$)").Groups;
+        Assert.True(replay[1].Success, said);
+        var args = replay[2].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var (a, b) = (_dir.File("replay-a.jsonl"), _dir.File("replay-b.jsonl"));
+        foreach (var events in new[] { a, b })
+        {
+            var run = await Cli.RunAsync(["run", replay[1].Value, .. args, "--events", events]);
+            Assert.True(run.ExitCode == FabricCli.Violated, run.ToString());
+            Assert.Contains("made pending by KVM's VDPEND while not on the AP list", run.Out);
+        }
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
+
+    [Fact]
+    public async Task The_same_race_scenario_with_the_sequence_checked_holds_over_as_many_schedules()
+    {
+        var explore = await Cli.RunAsync("explore", _dir.Write("race-checked.hocon", Race), "--schedules", "60");
+        Assert.True(explore.ExitCode == FabricCli.Ok, explore.ToString());
+    }
+
     [Fact]
     public async Task A_run_whose_devices_stopped_drains_once_nothing_is_left_to_do_without_waiting_out_the_drain_timeout()
     {
