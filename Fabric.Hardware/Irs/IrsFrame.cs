@@ -241,9 +241,41 @@ public sealed class IrsFrame
         IrsRegisterId.IstBaser => _istBaser,
         IrsRegisterId.IstCfgr => _istCfgr,
         IrsRegisterId.IstStatusr => IrsRegisters.IstStatusrIdle.Mask,
-        // IDR3/IDR4 (virtualisation IDs) and AIDR (IRS component, GICv5.0 = 0) read as zero; every other register —
-        // SYNCR, SPI_VMR, SPI_RESAMPLER, MAP_L2_ISTR, the VM/VPE block, MEC, MPAM, SWERR — is RAZ to a guest (S4).
+        IrsRegisterId.Aidr => Aidr,
+        >= IrsRegisterId.Devarch => CoreSightId(register.Id),
+        // IDR3/IDR4 (virtualisation IDs) read as zero; every other register — SYNCR, SPI_VMR, SPI_RESAMPLER,
+        // MAP_L2_ISTR, the VM/VPE block, MEC, MPAM, SWERR — is RAZ to a guest (S4).
         _ => 0,
+    };
+
+    /// <summary>AIDR: COMPONENT_IRS | ARCH_MAJ_REV_V5 | ARCH_MIN_REV_V0 (vgic_v5_mmio_read_irs_misc; Linux arm-gic-v5.h:
+    /// GICV5_AIDR_COMPONENT_IRS 0b00, GICV5_AIDR_ARCH_MAJ_REV_V5 0, GICV5_AIDR_ARCH_MIN_REV_V0 0). Every field is 0: the
+    /// register reads 0, as a GICv5.0 IRS.</summary>
+    public const int AidrComponentIrs = 0b00, AidrArchMajRevV5 = 0, AidrArchMinRevV0 = 0;
+    public static readonly ulong Aidr =
+        IrsRegisters.AidrComponent.Deposit(IrsRegisters.AidrArchMajorRev.Deposit(IrsRegisters.AidrArchMinorRev.Deposit(0, AidrArchMinRevV0), AidrArchMajRevV5), AidrComponentIrs);
+
+    /// <summary>DEVARCH: ARCHITECT 0x23b (Arm), PRESENT, ARCHID 0x5a19 — GICV5_CORESIGHT_DEVARCH_VAL.</summary>
+    public static readonly ulong Devarch =
+        IrsRegisters.DevarchArchitect.Deposit(IrsRegisters.DevarchPresent.Set(IrsRegisters.DevarchArchId.Deposit(0, 0x5a19), true), 0x23b);
+
+    /// <summary>The CoreSight identification registers at the top of the CONFIG_FRAME, read-only, as KVM's
+    /// vgic_v5_coresight_read returns them (Linux arm-gic-v5.h GICV5_CORESIGHT_*_VAL): PIDR0-4 = 0x4b, 0xb0, 0x0b, 0x00,
+    /// 0x04 (part 0xb4b, JEP106 Arm), PIDR5-7 RES0, CIDR0-3 = 0x0d, 0xf0, 0x05, 0xb1 (the CoreSight preamble). A guest write
+    /// is refused as to any read-only register (KVM: write-ignored); a restore of one is ignored, as KVM's.</summary>
+    private static ulong CoreSightId(IrsRegisterId id) => id switch
+    {
+        IrsRegisterId.Devarch => Devarch,
+        IrsRegisterId.Pidr0 => 0x4b,
+        IrsRegisterId.Pidr1 => 0xb0,
+        IrsRegisterId.Pidr2 => 0x0b,
+        IrsRegisterId.Pidr3 => 0x00,
+        IrsRegisterId.Pidr4 => 0x04,
+        IrsRegisterId.Cidr0 => 0x0d,
+        IrsRegisterId.Cidr1 => 0xf0,
+        IrsRegisterId.Cidr2 => 0x05,
+        IrsRegisterId.Cidr3 => 0xb1,
+        _ => 0,   // PIDR5-7: RES0
     };
 
     /// <summary>CR0: IDLE always 1 ("The IRS is ALWAYS idle as we handle things instantaneously"), IRSEN as written (S4).</summary>
