@@ -128,12 +128,17 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         var t = _topology;
         Spawn(new VirtualIrsState(irs),
             new ApListState(new SpiApList(_spec.Spis, p.Notify, p.Kvm)),
-            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled })).ToArray(),
+            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(GuestCpuInterface(v, irs))).ToArray(),
             Enumerable.Range(0, _spec.Vcpus).Select(v => new VcpuState(v, _spec)).ToArray());
         SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();
         _replyTo.Tell(new Created(_vmId, t));
     }
+
+    /// <summary>A vCPU's CPU interface as the guest's early boot leaves it: out of reset (PCR 0, EN 0), then programmed by
+    /// the guest (ICC_PCR_EL1 = its priority mask, ICC_CR0_EL1.EN = 1) and loaded with the IRS's IRSEN.</summary>
+    private VirtualCpuInterface GuestCpuInterface(int v, VirtualIrs irs) =>
+        CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled }, Priority.Of(_spec.Guest.PriorityMask));
 
     /// <summary>The host side of the VM: its scheduler and devices, around the progress they own.</summary>
     private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)

@@ -60,7 +60,7 @@ public sealed class KvmVm
         VmId = vmId;
         _policies = spec.Policies;
         _irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: spec.Policies.VirtualLevel));
-        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
+        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = true }, Priority.Of(spec.Guest.PriorityMask))).ToArray();
         _lines = Enumerable.Range(0, spec.Vcpus).Select(_ => new VcpuLine()).ToArray();
         _irqs = new KvmIrq[spec.Spis];
         _irqLocks = new SpinLock[spec.Spis];
