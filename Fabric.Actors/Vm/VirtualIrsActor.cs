@@ -133,7 +133,7 @@ public sealed class VirtualIrsActor : VmUnitActor
     private void Guest(string operation, IrsOutcome o, Ev? ev, string? arg)
     {
         if (!o.Ok) { Refuse(operation, o.Error!); return; }
-        if (ev is { } e && o.Effects != IstEffect.None) _log.Log(e, _vm.VmId, null, o.Id, arg);
+        if (ev is { } e && o.Effects != IstEffect.None) _log.Log(e, _vm.VmId, e == Ev.Affinity ? Irs.VpeOf(o.Transition.Entry) : null, o.Id, arg);
         Offers(o);
     }
 

@@ -120,7 +120,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     private void Build()
     {
         var p = _spec.Policies;
-        var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel));
+        var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel, VcpuIds: _spec.VcpuIds));
         // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
         irs.EnableIrs();
         if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
@@ -187,8 +187,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         return bits;
     }
 
-    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity,
-    /// enable), then bring every vCPU up.</summary>
+    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity — the
+    /// IAFFID of the vCPU it targets —, enable), then bring every vCPU up.</summary>
     private void Boot()
     {
         var virs = new List<object>();
@@ -211,7 +211,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
                 else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
                 virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Add(new IrsProtocol.CdAffinity(id, target));
+                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(_spec.VcpuIds, target)));   // the vCPU's IAFFID
                 if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
             }
         }

@@ -7,6 +7,7 @@ using Fabric.Hardware;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Kvm;
+using Fabric.Hardware.Irs;
 
 namespace Fabric.Host.Scenarios;
 
@@ -475,6 +476,7 @@ public static class ScenarioLoader
             r.Error("guest.ipi-per-second", $"{ipiRate.ToString(CultureInfo.InvariantCulture)} needs an lpi:... range in {Root}.interrupts (GICv5 IPIs are LPIs)");
         var guest = new GuestSpec(handler, mask, reprogram, ipiRate, ipis);
         var vcpu = new VcpuSpec(r.Rate("vcpu.exits-per-second"), r.Bool("vcpu.wfi-when-idle"));
+        var vcpuIds = r.VcpuIds("vcpu.ids", vcpus);
         var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
         var migration = Migration(r, vms, duration);
 
@@ -485,7 +487,7 @@ public static class ScenarioLoader
         var deterministic = r.Enum("schedule", ("threaded", false), ("deterministic", true));
         if (deterministic && directed is not null)
             r.Error("schedule", "a directed scenario runs on the threaded fabric, settling after every step (its steps do not run on the deterministic schedule yet): expected threaded");
-        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration)),
+        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration) { VcpuIds = vcpuIds }),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {
             Directed = directed,
@@ -719,6 +721,31 @@ public static class ScenarioLoader
                 if (errors.Count == before) result.Add((path, v));
             });
             return result;
+        }
+
+        /// <summary><c>dense</c> (null: vCPU n has id n) or a list of <paramref name="vcpus"/> distinct vCPU ids
+        /// 0..<see cref="VcpuIdMap.MaxId"/>, one per vCPU in creation order (KVM_CREATE_VCPU's id: the vCPU's IAFFID).</summary>
+        public IReadOnlyList<int>? VcpuIds(string key, int vcpus)
+        {
+            var expected = $"expected dense or a list [ ... ] of {vcpus} distinct vCPU ids 0..{VcpuIdMap.MaxId}, one per vCPU (vcpus-per-vm = {vcpus})";
+            if (!IsListAt(key))
+            {
+                var raw = Raw(key);
+                if (raw is not (null or "dense")) Error(key, $"{expected}, found '{raw}'");
+                return null;
+            }
+            var ids = new List<int>();
+            var paths = new Dictionary<int, string>();
+            var count = Values(key, expected, (path, raw) =>
+            {
+                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > VcpuIdMap.MaxId)
+                    Error(path, $"expected a vCPU id 0..{VcpuIdMap.MaxId} (an IAFFID is 16 bits), found '{raw}'");
+                else if (paths.TryGetValue(id, out var first))
+                    Error(path, $"id {id} is also {Last(first)}: expected each vCPU to have its own id");
+                else { ids.Add(id); paths.Add(id, path); }
+            });
+            if (count != vcpus) Error(key, $"{count} ids for {vcpus} vCPUs: {expected}");
+            return ids.Count == vcpus ? ids : null;
         }
 
         /// <summary><c>all</c> (null) or a non-empty list of distinct VM ids 0..<paramref name="vms"/>-1.</summary>
