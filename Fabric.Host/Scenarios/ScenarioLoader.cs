@@ -728,22 +728,10 @@ public static class ScenarioLoader
         public IReadOnlyList<int>? VcpuIds(string key, int vcpus)
         {
             var expected = $"expected dense or a list [ ... ] of {vcpus} distinct vCPU ids 0..{VcpuIdMap.MaxId}, one per vCPU (vcpus-per-vm = {vcpus})";
-            if (!IsListAt(key))
-            {
-                var raw = Raw(key);
-                if (raw is not (null or "dense")) Error(key, $"{expected}, found '{raw}'");
-                return null;
-            }
-            var ids = new List<int>();
-            var paths = new Dictionary<int, string>();
-            var count = Values(key, expected, (path, raw) =>
-            {
-                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > VcpuIdMap.MaxId)
-                    Error(path, $"expected a vCPU id 0..{VcpuIdMap.MaxId} (an IAFFID is 16 bits), found '{raw}'");
-                else if (paths.TryGetValue(id, out var first))
-                    Error(path, $"id {id} is also {Last(first)}: expected each vCPU to have its own id");
-                else { ids.Add(id); paths.Add(id, path); }
-            });
+            var ids = DistinctIds(key, "dense", expected, VcpuIdMap.MaxId, out var count,
+                raw => $"expected a vCPU id 0..{VcpuIdMap.MaxId} (an IAFFID is 16 bits), found '{raw}'",
+                (id, first) => $"id {id} is also {first}: expected each vCPU to have its own id");
+            if (ids is null) return null;
             if (count != vcpus) Error(key, $"{count} ids for {vcpus} vCPUs: {expected}");
             return ids.Count == vcpus ? ids : null;
         }
@@ -752,23 +740,36 @@ public static class ScenarioLoader
         public IReadOnlyList<int>? VmIds(string key, int vms)
         {
             var expected = $"expected all or a list [ ... ] of VM ids 0..{vms - 1}";
+            var ids = DistinctIds(key, "all", expected, vms - 1, out var count,
+                raw => $"expected a VM id 0..{vms - 1} (vms = {vms}), found '{raw}'",
+                (id, first) => $"VM {id} is also {first}: expected each VM once");
+            if (ids is not null && count == 0) Error(key, $"an empty list moves no VM: {expected} (every = 0s and at = [] turn migration off)");
+            return ids;
+        }
+
+        /// <summary>A list of distinct ids 0..<paramref name="max"/> at <paramref name="key"/> — each bad or repeated element
+        /// an error at its path, the rest kept in order, <paramref name="count"/> the list's length — or null when the key
+        /// holds <paramref name="keyword"/> (anything else that is not a list is an error).</summary>
+        private List<int>? DistinctIds(string key, string keyword, string expected, int max, out int count,
+            Func<string, string> badId, Func<int, string, string> repeated)
+        {
+            count = 0;
             if (!IsListAt(key))
             {
                 var raw = Raw(key);
-                if (raw is not (null or "all")) Error(key, $"{expected}, found '{raw}'");
+                if (raw is not null && raw != keyword) Error(key, $"{expected}, found '{raw}'");
                 return null;
             }
             var ids = new List<int>();
             var paths = new Dictionary<int, string>();
-            var count = Values(key, expected, (path, raw) =>
+            count = Values(key, expected, (path, raw) =>
             {
-                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id >= vms)
-                    Error(path, $"expected a VM id 0..{vms - 1} (vms = {vms}), found '{raw}'");
+                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > max)
+                    Error(path, badId(raw));
                 else if (paths.TryGetValue(id, out var first))
-                    Error(path, $"VM {id} is also {Last(first)}: expected each VM once");
+                    Error(path, repeated(id, Last(first)));
                 else { ids.Add(id); paths.Add(id, path); }
             });
-            if (count == 0) Error(key, $"an empty list moves no VM: {expected} (every = 0s and at = [] turn migration off)");
             return ids;
         }
 

@@ -19,6 +19,16 @@ public class SparseVcpuIdSpecs
         return irs;
     }
 
+    /// <summary>The sparse VM's IRS with <paramref name="spi"/> enabled, routed to <paramref name="iaffid"/> and pending.</summary>
+    private static (VirtualIrs Irs, IntId Spi) PendingFor(IntId spi, int iaffid)
+    {
+        var irs = Irs();
+        irs.CdEnable(spi, true);
+        irs.CdAffinity(spi, iaffid);
+        irs.Vdpend(spi, true);
+        return (irs, spi);
+    }
+
     private static ulong Read(IrsFrame f, ulong offset) => f.Read(offset, 4) is { Ok: true } r ? r.Value : throw new InvalidOperationException(offset.ToString("X"));
 
     [Theory]
@@ -81,11 +91,7 @@ public class SparseVcpuIdSpecs
     [Fact]
     public void A_CDIA_activates_through_the_vCPU_index_whatever_its_id()
     {
-        var irs = Irs();
-        var spi = IntId.Spi(7);
-        irs.CdEnable(spi, true);
-        irs.CdAffinity(spi, 9);
-        irs.Vdpend(spi, true);
+        var (irs, spi) = PendingFor(IntId.Spi(7), iaffid: 9);
         var o = irs.Activate(spi, vpe: 2);
         Assert.True(o.Has(IstEffect.Activated));
         Assert.True(irs.Entry(spi).Active);
@@ -117,11 +123,7 @@ public class SparseVcpuIdSpecs
     [Fact]
     public void A_VM_with_sparse_ids_moves_into_vCPUs_created_with_the_same_ids_and_not_into_dense_ones()
     {
-        var irs = Irs();
-        var spi = IntId.Spi(3);
-        irs.CdEnable(spi, true);
-        irs.CdAffinity(spi, 9);
-        irs.Vdpend(spi, true);
+        var (irs, spi) = PendingFor(IntId.Spi(3), iaffid: 9);
         var cpus = Enumerable.Range(0, 3).Select(v => new Fabric.Hardware.CpuInterface.VirtualCpuInterface(v)).ToArray();
         var apList = new Fabric.Hardware.Kvm.SpiApList(32, FabricPolicies.Default.Notify, FabricPolicies.Default.Kvm);
         var saved = VmSave.Save(irs, cpus, apList);
