@@ -105,6 +105,9 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 break;
             case Ev.Pend:
                 s!.P = true;
+                // The IRS logs an SPI's or LPI's pend with the VPE its IAFFID names (null: none). It also tells the target
+                // of an interrupt whose IAFFID no affinity event gave, e.g. vcpu_id 0 belonging to another vCPU than 0.
+                if (!s.IsPpi) s.Target = e.Vpe ?? NoVpe;
                 CheckOwed(e.Vm, s);
                 break;
             case Ev.Coalesce: Coalesced++; s!.Coalesced++; break;
