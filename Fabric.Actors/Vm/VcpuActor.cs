@@ -308,7 +308,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
         switch (_s.Rng.Next(3))
         {
             case 0: _vm.Virs.Tell(new IrsProtocol.CdPriority(id, _s.Rng.Next(_spec.Guest.PriorityMask + 1))); break;
-            case 1: _vm.Virs.Tell(new IrsProtocol.CdAffinity(id, _s.Rng.Next(_vm.Vcpus.Length))); break;
+            case 1: _vm.Virs.Tell(new IrsProtocol.CdAffinity(id, Fabric.Hardware.Irs.VcpuIdMap.IaffidOf(_spec.VcpuIds, _s.Rng.Next(_vm.Vcpus.Length)))); break;
             default:
                 if (_spec.Interrupts.Any(i => i.Ids.Contains(id) && !i.Enabled)) return;
                 _vm.Virs.Tell(new IrsProtocol.CdEnable(id, false));

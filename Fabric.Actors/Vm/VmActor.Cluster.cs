@@ -135,7 +135,7 @@ public sealed partial class VmActor
         if (s.Vcpus.Length != _spec.Vcpus || s.Devices.Length != _spec.Devices.Count)
             return $"the snapshot has {s.Vcpus.Length} vCPUs and {s.Devices.Length} devices, the VM {_spec.Vcpus} and {_spec.Devices.Count}";
         if (!VmStateFormat.TryDecode(s.Gic.AsSpan(), out var state, out var error)) return $"its interrupt state does not decode: {error}";
-        var first = VmRestore.RestoreAndRun(state, _spec.Policies);
+        var first = VmRestore.RestoreAndRun(state, _spec.Policies, _spec.VcpuIds);
         if (!first.Ok) return $"the restore was refused: {first.Status}";
         var vm = first.Vm!;
         var t = _topology;

@@ -122,7 +122,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     private void Build()
     {
         var p = _spec.Policies;
-        var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel));
+        var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel, VcpuIds: _spec.VcpuIds));
         // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
         irs.EnableIrs();
         if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
@@ -130,12 +130,17 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         var t = _topology;
         Spawn(new VirtualIrsState(irs),
             new ApListState(new SpiApList(_spec.Spis, p.Notify, p.Kvm)),
-            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled })).ToArray(),
+            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(GuestCpuInterface(v, irs))).ToArray(),
             Enumerable.Range(0, _spec.Vcpus).Select(v => new VcpuState(v, _spec)).ToArray());
         SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();
         _replyTo.Tell(new Created(_vmId, t));
     }
+
+    /// <summary>A vCPU's CPU interface as the guest's early boot leaves it: out of reset (PCR 0, EN 0), then programmed by
+    /// the guest (ICC_PCR_EL1 = its priority mask, ICC_CR0_EL1.EN = 1) and loaded with the IRS's IRSEN.</summary>
+    private VirtualCpuInterface GuestCpuInterface(int v, VirtualIrs irs) =>
+        CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled }, Priority.Of(_spec.Guest.PriorityMask));
 
     /// <summary>The host side of the VM: its scheduler and devices, around the progress they own.</summary>
     private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)
@@ -184,8 +189,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         return bits;
     }
 
-    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity,
-    /// enable), then bring every vCPU up.</summary>
+    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity — the
+    /// IAFFID of the vCPU it targets —, enable), then bring every vCPU up.</summary>
     private void Boot()
     {
         var virs = new List<object>();
@@ -208,7 +213,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
                 else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
                 virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Add(new IrsProtocol.CdAffinity(id, target));
+                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(_spec.VcpuIds, target)));   // the vCPU's IAFFID
                 if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
             }
         }

@@ -50,6 +50,10 @@ public sealed record VmSpec(
     /// guest's handler loop only when a step says so (they acknowledge nothing by themselves and never enter WFI alone).</summary>
     public bool Directed { get; init; }
 
+    /// <summary>Each vCPU's id — its IAFFID and VPE_ID, which KVM lets userspace choose sparse — or null for 0..Vcpus-1
+    /// (<see cref="Fabric.Hardware.Irs.VcpuIdMap"/>).</summary>
+    public IReadOnlyList<int>? VcpuIds { get; init; }
+
     public static VmSpec Simple(int vcpus = 1, int spis = 32, FabricPolicies? policies = null) =>
         new(vcpus, spis, policies ?? FabricPolicies.Default, [], [], new GuestSpec(TimeSpan.Zero), new VcpuSpec(), new HostSpec(), 1);
 }

@@ -59,8 +59,8 @@ public sealed class KvmVm
     {
         VmId = vmId;
         _policies = spec.Policies;
-        _irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: spec.Policies.VirtualLevel));
-        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
+        _irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: spec.Policies.VirtualLevel, VcpuIds: spec.VcpuIds));
+        _cpus = Enumerable.Range(0, spec.Vcpus).Select(v => CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = true }, Priority.Of(spec.Guest.PriorityMask))).ToArray();
         _lines = Enumerable.Range(0, spec.Vcpus).Select(_ => new VcpuLine()).ToArray();
         _irqs = new KvmIrq[spec.Spis];
         _irqLocks = new SpinLock[spec.Spis];
@@ -99,7 +99,7 @@ public sealed class KvmVm
                 var mmio = _irs.ConfigureSpiTrigger(id.Id, s.Mode);
                 if (mmio.Trigger is { } t) _irqs[t.Spi] = _irqs[t.Spi] with { Config = t.Mode };
                 Require(_irs.CdPriority(id, s.Priority));
-                Require(_irs.CdAffinity(id, target));
+                Require(_irs.CdAffinity(id, _irs.Vcpus.IaffidOf(target)));
                 if (s.Enabled) Require(_irs.CdEnable(id, true));
             }
         }

@@ -69,7 +69,7 @@ public class HppiBenchmarks
             _irs.CdEnable(id, true);
             if (i % 2 == 0) _irs.Vdpend(id, true);
         }
-        _cpu = new VirtualCpuInterface(0) { Resident = true, Offered = _irs.HppiFor(0) };
+        _cpu = CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(0) { Resident = true, Offered = _irs.HppiFor(0) }, Priority.Lowest);
         for (uint p = 0; p < 8; p++)
             CpuInterfaceRules.ApplyPpi(_cpu, IntId.Ppi(p * 3), e => InterruptStateMachine.SetPending(InterruptStateMachine.SetEnabled(e.WithPriority(Priority.Of(20)), true).Entry, true));
     }

@@ -34,10 +34,17 @@ public sealed class VirtualCpuInterface
     public int VpeId { get; }
     /// <summary>ICC_APR_EL1: bit n set = a priority-n interrupt is active (acknowledged, not yet priority-dropped).</summary>
     public uint Apr { get; set; }
-    /// <summary>ICC_PCR_EL1: interrupts of priority &lt;= PCR may signal.</summary>
-    public Priority Pcr { get; set; } = Priority.Lowest;
-    /// <summary>ICC_CR0_EL1.EN.</summary>
-    public bool Enabled { get; set; } = true;
+    /// <summary>ICC_PCR_EL1: interrupts of priority &lt;= PCR may signal. Resets to 0 (QEMU gic_icc_pcr_el1_reset;
+    /// SEMANTICS.md §0.1): only priority 0 passes until the guest programs it (<see cref="CpuInterfaceRules.GuestEnable"/>).</summary>
+    public Priority Pcr { get; set; } = Priority.Of(0);
+    /// <summary>ICC_CR0_EL1.EN. Resets to 0 (QEMU gic_icc_cr0_el1_reset keeps only LINK and LINK_IDLE): the CPU interface
+    /// signals nothing and KVM's effective mask is 0 until the guest's boot sets it.</summary>
+    public bool Enabled { get; set; }
+    /// <summary>The guest's SCTLR_EL1.NMI: when set, a priority-0 interrupt (Superpriority) is an NMI, which CDIA does not
+    /// acknowledge — only CDNMIA does (QEMU gic_hppi_is_nmi, gicr_cdia_read). KVM resets SCTLR_EL1 with NMI clear and a
+    /// guest that does not use NMIs leaves it so [INFERRED]: Fabric's guest boots with it clear, so priority 0 is
+    /// acknowledged by CDIA like any other.</summary>
+    public bool Nmi { get; set; }
     public IstEntry[] Ppis { get; }
     /// <summary>The IRS interrupt currently forwarded to this VPE (the stream's "set HPPI"), or none.</summary>
     public Hppi? Offered { get; set; }
@@ -92,13 +99,29 @@ public static class CpuInterfaceRules
     /// <summary>Whether the virtual IRQ line is asserted: a resident VPE whose HPPI passes the signal rule.</summary>
     public static bool IrqAsserted(VirtualCpuInterface c) => c.Resident && HighestPending(c) is { } h && Signals(c, h.Priority);
 
-    /// <summary>CDIA, CPU side: choose what to acknowledge (the HPPI, if it passes the signal rule) — S12 gicr_cdia_read.
-    /// A PPI is activated here at once; an IRS interrupt must be activated by its IRS (which may refuse a stale offer),
-    /// then <see cref="CompleteAck"/> records it in the APR.</summary>
-    public static AckChoice ChooseAck(VirtualCpuInterface c)
+    /// <summary>The guest's bring-up of its CPU interface (Linux gicv5_cpu_enable_interrupts): ICC_PCR_EL1 :=
+    /// <paramref name="pcr"/> and ICC_CR0_EL1.EN := 1. Until then the interface keeps its reset values (PCR 0, EN 0) and
+    /// signals nothing. Returns <paramref name="c"/>.</summary>
+    public static VirtualCpuInterface GuestEnable(VirtualCpuInterface c, Priority pcr)
+    {
+        c.Pcr = pcr;
+        c.Enabled = true;
+        return c;
+    }
+
+    /// <summary>An HPPI is an NMI when it has Superpriority (priority 0) and the guest set SCTLR_EL1.NMI — S12
+    /// gic_hppi_is_nmi.</summary>
+    public static bool IsNmi(VirtualCpuInterface c, Hppi h) => h.Priority.Value == 0 && c.Nmi;
+
+    /// <summary>CDIA (or, with <paramref name="cdnmia"/>, CDNMIA), CPU side: choose what to acknowledge (the HPPI, if it
+    /// passes the signal rule) — S12 gicr_cdia_read. CDIA acknowledges only a non-NMI and CDNMIA only an NMI
+    /// (<see cref="IsNmi"/>); otherwise nothing is acknowledged. A PPI is activated here at once; an IRS interrupt must
+    /// be activated by its IRS (which may refuse a stale offer), then <see cref="CompleteAck"/> records it in the APR.</summary>
+    public static AckChoice ChooseAck(VirtualCpuInterface c, bool cdnmia = false)
     {
         if (!c.Resident) return AckChoice.None;
         if (HighestPending(c) is not { } h || !Signals(c, h.Priority)) return AckChoice.None;
+        if (IsNmi(c, h) != cdnmia) return AckChoice.None;
         if (!h.Id.IsPpi) return new AckChoice(AckSource.Irs, h);
         var t = InterruptStateMachine.Activate(c.Ppis[h.Id.Id]);
         c.Ppis[h.Id.Id] = t.Entry;

@@ -6,13 +6,15 @@ namespace Fabric.Hardware.Irs;
 /// <summary>
 /// The shape of one VM's emulated IRS (SEMANTICS.md §1 SPI, IAFFID, ID widths; §3.6).
 /// <para><paramref name="SpiCount"/>: 32..1024 in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS, S5).
-/// <paramref name="VpeCount"/>: vCPUs, VPE_IDs 0..VpeCount-1 (KVM allows sparse vcpu_ids; Fabric numbers them densely).
+/// <paramref name="VpeCount"/>: vCPUs (IDR1.PE_CNT). <paramref name="VcpuIds"/>: each vCPU's id, its IAFFID and VPE_ID
+/// (KVM allows sparse vcpu_ids; null: 0..VpeCount-1), <see cref="VcpuIdMap"/>.
 /// <paramref name="PriorityBits"/>: priority bits the IRS implements, 1..5 (IDR1.PRI_BITS = N-1).
 /// <paramref name="IdBits"/>: IDR2.ID_BITS; KVM presents min(16, host) (S4).
 /// <paramref name="MinLpiIdBits"/>: IDR2.MIN_LPI_ID_BITS; KVM copies the host's value (S4), which Fabric does not
 /// have — the default 14 is QEMU's QEMU_GICV5_MIN_LPI_ID_BITS, i.e. the value a QEMU-emulated host reports.</para>
 /// </summary>
-public sealed record IrsFrameConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits, int IdBits = 16, int MinLpiIdBits = 14)
+public sealed record IrsFrameConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits, int IdBits = 16, int MinLpiIdBits = 14,
+    IReadOnlyList<int>? VcpuIds = null)
 {
     public const int MinSpis = 32;
     public const int MaxSpis = 1024;
@@ -25,6 +27,7 @@ public sealed record IrsFrameConfig(int SpiCount, int VpeCount, int PriorityBits
         if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0)
             return $"SpiCount {SpiCount} is not {MinSpis}..{MaxSpis} in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS)";
         if (VpeCount is < 1 or > MaxVpes) return $"VpeCount {VpeCount} is out of range 1..{MaxVpes} (IRS_IDR1.PE_CNT is 16 bits)";
+        if (VcpuIdMap.Problem(VpeCount, VcpuIds) is { } ids) return ids;
         if (PriorityBits is < 1 or > Priority.Bits) return $"PriorityBits {PriorityBits} is out of range 1..{Priority.Bits}";
         if (IdBits is < 1 or > IntId.IdBits) return $"IdBits {IdBits} is out of range 1..{IntId.IdBits}";
         if (MinLpiIdBits < 0 || MinLpiIdBits > IdBits || MinLpiIdBits > (int)IrsRegisters.Idr2MinLpiIdBits.Max)
@@ -117,8 +120,10 @@ public sealed class IrsFrame
     public bool Enabled { get; private set; }
     /// <summary>The guest's LPI IST, present while IRS_IST_BASER.VALID is 1.</summary>
     public Ist? LpiIst { get; private set; }
-    /// <summary>VPE_ID_BITS of this VM's VMTE; IDR1.IAFFID_BITS is this minus one (S4, S6).</summary>
-    public int VpeIdBits { get; }
+    /// <summary>VPE_ID_BITS of this VM's VMTE, sized from its largest vcpu_id; IDR1.IAFFID_BITS is this minus one (S4, S6).</summary>
+    public int VpeIdBits => Vcpus.VpeIdBits;
+    /// <summary>The VM's vCPUs by id: which IAFFIDs name one (IRS_PE_SELR).</summary>
+    public VcpuIdMap Vcpus { get; }
 
     public IrsFrame(IrsFrameConfig config)
     {
@@ -126,7 +131,7 @@ public sealed class IrsFrame
         var error = config.Validate();
         if (error is not null) throw new ArgumentException(error, nameof(config));
         Config = config;
-        VpeIdBits = VmTable.VpeIdBitsFor(config.VpeCount);
+        Vcpus = VcpuIdMap.Of(config.VpeCount, config.VcpuIds);
         _triggerModes = new HandlingMode[config.SpiCount];       // KVM's default config is edge (S4 comment on SPI_CFGR)
         _spiSelr = (uint)IrsRegisters.SpiSelrId.Max;              // KVM resets SELRs to -1: nothing selected (S4 irs_init)
         _peSelr = (uint)IrsRegisters.PeSelrIaffid.Max;
@@ -241,9 +246,41 @@ public sealed class IrsFrame
         IrsRegisterId.IstBaser => _istBaser,
         IrsRegisterId.IstCfgr => _istCfgr,
         IrsRegisterId.IstStatusr => IrsRegisters.IstStatusrIdle.Mask,
-        // IDR3/IDR4 (virtualisation IDs) and AIDR (IRS component, GICv5.0 = 0) read as zero; every other register —
-        // SYNCR, SPI_VMR, SPI_RESAMPLER, MAP_L2_ISTR, the VM/VPE block, MEC, MPAM, SWERR — is RAZ to a guest (S4).
+        IrsRegisterId.Aidr => Aidr,
+        >= IrsRegisterId.Devarch => CoreSightId(register.Id),
+        // IDR3/IDR4 (virtualisation IDs) read as zero; every other register — SYNCR, SPI_VMR, SPI_RESAMPLER,
+        // MAP_L2_ISTR, the VM/VPE block, MEC, MPAM, SWERR — is RAZ to a guest (S4).
         _ => 0,
+    };
+
+    /// <summary>AIDR: COMPONENT_IRS | ARCH_MAJ_REV_V5 | ARCH_MIN_REV_V0 (vgic_v5_mmio_read_irs_misc; Linux arm-gic-v5.h:
+    /// GICV5_AIDR_COMPONENT_IRS 0b00, GICV5_AIDR_ARCH_MAJ_REV_V5 0, GICV5_AIDR_ARCH_MIN_REV_V0 0). Every field is 0: the
+    /// register reads 0, as a GICv5.0 IRS.</summary>
+    public const int AidrComponentIrs = 0b00, AidrArchMajRevV5 = 0, AidrArchMinRevV0 = 0;
+    public static readonly ulong Aidr =
+        IrsRegisters.AidrComponent.Deposit(IrsRegisters.AidrArchMajorRev.Deposit(IrsRegisters.AidrArchMinorRev.Deposit(0, AidrArchMinRevV0), AidrArchMajRevV5), AidrComponentIrs);
+
+    /// <summary>DEVARCH: ARCHITECT 0x23b (Arm), PRESENT, ARCHID 0x5a19 — GICV5_CORESIGHT_DEVARCH_VAL.</summary>
+    public static readonly ulong Devarch =
+        IrsRegisters.DevarchArchitect.Deposit(IrsRegisters.DevarchPresent.Set(IrsRegisters.DevarchArchId.Deposit(0, 0x5a19), true), 0x23b);
+
+    /// <summary>The CoreSight identification registers at the top of the CONFIG_FRAME, read-only, as KVM's
+    /// vgic_v5_coresight_read returns them (Linux arm-gic-v5.h GICV5_CORESIGHT_*_VAL): PIDR0-4 = 0x4b, 0xb0, 0x0b, 0x00,
+    /// 0x04 (part 0xb4b, JEP106 Arm), PIDR5-7 RES0, CIDR0-3 = 0x0d, 0xf0, 0x05, 0xb1 (the CoreSight preamble). A guest write
+    /// is refused as to any read-only register (KVM: write-ignored); a restore of one is ignored, as KVM's.</summary>
+    private static ulong CoreSightId(IrsRegisterId id) => id switch
+    {
+        IrsRegisterId.Devarch => Devarch,
+        IrsRegisterId.Pidr0 => 0x4b,
+        IrsRegisterId.Pidr1 => 0xb0,
+        IrsRegisterId.Pidr2 => 0x0b,
+        IrsRegisterId.Pidr3 => 0x00,
+        IrsRegisterId.Pidr4 => 0x04,
+        IrsRegisterId.Cidr0 => 0x0d,
+        IrsRegisterId.Cidr1 => 0xf0,
+        IrsRegisterId.Cidr2 => 0x05,
+        IrsRegisterId.Cidr3 => 0xb1,
+        _ => 0,   // PIDR5-7: RES0
     };
 
     /// <summary>CR0: IDLE always 1 ("The IRS is ALWAYS idle as we handle things instantaneously"), IRSEN as written (S4).</summary>
@@ -259,8 +296,8 @@ public sealed class IrsFrame
     /// <summary>SPI_STATUSR: IDLE=1, V iff SELR names an SPI (S4).</summary>
     private ulong ReadSpiStatusr() => IrsRegisters.SpiStatusrV.Set(IrsRegisters.SpiStatusrIdle.Mask, SpiSelrValid);
 
-    /// <summary>PE_SELR names an existing vCPU: IAFFID == VPE_ID == vcpu_id (S4 kvm_get_vcpu_by_id; dense ids here).</summary>
-    private bool PeSelrValid => _peSelr < (uint)Config.VpeCount;
+    /// <summary>PE_SELR names an existing vCPU: IAFFID == VPE_ID == vcpu_id (S4 kvm_get_vcpu_by_id), ids possibly sparse.</summary>
+    private bool PeSelrValid => Vcpus.VpeOf((int)_peSelr) is not null;
 
     /// <summary>PE_STATUSR: IDLE=1; V and ONLINE iff PE_SELR names an existing vCPU ("We assume that the PE is Online if present", S4).</summary>
     private ulong ReadPeStatusr()
@@ -475,7 +512,7 @@ public sealed class IrsFrame
         if (differ == 0) return MmioResult.Written();
         var fields = register.Fields.Where(f => (f.Mask & differ) != 0).Select(f => f.Name).DefaultIfEmpty("RES0 bits");
         return MmioResult.Refused($"restore of {register.Name} 0x{value:X}: differs from this VM's 0x{current:X} in {string.Join(", ", fields)} " +
-                                  "(the VM's configuration fixes it: build the VM with the source's SPI count, vCPU count and priority bits)");
+                                  "(the VM's configuration fixes it: build the VM with the source's SPI count, vCPU count and ids, and priority bits)");
     }
 
     /// <summary>CR0: vgic->enabled := IRSEN, nothing else (S4 uaccess); IDLE is read-only.</summary>

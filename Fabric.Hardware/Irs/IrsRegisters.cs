@@ -27,6 +27,7 @@ public enum IrsRegisterId
     SaveVmr, SaveVmStatusr,
     MecIdr, MecMecidR, MpamIdr, MpamPartidR,
     SwerrStatusr, SwerrSyndromer0, SwerrSyndromer1,
+    Devarch, Pidr4, Pidr5, Pidr6, Pidr7, Pidr0, Pidr1, Pidr2, Pidr3, Cidr0, Cidr1, Cidr2, Cidr3,
 }
 
 /// <summary>
@@ -113,8 +114,11 @@ public static class IrsRegisters
     public static readonly Field IidrProductId = F("PRODUCT_ID", 20, 12);
     public static readonly IrsRegister Iidr = R32(IrsRegisterId.Iidr, "IRS_IIDR", 0x0040, RegisterAccess.ReadOnly, IidrImplementer, IidrRevision, IidrVariant, IidrProductId);
 
+    public static readonly Field AidrArchMinorRev = F("ARCHMINORREV", 0, 4);
+    public static readonly Field AidrArchMajorRev = F("ARCHMAJORREV", 4, 4);
+    public static readonly Field AidrComponent = F("COMPONENT", 8, 4);
     public static readonly IrsRegister Aidr = R32(IrsRegisterId.Aidr, "IRS_AIDR", 0x0044, RegisterAccess.ReadOnly,
-        F("ARCHMINORREV", 0, 4), F("ARCHMAJORREV", 4, 4), F("COMPONENT", 8, 4));
+        AidrArchMinorRev, AidrArchMajorRev, AidrComponent);
 
     // ---- Control ------------------------------------------------------------------------------------
     public static readonly Field Cr0Irsen = F("IRSEN", 0);
@@ -210,6 +214,28 @@ public static class IrsRegisters
     public static readonly IrsRegister SwerrSyndromer0 = R64(IrsRegisterId.SwerrSyndromer0, "IRS_SWERR_SYNDROMER0", 0x03c8, RegisterAccess.ReadOnly, F("VM_ID", 0, 16), F("ID", 32, 24), F("TYPE", 60, 3), F("VIRTUAL", 63));
     public static readonly IrsRegister SwerrSyndromer1 = R64(IrsRegisterId.SwerrSyndromer1, "IRS_SWERR_SYNDROMER1", 0x03d0, RegisterAccess.ReadOnly, F("ADDR", 3, 53));
 
+    // ---- CoreSight identification (the top of the 64 KiB frame; Linux GICV5_CORESIGHT_*) ----------------
+    // The architected CoreSight layout: DEVARCH {ARCHITECT[31:21], PRESENT[20], REVISION[19:16], ARCHID[15:0]}; each
+    // PIDRn/CIDRn holds one byte in [7:0], the rest RES0. PIDR5-7 are wholly RES0, so they declare no field.
+    public static readonly Field DevarchArchitect = F("ARCHITECT", 21, 11);
+    public static readonly Field DevarchPresent = F("PRESENT", 20);
+    public static readonly Field DevarchRevision = F("REVISION", 16, 4);
+    public static readonly Field DevarchArchId = F("ARCHID", 0, 16);
+    public static readonly IrsRegister Devarch = R32(IrsRegisterId.Devarch, "CORESIGHT_DEVARCH", 0xffbc, RegisterAccess.ReadOnly,
+        DevarchArchId, DevarchRevision, DevarchPresent, DevarchArchitect);
+    public static readonly IrsRegister Pidr4 = R32(IrsRegisterId.Pidr4, "CORESIGHT_PIDR4", 0xffd0, RegisterAccess.ReadOnly, F("DES_2", 0, 4), F("SIZE", 4, 4));
+    public static readonly IrsRegister Pidr5 = R32(IrsRegisterId.Pidr5, "CORESIGHT_PIDR5", 0xffd4, RegisterAccess.ReadOnly);
+    public static readonly IrsRegister Pidr6 = R32(IrsRegisterId.Pidr6, "CORESIGHT_PIDR6", 0xffd8, RegisterAccess.ReadOnly);
+    public static readonly IrsRegister Pidr7 = R32(IrsRegisterId.Pidr7, "CORESIGHT_PIDR7", 0xffdc, RegisterAccess.ReadOnly);
+    public static readonly IrsRegister Pidr0 = R32(IrsRegisterId.Pidr0, "CORESIGHT_PIDR0", 0xffe0, RegisterAccess.ReadOnly, F("PART_0", 0, 8));
+    public static readonly IrsRegister Pidr1 = R32(IrsRegisterId.Pidr1, "CORESIGHT_PIDR1", 0xffe4, RegisterAccess.ReadOnly, F("PART_1", 0, 4), F("DES_0", 4, 4));
+    public static readonly IrsRegister Pidr2 = R32(IrsRegisterId.Pidr2, "CORESIGHT_PIDR2", 0xffe8, RegisterAccess.ReadOnly, F("DES_1", 0, 3), F("JEDEC", 3), F("REVISION", 4, 4));
+    public static readonly IrsRegister Pidr3 = R32(IrsRegisterId.Pidr3, "CORESIGHT_PIDR3", 0xffec, RegisterAccess.ReadOnly, F("CMOD", 0, 4), F("REVAND", 4, 4));
+    public static readonly IrsRegister Cidr0 = R32(IrsRegisterId.Cidr0, "CORESIGHT_CIDR0", 0xfff0, RegisterAccess.ReadOnly, F("PRMBL_0", 0, 8));
+    public static readonly IrsRegister Cidr1 = R32(IrsRegisterId.Cidr1, "CORESIGHT_CIDR1", 0xfff4, RegisterAccess.ReadOnly, F("PRMBL_1", 0, 4), F("CLASS", 4, 4));
+    public static readonly IrsRegister Cidr2 = R32(IrsRegisterId.Cidr2, "CORESIGHT_CIDR2", 0xfff8, RegisterAccess.ReadOnly, F("PRMBL_2", 0, 8));
+    public static readonly IrsRegister Cidr3 = R32(IrsRegisterId.Cidr3, "CORESIGHT_CIDR3", 0xfffc, RegisterAccess.ReadOnly, F("PRMBL_3", 0, 8));
+
     /// <summary>The whole CONFIG_FRAME map in offset order, indexed by <see cref="IrsRegisterId"/>.</summary>
     public static readonly IReadOnlyList<IrsRegister> All =
     [
@@ -225,6 +251,7 @@ public static class IrsRegisters
         SaveVmr, SaveVmStatusr,
         MecIdr, MecMecidR, MpamIdr, MpamPartidR,
         SwerrStatusr, SwerrSyndromer0, SwerrSyndromer1,
+        Devarch, Pidr4, Pidr5, Pidr6, Pidr7, Pidr0, Pidr1, Pidr2, Pidr3, Cidr0, Cidr1, Cidr2, Cidr3,
     ];
 
     private static readonly Dictionary<ulong, IrsRegister> ByOffset = All.ToDictionary(r => r.Offset);

@@ -4,9 +4,10 @@ using Fabric.Hardware.Kvm;
 
 namespace Fabric.Hardware.Irs;
 
-/// <summary>Size and policies of one VM's slice of the IRS.</summary>
+/// <summary>Size and policies of one VM's slice of the IRS. <paramref name="VcpuIds"/>: each vCPU's id, its IAFFID
+/// (null: vCPU n has id n; <see cref="VcpuIdMap"/>).</summary>
 public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits,
-    VirtualLevelPolicy VirtualLevel = VirtualLevelPolicy.EdgeEmulated)
+    VirtualLevelPolicy VirtualLevel = VirtualLevelPolicy.EdgeEmulated, IReadOnlyList<int>? VcpuIds = null)
 {
     public const int MinSpis = 32, MaxSpis = 1024;
 
@@ -16,7 +17,7 @@ public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBi
         if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0) return $"SPI count {SpiCount} is not 32..1024 in steps of 32";
         if (VpeCount is < 1 or > IrsFrameConfig.MaxVpes) return $"VPE count {VpeCount} is not 1..{IrsFrameConfig.MaxVpes}";
         if (PriorityBits is < 1 or > Priority.Bits) return $"priority bits {PriorityBits} is not 1..{Priority.Bits}";
-        return null;
+        return VcpuIdMap.Problem(VpeCount, VcpuIds);
     }
 }
 
@@ -76,7 +77,7 @@ public sealed class VirtualIrs
         _candidates = new SortedSet<ulong>[config.VpeCount];
         for (var i = 0; i < _candidates.Length; i++) _candidates[i] = new SortedSet<ulong>();
         _offered = new Hppi?[config.VpeCount];
-        Frame = new IrsFrame(new IrsFrameConfig(config.SpiCount, config.VpeCount, config.PriorityBits));
+        Frame = new IrsFrame(new IrsFrameConfig(config.SpiCount, config.VpeCount, config.PriorityBits, VcpuIds: config.VcpuIds));
     }
 
     public VirtualIrsConfig Config { get; }
@@ -84,6 +85,8 @@ public sealed class VirtualIrs
     /// <summary>The guest-visible IRS MMIO CONFIG_FRAME (KVM's emulation, §3.6); it owns the guest's LPI IST.</summary>
     public IrsFrame Frame { get; }
     public Ist? Lpis => Frame.LpiIst;
+    /// <summary>The VM's vCPUs by id: the IAFFID of each VPE, and the VPE an IAFFID names.</summary>
+    public VcpuIdMap Vcpus => Frame.Vcpus;
     /// <summary>IRS_CR0.IRSEN: a disabled IRS forwards nothing.</summary>
     public bool Enabled => Frame.Enabled;
 
@@ -179,8 +182,9 @@ public sealed class VirtualIrs
         return Apply("CDPRI", id, (Priority: p, Bits: Config.PriorityBits), static (e, a) => InterruptStateMachine.SetPriority(e, a.Priority, a.Bits));
     }
 
-    /// <summary>GIC CDAFF: targeted routing only (IRM=1 refused: DPS=1 in KVM and QEMU); the IAFFID must name a VPE
-    /// of this VM (KVM: IAFFID == VPE_ID == vcpu_id).</summary>
+    /// <summary>GIC CDAFF: targeted routing only (IRM=1 refused: DPS=1 in KVM and QEMU). The IAFFID names the VPE whose
+    /// vcpu_id it is (KVM: IAFFID == VPE_ID == vcpu_id, <see cref="VcpuIdMap"/>); one that names no VPE cannot be refused
+    /// (the instruction is not trapped) and routes the interrupt nowhere until it is retargeted.</summary>
     public IrsOutcome CdAffinity(IntId id, int iaffid, bool irm = false)
     {
         if (irm) return IrsOutcome.Refused(id, $"CDAFF {id}: IRM=1 (1-of-N routing) is not supported (IRS_VPE_CR0.DPS=1)");
@@ -249,8 +253,8 @@ public sealed class VirtualIrs
         void Index(Ist ist, IntIdType type)
         {
             for (uint i = 0; i < ist.Capacity; i++)
-                if (ist.TryGet(i, out var e, out _) && InterruptStateMachine.IsCandidate(e) && e.Iaffid < _candidates.Length)
-                    _candidates[e.Iaffid].Add(new Hppi(IntId.Create(type, i), e.Priority).Key);
+                if (ist.TryGet(i, out var e, out _) && InterruptStateMachine.IsCandidate(e) && VpeOf(e) is { } vpe)
+                    _candidates[vpe].Add(new Hppi(IntId.Create(type, i), e.Priority).Key);
         }
     }
 
@@ -281,19 +285,20 @@ public sealed class VirtualIrs
         var isCandidate = InterruptStateMachine.IsCandidate(t.Entry);
         // An IAFFID that names no VPE of this VM (a guest's CDAFF cannot be refused by KVM: the instruction is not
         // trapped) routes the interrupt nowhere until it is retargeted: it is in no VPE's candidate set.
-        if (wasCandidate && Routed(before.Iaffid)) _candidates[before.Iaffid].Remove(new Hppi(id, before.Priority).Key);
-        if (isCandidate && Routed(t.Entry.Iaffid)) _candidates[t.Entry.Iaffid].Add(new Hppi(id, t.Entry.Priority).Key);
+        var from = VpeOf(before);
+        var to = VpeOf(t.Entry);
+        if (wasCandidate && from is { } f) _candidates[f].Remove(new Hppi(id, before.Priority).Key);
+        if (isCandidate && to is { } n) _candidates[n].Add(new Hppi(id, t.Entry.Priority).Key);
         var changed = wasCandidate || isCandidate;
-        return WithOffers(id, t, changed ? before.Iaffid : alsoRefresh, changed && t.Entry.Iaffid != before.Iaffid ? t.Entry.Iaffid : null);
+        return WithOffers(id, t, changed ? from : alsoRefresh, changed && to != from ? to : null);
     }
 
-    private bool Routed(int iaffid) => iaffid < _candidates.Length;
+    /// <summary>The VPE an ISTE targets — the one whose vcpu_id is its IAFFID — or null when its IAFFID names no VPE of
+    /// this VM (routed nowhere).</summary>
+    public int? VpeOf(IstEntry e) => Vcpus.VpeOf(e.Iaffid);
 
-    /// <summary>The VPE an ISTE targets, or null when its IAFFID names no VPE of this VM (routed nowhere).</summary>
-    public int? VpeOf(IstEntry e) => Routed(e.Iaffid) ? e.Iaffid : null;
-
-    private IrsOutcome WithOffers(IntId id, Transition t, int vpeA, int? vpeB) =>
-        new(id, t, null, vpeA >= 0 && Routed(vpeA) ? Refresh(vpeA) : null, vpeB is { } b && Routed(b) ? Refresh(b) : null);
+    private IrsOutcome WithOffers(IntId id, Transition t, int? vpeA, int? vpeB) =>
+        new(id, t, null, vpeA is { } a && a >= 0 ? Refresh(a) : null, vpeB is { } b ? Refresh(b) : null);
 
     private OfferChange? Refresh(int vpe)
     {

@@ -26,14 +26,14 @@ public static class IstRestoreRules
 
     /// <summary>Why Fabric cannot hold a restored ISTE, or null. KVM copies any value into its host IST; Fabric refuses
     /// (KVM's errno: -EINVAL) what its model could never have produced: RES0 bits [8:5] set, IRM=1 (1-of-N routing;
-    /// KVM's IRS has DPS=1), an IAFFID naming no VPE of the VM (KVM: IAFFID == VPE_ID), and an SPI with HM=Level where
-    /// level SPIs are edge-emulated (the source VM ran under the other virtual-level policy).</summary>
-    public static string? Problem(IntId id, uint raw, int vpeCount, VirtualLevelPolicy policy)
+    /// KVM's IRS has DPS=1), and an SPI with HM=Level where level SPIs are edge-emulated (the source VM ran under the other
+    /// virtual-level policy). An IAFFID that names no vCPU is kept, as KVM keeps it: the guest's untrapped CDAFF can
+    /// write one, and the interrupt stays routed nowhere until it is retargeted.</summary>
+    public static string? Problem(IntId id, uint raw, VirtualLevelPolicy policy)
     {
         if ((raw & ~IstEntry.DefinedMask) != 0) return $"{id}: ISTE 0x{raw:X8} has RES0 bits [8:5] set";
         var e = new IstEntry(raw);
         if (e.Irm) return $"{id}: ISTE 0x{raw:X8} has IRM=1, but routing is targeted only (IRS_PE_CR0.DPS=1)";
-        if (e.Iaffid >= vpeCount) return $"{id}: ISTE 0x{raw:X8} targets IAFFID {e.Iaffid}, but the VM has VPEs 0..{vpeCount - 1}";
         if (id.IsSpi && e.HandlingMode == HandlingMode.Level && policy == VirtualLevelPolicy.EdgeEmulated)
             return $"{id}: ISTE 0x{raw:X8} has HM=Level, but this VM emulates level SPIs with HM=Edge (virtual-level policy edge-emulated)";
         return null;

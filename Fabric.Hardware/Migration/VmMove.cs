@@ -28,7 +28,7 @@ public static class VmMove
         var bytes = VmStateFormat.Encode(saved.State!);
         if (!VmStateFormat.TryDecode(bytes, out var carried, out var error))
             return new MoveOutcome(KvmStatus.Fail(Errno.EINVAL, $"the saved state does not decode: {error}"), bytes, null);
-        var run = VmRestore.RestoreAndRun(carried, policies);
+        var run = VmRestore.RestoreAndRun(carried, policies, irs.Config.VcpuIds);   // the VMM creates the vCPUs with the source's ids
         return new MoveOutcome(run.Status, bytes, run);
     }
 }

@@ -61,12 +61,16 @@ public sealed class VmRestore
     private ImmutableArray<uint> _apOrder = [];
     private ImmutableArray<IntId> _pending = [];
 
-    /// <summary>(a) The VM with its vCPUs, at reset, and the configuration Fabric fixes when it builds a VM (the policies
-    /// and the priority bits the IRS implements; a restore checks that the saved IRS_IDR1 agrees).</summary>
-    public VmRestore(int vpeCount, FabricPolicies policies, int priorityBits = Priority.Bits)
+    /// <summary>(a) The VM with its vCPUs, at reset, created with their ids (<paramref name="vcpuIds"/>; null: 0..n-1, as
+    /// the VMM recreates them with the source's ids: they are not in the saved state, as they are not in KVM's), and the
+    /// configuration Fabric fixes when it builds a VM (the policies and the priority bits the IRS implements; a restore
+    /// checks that the saved IRS_IDR1 agrees, IAFFID_BITS included).</summary>
+    public VmRestore(int vpeCount, FabricPolicies policies, int priorityBits = Priority.Bits, IReadOnlyList<int>? vcpuIds = null)
     {
         ArgumentNullException.ThrowIfNull(policies);
         if (vpeCount is < 1 or > IrsFrameConfig.MaxVpes) throw new ArgumentOutOfRangeException(nameof(vpeCount), $"a VM has 1..{IrsFrameConfig.MaxVpes} vCPUs, not {vpeCount}");
+        if (VcpuIdMap.Problem(vpeCount, vcpuIds) is { } ids) throw new ArgumentException(ids, nameof(vcpuIds));
+        VcpuIds = vcpuIds;
         if (priorityBits is < 1 or > Priority.Bits) throw new ArgumentOutOfRangeException(nameof(priorityBits), $"an IRS implements 1..{Priority.Bits} priority bits, not {priorityBits}");
         Policies = policies;
         PriorityBits = priorityBits;
@@ -76,6 +80,8 @@ public sealed class VmRestore
     public FabricPolicies Policies { get; }
     public int PriorityBits { get; }
     public int VpeCount => _cpus.Length;
+    /// <summary>The vCPUs' ids (null: 0..n-1).</summary>
+    public IReadOnlyList<int>? VcpuIds { get; }
     public ulong? IrsBase { get; private set; }
     /// <summary>The SPI count set by NR_IRQS, or KVM's default once initialised; null before either.</summary>
     public int? SpiCount { get; private set; }
@@ -124,7 +130,7 @@ public sealed class VmRestore
     {
         if (Initialised) return KvmStatus.Success;
         SpiCount ??= DefaultSpiCount;
-        Irs = new VirtualIrs(new VirtualIrsConfig(SpiCount.Value, VpeCount, PriorityBits, Policies.VirtualLevel));
+        Irs = new VirtualIrs(new VirtualIrsConfig(SpiCount.Value, VpeCount, PriorityBits, Policies.VirtualLevel, VcpuIds));
         _irqs = new KvmIrq[SpiCount.Value];
         return KvmStatus.Success;
     }
@@ -213,7 +219,7 @@ public sealed class VmRestore
         {
             var raw = BinaryPrimitives.ReadUInt32LittleEndian(saved.AsSpan(i * Ist.SavedEntryBytes));
             var id = IntId.Create(type, (uint)i);
-            if (IstRestoreRules.Problem(id, raw, VpeCount, Policies.VirtualLevel) is { } problem) return problem;
+            if (IstRestoreRules.Problem(id, raw, Policies.VirtualLevel) is { } problem) return problem;
             var e = new IstEntry(raw);
             if (e.Pending) pending.Add(id);
             IstRestoreRules.Sanitise(e).WriteLittleEndian(sanitised.AsSpan(i * Ist.SavedEntryBytes));
@@ -346,7 +352,7 @@ public sealed class VmRestore
     /// vCPUs' registers and the bookkeeping; stops at the first refusal and returns it. The VM has not run: call
     /// <see cref="Run"/>. -EINVAL for a state that is not well formed, was saved under another virtual-level policy, or
     /// holds a register of another width than the frame's.</summary>
-    public static KvmStatus Prepare(VmState state, FabricPolicies policies, out VmRestore? restore)
+    public static KvmStatus Prepare(VmState state, FabricPolicies policies, out VmRestore? restore, IReadOnlyList<int>? vcpuIds = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(policies);
@@ -354,7 +360,8 @@ public sealed class VmRestore
         if (state.Validate() is { } why) return Fail(Errno.EINVAL, $"the VM state is not well formed: {why}");
         if (state.Shape.VirtualLevel != policies.VirtualLevel)
             return Fail(Errno.EINVAL, $"the VM was saved with virtual-level policy {state.Shape.VirtualLevel}, this VM uses {policies.VirtualLevel}");
-        var r = restore = new VmRestore(state.Shape.VpeCount, policies, state.Shape.PriorityBits);
+        if (VcpuIdMap.Problem(state.Shape.VpeCount, vcpuIds) is { } ids) return Fail(Errno.EINVAL, $"the vCPUs cannot be created: {ids}");
+        var r = restore = new VmRestore(state.Shape.VpeCount, policies, state.Shape.PriorityBits, vcpuIds);
         var status = r.SetIrsAddress(state.Shape.IrsBase);
         if (status.Ok) status = r.SetSpiCount(state.Shape.SpiCount);
         if (status.Ok) status = r.Init();
@@ -374,9 +381,9 @@ public sealed class VmRestore
     }
 
     /// <summary><see cref="Prepare"/>, then <see cref="Run"/>: the restored VM, or the first refusal.</summary>
-    public static RunOutcome RestoreAndRun(VmState state, FabricPolicies policies)
+    public static RunOutcome RestoreAndRun(VmState state, FabricPolicies policies, IReadOnlyList<int>? vcpuIds = null)
     {
-        var status = Prepare(state, policies, out var restore);
+        var status = Prepare(state, policies, out var restore, vcpuIds);
         return status.Ok ? restore!.Run() : RunOutcome.Refused(status);
     }
 }

@@ -28,6 +28,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 {
     public static readonly string[] All = ["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8"];
     private const int MaxViolations = 1000;
+    /// <summary>The target of an interrupt routed to no VPE (its IAFFID is no vCPU's id).</summary>
+    private const int NoVpe = -1;
 
     private sealed class Irq
     {
@@ -107,6 +109,9 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 // taken off the list under an injection still in flight (a report judged against the wrong injection).
                 if (e.Arg == FabricEvent.ByVdpend && KvmDesignRules.Tracks(design) && id is { IsSpi: true } && !s.Tracked)
                     Fail("I3", e.Vm, e.Vpe, id, "made pending by KVM's VDPEND while not on the AP list");
+                // The IRS logs an SPI's or LPI's pend with the VPE its IAFFID names (null: none). It also tells the target
+                // of an interrupt whose IAFFID no affinity event gave, e.g. vcpu_id 0 belonging to another vCPU than 0.
+                if (!s.IsPpi) s.Target = e.Vpe ?? NoVpe;
                 CheckOwed(e.Vm, s);
                 break;
             case Ev.Coalesce: Coalesced++; s!.Coalesced++; break;
@@ -114,7 +119,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
             case Ev.Enable: s!.E = true; CheckOwed(e.Vm, s); break;
             case Ev.Disable: s!.E = false; break;
             case Ev.Priority: s!.Priority = int.Parse(e.Arg ?? "31", System.Globalization.CultureInfo.InvariantCulture); CheckOwed(e.Vm, s); break;
-            case Ev.Affinity when !id!.Value.IsPpi: s!.Target = int.Parse(e.Arg ?? "0", System.Globalization.CultureInfo.InvariantCulture); CheckOwed(e.Vm, s); break;
+            // "vpe" is the VPE the new IAFFID ("arg") names, null when it names none (the interrupt is routed nowhere).
+            case Ev.Affinity when !id!.Value.IsPpi: s!.Target = e.Vpe ?? NoVpe; CheckOwed(e.Vm, s); break;
             case Ev.Ack: Ack(e, s!); break;
             case Ev.Eoi:
                 var v = V(e.Vm, e.Vpe ?? 0);

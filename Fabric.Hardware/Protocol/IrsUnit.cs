@@ -99,7 +99,8 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
     private void Guest(string operation, IrsOutcome o, Ev? ev, string? arg, Effects fx)
     {
         if (!o.Ok) { fx.Reply(new Refused(operation, o.Error!)); return; }
-        if (ev is { } e && o.Effects != IstEffect.None) fx.Log(e, null, o.Id, arg);
+        // The affinity event names the VPE the new IAFFID routes to (null: no vCPU has that id).
+        if (ev is { } e && o.Effects != IstEffect.None) fx.Log(e, e == Ev.Affinity ? Irs.VpeOf(o.Transition.Entry) : null, o.Id, arg);
         Offers(o, fx);
     }
 

@@ -44,7 +44,7 @@ public sealed class VmModel
                new SpiApList(config.SpiCount, policies.Notify, policies.Kvm))
     {
         Irs.EnableIrs();   // the guest's boot: IRS_CR0.IRSEN = 1 (nothing is offered before)
-        foreach (var c in Cpus) c.IrsEnabled = true;
+        foreach (var c in Cpus) CpuInterfaceRules.GuestEnable(c, Priority.Lowest).IrsEnabled = true;   // and its CPU interfaces: PCR, ICC_CR0_EL1.EN = 1
     }
 
     /// <summary>A VM assembled from units that already hold state — e.g. those a restore built (Fabric.Hardware.Migration) —

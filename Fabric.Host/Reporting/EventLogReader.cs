@@ -123,7 +123,7 @@ public static class EventLogReader
             case Ev.Priority when !int.TryParse(arg, System.Globalization.NumberStyles.None, null, out var p) || p >= Priority.Levels:
                 throw Bad($"\"priority\" needs \"arg\": the new priority 0..{Priority.Levels - 1}");
             case Ev.Affinity when !int.TryParse(arg, System.Globalization.NumberStyles.None, null, out _):
-                throw Bad("\"affinity\" needs \"arg\": the target VPE");
+                throw Bad("\"affinity\" needs \"arg\": the IAFFID written (\"vpe\" is the VPE it names, null for none)");
             case Ev.Nonresident when arg != "nodb" && !(arg is ['d', 'b', ':', .. var dbpm] && int.TryParse(dbpm, System.Globalization.NumberStyles.None, null, out _)):
                 throw Bad("\"nonresident\" needs \"arg\": \"nodb\" or \"db:DBPM\"");
             case Ev.Inject or Ev.Ack when arg is not (null or "edge" or "level"):

@@ -7,6 +7,7 @@ using Fabric.Hardware;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Kvm;
+using Fabric.Hardware.Irs;
 
 namespace Fabric.Host.Scenarios;
 
@@ -476,6 +477,7 @@ public static class ScenarioLoader
             r.Error("guest.ipi-per-second", $"{ipiRate.ToString(CultureInfo.InvariantCulture)} needs an lpi:... range in {Root}.interrupts (GICv5 IPIs are LPIs)");
         var guest = new GuestSpec(handler, mask, reprogram, ipiRate, ipis);
         var vcpu = new VcpuSpec(r.Rate("vcpu.exits-per-second"), r.Bool("vcpu.wfi-when-idle"));
+        var vcpuIds = r.VcpuIds("vcpu.ids", vcpus);
         var host = new HostSpec(r.Rate("host.preempt-per-second"), r.Duration("host.preempt-for", tick: true));
         var migration = Migration(r, vms, duration);
 
@@ -486,7 +488,7 @@ public static class ScenarioLoader
         var deterministic = r.Enum("schedule", ("threaded", false), ("deterministic", true));
         if (deterministic && directed is not null)
             r.Error("schedule", "a directed scenario runs on the threaded fabric, settling after every step (its steps do not run on the deterministic schedule yet): expected threaded");
-        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration)),
+        return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration) { VcpuIds = vcpuIds }),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {
             Directed = directed,
@@ -722,27 +724,53 @@ public static class ScenarioLoader
             return result;
         }
 
+        /// <summary><c>dense</c> (null: vCPU n has id n) or a list of <paramref name="vcpus"/> distinct vCPU ids
+        /// 0..<see cref="VcpuIdMap.MaxId"/>, one per vCPU in creation order (KVM_CREATE_VCPU's id: the vCPU's IAFFID).</summary>
+        public IReadOnlyList<int>? VcpuIds(string key, int vcpus)
+        {
+            var expected = $"expected dense or a list [ ... ] of {vcpus} distinct vCPU ids 0..{VcpuIdMap.MaxId}, one per vCPU (vcpus-per-vm = {vcpus})";
+            var ids = DistinctIds(key, "dense", expected, VcpuIdMap.MaxId, out var count,
+                raw => $"expected a vCPU id 0..{VcpuIdMap.MaxId} (an IAFFID is 16 bits), found '{raw}'",
+                (id, first) => $"id {id} is also {first}: expected each vCPU to have its own id");
+            if (ids is null) return null;
+            if (count != vcpus) Error(key, $"{count} ids for {vcpus} vCPUs: {expected}");
+            return ids.Count == vcpus ? ids : null;
+        }
+
         /// <summary><c>all</c> (null) or a non-empty list of distinct VM ids 0..<paramref name="vms"/>-1.</summary>
         public IReadOnlyList<int>? VmIds(string key, int vms)
         {
             var expected = $"expected all or a list [ ... ] of VM ids 0..{vms - 1}";
+            var ids = DistinctIds(key, "all", expected, vms - 1, out var count,
+                raw => $"expected a VM id 0..{vms - 1} (vms = {vms}), found '{raw}'",
+                (id, first) => $"VM {id} is also {first}: expected each VM once");
+            if (ids is not null && count == 0) Error(key, $"an empty list moves no VM: {expected} (every = 0s and at = [] turn migration off)");
+            return ids;
+        }
+
+        /// <summary>A list of distinct ids 0..<paramref name="max"/> at <paramref name="key"/> — each bad or repeated element
+        /// an error at its path, the rest kept in order, <paramref name="count"/> the list's length — or null when the key
+        /// holds <paramref name="keyword"/> (anything else that is not a list is an error).</summary>
+        private List<int>? DistinctIds(string key, string keyword, string expected, int max, out int count,
+            Func<string, string> badId, Func<int, string, string> repeated)
+        {
+            count = 0;
             if (!IsListAt(key))
             {
                 var raw = Raw(key);
-                if (raw is not (null or "all")) Error(key, $"{expected}, found '{raw}'");
+                if (raw is not null && raw != keyword) Error(key, $"{expected}, found '{raw}'");
                 return null;
             }
             var ids = new List<int>();
             var paths = new Dictionary<int, string>();
-            var count = Values(key, expected, (path, raw) =>
+            count = Values(key, expected, (path, raw) =>
             {
-                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id >= vms)
-                    Error(path, $"expected a VM id 0..{vms - 1} (vms = {vms}), found '{raw}'");
+                if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > max)
+                    Error(path, badId(raw));
                 else if (paths.TryGetValue(id, out var first))
-                    Error(path, $"VM {id} is also {Last(first)}: expected each VM once");
+                    Error(path, repeated(id, Last(first)));
                 else { ids.Add(id); paths.Add(id, path); }
             });
-            if (count == 0) Error(key, $"an empty list moves no VM: {expected} (every = 0s and at = [] turn migration off)");
             return ids;
         }
 

@@ -281,7 +281,7 @@ public class SpiApListActorSpecs : ProtocolSpec
 
 public class VpeActorSpecs : ProtocolSpec
 {
-    private readonly VirtualCpuInterface _cpu = new(0) { IrsEnabled = true };   // the guest's boot enabled its IRS
+    private readonly VirtualCpuInterface _cpu = CpuInterfaceRules.GuestEnable(new(0) { IrsEnabled = true }, Priority.Lowest);   // the guest's boot enabled its IRS and CPU interface
 
     private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
         Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));

@@ -92,7 +92,7 @@ public class RaceSpecs : ProtocolSpec
 
 public class VpeRaceSpecs : ProtocolSpec
 {
-    private readonly VirtualCpuInterface _cpu = new(0) { IrsEnabled = true };   // the guest's boot enabled its IRS
+    private readonly VirtualCpuInterface _cpu = CpuInterfaceRules.GuestEnable(new(0) { IrsEnabled = true }, Priority.Lowest);   // the guest's boot enabled its IRS and CPU interface
 
     private IActorRef Vpe0() => Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, FabricPolicies.Default, Events));
 

@@ -9,7 +9,7 @@ namespace Fabric.Specs.Hardware;
 /// acknowledge, priority drop, residency and the doorbell rule.</summary>
 public class CpuInterfaceRulesSpecs
 {
-    private static VirtualCpuInterface Cpu(bool resident = true, int pcr = 31, uint apr = 0, bool enabled = true) =>
+    internal static VirtualCpuInterface Cpu(bool resident = true, int pcr = 31, uint apr = 0, bool enabled = true) =>
         new(0) { Resident = resident, Pcr = Priority.Of(pcr), Apr = apr, Enabled = enabled, IrsEnabled = true };
 
     private static void PendPpi(VirtualCpuInterface c, uint ppi, int priority, HandlingMode hm = HandlingMode.Edge, bool enabled = true) =>
@@ -310,6 +310,57 @@ public class CpuInterfaceRulesSpecs
         Assert.True(CpuInterfaceRules.TryRaiseDoorbell(c, DbpmComparison.Inclusive));
         Assert.True(c.DbFired);
     }
+
+    // ---- Reset values and priority 0 (SEMANTICS.md §0.1: QEMU's CPU interface, the merged KVM) ----------
+
+    [Fact]
+    public void A_CPU_interface_resets_with_PCR_0_and_EN_0_and_signals_nothing_until_the_guest_enables_it()
+    {
+        var c = new VirtualCpuInterface(0) { Resident = true, IrsEnabled = true };
+        Assert.Equal((0, false), (c.Pcr.Value, c.Enabled));
+        PendPpi(c, 3, priority: 0);
+        Assert.Equal(0, CpuInterfaceRules.EffectiveMask(c));
+        Assert.False(CpuInterfaceRules.IrqAsserted(c));                        // EN = 0: not even priority 0 signals
+        Assert.Equal(AckSource.None, CpuInterfaceRules.ChooseAck(c).Source);
+        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(c));                // mask 0: no doorbell request at a WFI put
+        CpuInterfaceRules.GuestEnable(c, Priority.Of(31));
+        Assert.Equal((31, true), (c.Pcr.Value, c.Enabled));
+        Assert.True(CpuInterfaceRules.IrqAsserted(c));
+    }
+
+    [Fact]
+    public void Enabled_with_the_reset_PCR_only_priority_0_signals()
+    {
+        var c = new VirtualCpuInterface(0) { Resident = true, Enabled = true };
+        PendPpi(c, 5, priority: 1);
+        Assert.False(CpuInterfaceRules.IrqAsserted(c));
+        PendPpi(c, 3, priority: 0);
+        Assert.Equal(new AckChoice(AckSource.Ppi, H("ppi:3", 0)), CpuInterfaceRules.ChooseAck(c));
+    }
+
+    [Fact]
+    public void With_SCTLR_NMI_set_priority_0_is_an_NMI_that_CDIA_does_not_acknowledge_and_CDNMIA_does()
+    {
+        var c = Cpu();
+        c.Nmi = true;
+        PendPpi(c, 3, priority: 0);
+        PendPpi(c, 5, priority: 4);
+        Assert.True(CpuInterfaceRules.IrqAsserted(c));                         // Superpriority still signals (the NMI line)
+        Assert.Equal(AckSource.None, CpuInterfaceRules.ChooseAck(c).Source);   // "CDIA but HPPI is NMI": not even ppi:5
+        Assert.Equal(0u, c.Apr);
+        Assert.Equal(new AckChoice(AckSource.Ppi, H("ppi:3", 0)), CpuInterfaceRules.ChooseAck(c, cdnmia: true));
+        Assert.Equal(AckSource.None, CpuInterfaceRules.ChooseAck(c, cdnmia: true).Source);  // ppi:5 is no NMI
+    }
+
+    [Fact]
+    public void With_SCTLR_NMI_clear_as_the_guest_boots_priority_0_is_acknowledged_by_CDIA_and_CDNMIA_takes_nothing()
+    {
+        var c = Cpu();
+        Assert.False(c.Nmi);
+        PendPpi(c, 3, priority: 0);
+        Assert.Equal(AckSource.None, CpuInterfaceRules.ChooseAck(c, cdnmia: true).Source);
+        Assert.Equal(new AckChoice(AckSource.Ppi, H("ppi:3", 0)), CpuInterfaceRules.ChooseAck(c));
+    }
 }
 
 /// <summary>SEMANTICS.md §0.1: what wakes a vCPU blocked in WFI, as the merged code and QEMU have it.</summary>
@@ -317,7 +368,8 @@ public class WfiWakeSpecs
 {
     private static VirtualCpuInterface InWfi(bool irsEnabled = true, int pcr = 31)
     {
-        var c = new VirtualCpuInterface(0) { Resident = true, Pcr = Priority.Of(pcr), IrsEnabled = irsEnabled };
+        var c = CpuInterfaceRulesSpecs.Cpu(pcr: pcr);
+        c.IrsEnabled = irsEnabled;
         CpuInterfaceRules.MakeNonResident(c, CpuInterfaceRules.DoorbellPriorityMask(c));
         return c;
     }
@@ -344,7 +396,7 @@ public class WfiWakeSpecs
         var masked = InWfi(pcr: 2);
         masked.Ppis[3] = IstEntry.Zero.WithPending(true).WithEnabled(true).WithPriority(Priority.Of(4));
         Assert.False(CpuInterfaceRules.PpiKicks(masked));                 // priority 4 does not pass PCR 2
-        var resident = new VirtualCpuInterface(0) { Resident = true, IrsEnabled = true };
+        var resident = CpuInterfaceRulesSpecs.Cpu();
         resident.Ppis[3] = masked.Ppis[3];
         Assert.False(CpuInterfaceRules.PpiKicks(resident));               // a resident VPE signals its IRQ instead
     }
@@ -352,8 +404,10 @@ public class WfiWakeSpecs
     [Fact]
     public void The_doorbell_request_needs_the_guests_IRS_enabled()
     {
-        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(new VirtualCpuInterface(0) { IrsEnabled = false }));
-        Assert.Equal(Priority.Of(31), CpuInterfaceRules.DoorbellPriorityMask(new VirtualCpuInterface(0) { IrsEnabled = true }));
+        var off = CpuInterfaceRulesSpecs.Cpu();
+        off.IrsEnabled = false;
+        Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(off));
+        Assert.Equal(Priority.Of(31), CpuInterfaceRules.DoorbellPriorityMask(CpuInterfaceRulesSpecs.Cpu()));
         var c = InWfi(irsEnabled: false);
         Assert.False(c.Doorbell.Armed);
     }
@@ -361,9 +415,9 @@ public class WfiWakeSpecs
     [Fact]
     public void The_doorbell_request_needs_a_non_zero_effective_mask()
     {
-        var disabled = new VirtualCpuInterface(0) { IrsEnabled = true, Enabled = false };    // ICC_CR0.EN = 0: mask 0
+        var disabled = CpuInterfaceRulesSpecs.Cpu(enabled: false);                                                // ICC_CR0.EN = 0: mask 0
         Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(disabled));
-        var busy = new VirtualCpuInterface(0) { IrsEnabled = true, Apr = 1 };               // priority 0 active: mask 0
+        var busy = CpuInterfaceRulesSpecs.Cpu(apr: 1);                                                            // priority 0 active: mask 0
         Assert.Null(CpuInterfaceRules.DoorbellPriorityMask(busy));
     }
 }

@@ -25,7 +25,7 @@ public sealed class FuzzSpecs : IDisposable
         "name", "seed", "vms", "vcpus-per-vm", "spis-per-vm", "tracking", "max-memory", "stop-after", "stop-after.injections", "stop-after.duration",
         "stop-after.drain-timeout", "interrupts", "devices", "guest", "guest.handler-time", "guest.priority-mask", "guest.reprogram-per-second",
         "guest.ipi-per-second", "guest.ipis", "vcpu", "vcpu.exits-per-second", "vcpu.wfi-when-idle", "host", "host.preempt-per-second",
-        "host.preempt-for", "migrate", "migrate.every", "migrate.at", "migrate.vms", "policies", "policies.notify", "policies.virtual-level", "policies.dbpm",
+        "host.preempt-for", "vcpu.ids", "migrate", "migrate.every", "migrate.at", "migrate.vms", "policies", "policies.notify", "policies.virtual-level", "policies.dbpm",
     ];
 
     /// <summary>Values of every kind a key could be given, well-formed or not.</summary>

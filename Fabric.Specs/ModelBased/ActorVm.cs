@@ -31,7 +31,7 @@ public sealed class ActorVm
         irs.EnableIrs();
         Irs = new VirtualIrsState(irs);
         ApList = new ApListState(new SpiApList(spis, policies.Notify, policies.Kvm));
-        Cpus = Enumerable.Range(0, vpes).Select(v => new VirtualCpuInterface(v) { IrsEnabled = true }).ToArray();
+        Cpus = Enumerable.Range(0, vpes).Select(v => CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = true }, Priority.Lowest)).ToArray();
         vm.Scheduler = kit.CreateTestProbe().Ref;
         for (var v = 0; v < vpes; v++)
         {

@@ -19,7 +19,7 @@ public class InvariantCheckerSpecs
 
     /// <summary>Guest boot of spi:5 (priority 8, VPE 0, enabled) and the VPE resident.</summary>
     private InvariantCheckerSpecs Boot() =>
-        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0);
 
     /// <summary>One whole edge lifecycle of spi:5 on VPE 0 under push tracking.</summary>
     private InvariantCheckerSpecs Lifecycle() =>
@@ -137,7 +137,7 @@ public class InvariantCheckerSpecs
     public void I6_acknowledging_a_lower_priority_while_a_higher_one_waits_is_caught()
     {
         var s6 = IntId.Spi(6);
-        Boot().E(Ev.Priority, null, s6, "2").E(Ev.Affinity, null, s6, "0").E(Ev.Enable, null, s6)
+        Boot().E(Ev.Priority, null, s6, "2").E(Ev.Affinity, 0, s6, "0").E(Ev.Enable, null, s6)
             .E(Ev.Pend, 0, S5).E(Ev.Pend, 0, s6).E(Ev.Ack, 0, S5, "edge");
         Broken("I6", "while spi:6 at priority 2 was pending");
     }
@@ -146,7 +146,7 @@ public class InvariantCheckerSpecs
     public void I6_acknowledging_below_the_running_priority_is_caught()
     {
         var s6 = IntId.Spi(6);
-        Boot().E(Ev.Priority, null, s6, "9").E(Ev.Affinity, null, s6, "0").E(Ev.Enable, null, s6)
+        Boot().E(Ev.Priority, null, s6, "9").E(Ev.Affinity, 0, s6, "0").E(Ev.Enable, null, s6)
             .E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Pend, 0, s6).E(Ev.Ack, 0, s6, "edge");
         Broken("I6", "not above the running priority 8");
     }
@@ -253,7 +253,7 @@ public class InvariantCheckerDesignSpecs
     }
 
     private InvariantCheckerDesignSpecs Consumed(string kind) =>
-        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
             .E(Ev.Inject, null, S5, kind).E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
 
     private (IReadOnlyList<Violation> Live, IReadOnlyList<Violation> End) Check(Fabric.Hardware.Kvm.KvmDesign design)
@@ -289,7 +289,7 @@ public class InvariantCheckerDesignSpecs
     public void A_vcpu_kicked_awake_by_a_PPI_before_an_SPIs_offer_arrives_owes_no_doorbell()
     {
         var p3 = IntId.Ppi(3);
-        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
             .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
             .E(Ev.Nonresident, 0, null, "db:31")
             .E(Ev.Pend, 0, p3)                                  // KVM kicks the vCPU: no doorbell, no event
@@ -310,7 +310,7 @@ public class InvariantCheckerDesignSpecs
     [Fact]
     public void Under_merged_a_line_lowered_by_its_device_before_the_consumption_starves_nothing()
     {
-        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, null, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
             .E(Ev.Inject, null, S5, "level").E(Ev.Pend, 0, S5).E(Ev.Ack, 0, S5, "edge").E(Ev.Resample, null, S5, "1")
             .E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
         Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.Merged).End);

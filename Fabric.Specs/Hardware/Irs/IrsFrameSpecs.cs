@@ -119,6 +119,48 @@ public class IrsFrameSpecs
         Assert.Equal(0UL, Read32(f, IrsRegisters.Aidr));
     }
 
+    [Fact]
+    public void Aidr_reads_component_irs_architecture_v5_0_as_kvm_builds_it()
+    {
+        var aidr = Read32(Frame(), IrsRegisters.Aidr);
+        Assert.Equal(0b00UL, IrsRegisters.AidrComponent.Extract(aidr));      // GICV5_AIDR_COMPONENT_IRS
+        Assert.Equal(0UL, IrsRegisters.AidrArchMajorRev.Extract(aidr));       // GICV5_AIDR_ARCH_MAJ_REV_V5
+        Assert.Equal(0UL, IrsRegisters.AidrArchMinorRev.Extract(aidr));       // GICV5_AIDR_ARCH_MIN_REV_V0
+        Assert.Equal(IrsFrame.Aidr, aidr);
+    }
+
+    // Transcribed from Linux arm-gic-v5.h GICV5_CORESIGHT_* (offsets and *_VAL), independently of the frame.
+    [Theory]
+    [InlineData(0xffbcUL, 0x47705a19UL)]   // DEVARCH: ARCHITECT 0x23b, PRESENT, ARCHID 0x5a19
+    [InlineData(0xffd0UL, 0x04UL)]         // PIDR4: JEP106 continuation
+    [InlineData(0xffd4UL, 0x00UL)]         // PIDR5-7: RES0
+    [InlineData(0xffd8UL, 0x00UL)]
+    [InlineData(0xffdcUL, 0x00UL)]
+    [InlineData(0xffe0UL, 0x4bUL)]         // PIDR0: PART_0
+    [InlineData(0xffe4UL, 0xb0UL)]         // PIDR1: DES_0 | PART_1
+    [InlineData(0xffe8UL, 0x0bUL)]         // PIDR2: DES_1
+    [InlineData(0xffecUL, 0x00UL)]         // PIDR3: REVAND | CMOD
+    [InlineData(0xfff0UL, 0x0dUL)]         // CIDR0-3: the CoreSight preamble
+    [InlineData(0xfff4UL, 0xf0UL)]
+    [InlineData(0xfff8UL, 0x05UL)]
+    [InlineData(0xfffcUL, 0xb1UL)]
+    public void The_coresight_id_registers_read_as_kvm_presents_them(ulong offset, ulong value)
+    {
+        var r = Frame().Read(offset, 4);
+        Assert.True(r.Ok, r.ToString());
+        Assert.Equal(value, r.Value);
+    }
+
+    [Fact]
+    public void The_coresight_id_registers_are_32_bit_and_read_only()
+    {
+        var f = Frame();
+        Assert.Contains("32-bit register", Refused(f.Read(0xfff8, 8)));
+        var before = f.Snapshot();
+        Assert.Contains("read-only", Refused(f.Write(0xffbc, 0, 4)));
+        Assert.Equal(before, f.Snapshot());
+    }
+
     [Theory]
     [InlineData(1, 0)]
     [InlineData(2, 0)]
@@ -138,6 +180,8 @@ public class IrsFrameSpecs
     [InlineData(IrsRegisterId.Idr7)]
     [InlineData(IrsRegisterId.Iidr)]
     [InlineData(IrsRegisterId.Aidr)]
+    [InlineData(IrsRegisterId.Devarch)]
+    [InlineData(IrsRegisterId.Cidr3)]
     [InlineData(IrsRegisterId.SyncStatusr)]
     [InlineData(IrsRegisterId.SpiStatusr)]
     [InlineData(IrsRegisterId.PeStatusr)]

@@ -232,7 +232,6 @@ public class VmRestoreSpecs
     {
         { "RES0 bits", 0x0000_0020u, "RES0 bits [8:5]" },
         { "1-of-N routing", IstEntry.Zero.WithIrm(true).Raw, "IRM=1" },
-        { "an IAFFID naming no VPE", IstEntry.Zero.WithIaffid(2).Raw, "IAFFID 2" },
         { "HM=Level under edge emulation", IstEntry.Zero.WithHandlingMode(HandlingMode.Level).Raw, "HM=Level" },
     };
 
@@ -251,6 +250,18 @@ public class VmRestoreSpecs
         var status = r2.SetIsts(new IstBuffers(Source.SpiIst.ToArray(), lpi));
         if (expected is null) Assert.True(status.Ok);
         else Assert.Contains(expected, status.Message);
+    }
+
+    [Fact]
+    public void An_ISTE_whose_IAFFID_names_no_vCPU_is_restored_as_KVM_copies_it_and_stays_routed_nowhere()
+    {
+        var spi = Source.SpiIst.ToArray();
+        var routedNowhere = IstEntry.Zero.WithIaffid(2).WithEnabled(true).WithPriority(Priority.Of(4));
+        BinaryPrimitives.WriteUInt32LittleEndian(spi.AsSpan(4 * 9), routedNowhere.Raw);   // the guest's CDAFF to IAFFID 2
+        var r = UpToRegisters(Source);
+        Assert.True(r.SetIsts(new IstBuffers(spi, Source.LpiIst.ToArray())).Ok);
+        Assert.Equal(routedNowhere, r.Irs!.Entry(IntId.Spi(9)));
+        Assert.Null(r.Irs.VpeOf(r.Irs.Entry(IntId.Spi(9))));
     }
 
     [Fact]
