@@ -75,8 +75,9 @@ public static class MessageCounter
     }
 }
 
-/// <summary>The default unbounded mailbox, counting each enqueue (<see cref="MessageCounter"/>). Configured as
-/// <c>akka.actor.default-mailbox.mailbox-type</c> in the bench's actor systems only.</summary>
+/// <summary>The fabric's mailbox (<see cref="Fabric.Actors.LinkedMailbox"/>, akka.hocon's default), counting each enqueue
+/// (<see cref="MessageCounter"/>). Configured as <c>akka.actor.default-mailbox.mailbox-type</c> in the bench's actor
+/// systems only.</summary>
 public sealed class CountingMailbox : MailboxType, IProducesMessageQueue<CountingMessageQueue>
 {
     public CountingMailbox(Settings settings, Config config) : base(settings, config) { }
@@ -86,7 +87,7 @@ public sealed class CountingMailbox : MailboxType, IProducesMessageQueue<Countin
 
 public sealed class CountingMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
 {
-    private readonly UnboundedMessageQueue _queue = new();
+    private readonly Fabric.Actors.LinkedMessageQueue _queue = new();
 
     public bool HasMessages => _queue.HasMessages;
     public int Count => _queue.Count;
