@@ -25,8 +25,10 @@ public sealed class LinkedMailbox : MailboxType, IProducesMessageQueue<LinkedMes
 /// the empty queue is the queue object and one node, and each message costs one node. Between a producer's exchange
 /// and its link the consumer sees the queue as ending before that node; the producer then schedules the mailbox
 /// itself (Akka's dispatcher registers the mailbox after every enqueue), so no message waits for another.
+/// It is also a deque (<see cref="EnqueueFirst"/>), so an actor with a stash (the VmActor) gets it too, where Akka's
+/// deque mailbox is again a <c>ConcurrentQueue</c>.
 /// </summary>
-public sealed class LinkedMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
+public sealed class LinkedMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics
 {
     private sealed class Node
     {
@@ -71,6 +73,15 @@ public sealed class LinkedMessageQueue : IMessageQueue, IUnboundedMessageQueueSe
         next.Envelope = default;   // the node becomes the stub: it keeps nothing alive
         Volatile.Write(ref _head, next);
         return true;
+    }
+
+    /// <summary>Puts a message back at the front: called only by the consumer (an actor unstashing), which owns the
+    /// head. The stub takes the envelope and a new stub goes before it; producers, at the tail, are not disturbed.</summary>
+    public void EnqueueFirst(Envelope envelope)
+    {
+        var head = _head;
+        head.Envelope = envelope;
+        Volatile.Write(ref _head, new Node { Next = head });
     }
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)

@@ -85,7 +85,7 @@ public sealed class CountingMailbox : MailboxType, IProducesMessageQueue<Countin
     public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new CountingMessageQueue();
 }
 
-public sealed class CountingMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
+public sealed class CountingMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics
 {
     private readonly Fabric.Actors.LinkedMessageQueue _queue = new();
 
@@ -99,6 +99,9 @@ public sealed class CountingMessageQueue : IMessageQueue, IUnboundedMessageQueue
     }
 
     public bool TryDequeue(out Envelope envelope) => _queue.TryDequeue(out envelope);
+
+    /// <summary>An unstashed message: counted when it was first enqueued.</summary>
+    public void EnqueueFirst(Envelope envelope) => _queue.EnqueueFirst(envelope);
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters) => _queue.CleanUp(owner, deadletters);
 }
