@@ -14,6 +14,8 @@ public sealed class BenchReport
     public RawAkkaReport RawAkka { get; set; } = new();
     public List<StormRow> Storm { get; set; } = new();
     public List<BreakdownReport> MessageBreakdown { get; set; } = new();
+    /// <summary>What the event log's one shared seq counter costs the storm: paired runs with and without it.</summary>
+    public List<SeqCostRow> SeqCost { get; set; } = new();
     public ContentionReport? Contention { get; set; }
     public LatencyReport? Latency { get; set; }
     public List<MemoryRow> Memory { get; set; } = new();
@@ -87,6 +89,20 @@ public sealed class StormRow
     public string BaselineCheck { get; set; } = "ok";
 }
 
+/// <summary>The storm (no WFI) at <see cref="Vms"/> VMs, its event log taking seq from the shared counter (the contract)
+/// and not (a counting log with no order): <see cref="Rounds"/> pairs run back to back, each ratio without/with.</summary>
+public sealed class SeqCostRow
+{
+    public int Vms { get; set; }
+    public int Rounds { get; set; }
+    public double SequencedLifecyclesPerSecond { get; set; }
+    public double UnsequencedLifecyclesPerSecond { get; set; }
+    /// <summary>Mean of the rounds' unsequenced/sequenced throughput: above 1 by what the counter costs.</summary>
+    public double UnsequencedOverSequenced { get; set; }
+    public List<double> RoundRatios { get; set; } = new();
+    public double EventsPerSecond { get; set; }
+}
+
 public sealed class BreakdownReport
 {
     public int Vms { get; set; }
@@ -118,6 +134,12 @@ public sealed class ContentionReport
     /// <summary>The merged design's locks (irq_lock only: no AP list, no fold, no notifier), the same threads.</summary>
     public double MergedBaselineLifecyclesPerSecond { get; set; }
     public double MergedOverBaseline { get; set; }
+    /// <summary>The fabric under the merged design (<c>kvm = merged</c>), push tracking's wiring, the same 64 devices.</summary>
+    public double FabricMergedLifecyclesPerSecond { get; set; }
+    public double FabricMergedMessagesPerLifecycle { get; set; }
+    public double FabricMergedOverBaseline { get; set; }
+    /// <summary>The fabric under the merged design against the merged design's locks: the same design on both sides.</summary>
+    public double FabricMergedOverMergedLocks { get; set; }
     public List<string> Checks { get; set; } = new();
 }
 
