@@ -186,8 +186,12 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         foreach (var n in options.MemoryVms)
         {
             var m = await MemoryBench.RunAsync(n).ConfigureAwait(false);
-            _report.Memory.Add(new MemoryRow { Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds, CreateSeconds = m.CreateSeconds });
-            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then boot)");
+            _report.Memory.Add(new MemoryRow
+            {
+                Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds, CreateSeconds = m.CreateSeconds,
+                GcPauseSeconds = m.GcPauseSeconds, Gen0Collections = m.Gen0, Gen1Collections = m.Gen1, Gen2Collections = m.Gen2,
+            });
+            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then boot); GC paused {m.GcPauseSeconds:F1} s ({m.Gen0}/{m.Gen1}/{m.Gen2} gen0/1/2)");
         }
     }
 
@@ -338,9 +342,9 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             o.WriteLine();
             o.WriteLine("(f) memory: VMs of the storm workload (4 vCPUs, 64 SPIs, 1 irqfd), built and booted, devices not started");
             foreach (var m in _report.Memory)
-                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot)"));
+                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot); GC paused {m.GcPauseSeconds:F1} s, {m.Gen0Collections}/{m.Gen1Collections}/{m.Gen2Collections} gen0/1/2 ({(m.ServerGc ? "server" : "workstation")}, {(m.ConcurrentGc ? "concurrent" : "non-concurrent")})"));
             if (_report.MemoryBreakdown is { } b)
-                o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
+                o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor (Akka's own mailbox: {b.BytesPerEmptyActorAkkaMailbox:N0}) = {b.ActorBytesPerVm:N0}; {b.TimerSchedulersPerVm} timer schedulers x {b.BytesPerTimerScheduler:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
         }
         if (_report.Cluster is { } k)
         {

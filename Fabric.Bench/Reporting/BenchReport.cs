@@ -163,12 +163,25 @@ public sealed class MemoryRow
     public double BuildSeconds { get; set; }
     /// <summary>Of the build: until every VM's actors exist and answered Created; the rest is the guests' boot messages.</summary>
     public double CreateSeconds { get; set; }
+    /// <summary>The GC during the build: its total pause time, and its collections of each generation.</summary>
+    public double GcPauseSeconds { get; set; }
+    public int Gen0Collections { get; set; }
+    public int Gen1Collections { get; set; }
+    public int Gen2Collections { get; set; }
+    public bool ServerGc { get; set; } = System.Runtime.GCSettings.IsServerGC;
+    /// <summary>Background (concurrent) GC on: the latency mode is Interactive; off, it is Batch.</summary>
+    public bool ConcurrentGc { get; set; } = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
 }
 
 public sealed class MemoryBreakdown
 {
     public int ActorsPerVm { get; set; }
+    /// <summary>An empty actor on the fabric's settings (its linked mailbox), and on Akka's own unbounded mailbox.</summary>
     public double BytesPerEmptyActor { get; set; }
+    public double BytesPerEmptyActorAkkaMailbox { get; set; }
+    /// <summary>Akka's timer scheduler, made for every actor that declares IWithTimers, idle or not.</summary>
+    public int TimerSchedulersPerVm { get; set; }
+    public double BytesPerTimerScheduler { get; set; }
     public double HardwareStateBytesPerVm { get; set; }
     public double ActorBytesPerVm => ActorsPerVm * BytesPerEmptyActor;
 }
