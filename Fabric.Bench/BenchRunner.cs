@@ -113,6 +113,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             });
             Note($"message breakdown 16 VMs wfi={wfi}: {run.MessagesPerLifecycle:F2} per lifecycle ({string.Join(", ", byType.Select(t => $"{t.Type} {t.PerLifecycle:F2}"))})");
         }
+        foreach (var vms in new[] { 16, 4096 })
+            _report.SeqCost.Add(await Storm.SeqCostAsync(vms, options.Quick ? 1 : 3, options.Warmup, options.Measure, Note).ConfigureAwait(false));
     }
 
     private static double Ratio(double a, double b) => b <= 0 ? 0 : a / b;
@@ -130,6 +132,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         if (c.Fold.Check.Failure is { } b) _report.Failures.Add($"contention fold: {b}");
         if (c.Baseline.Failure is { } d) _report.Failures.Add($"contention baseline: {d}");
         if (c.MergedBaseline.Failure is { } m) _report.Failures.Add($"contention merged baseline: {m}");
+        if (c.Merged.Check.Failure is { } fm) _report.Failures.Add($"contention fabric merged: {fm}");
+        checks.Add($"fabric merged: {c.Merged.Check.Failure ?? "ok"}");
         _report.Contention = new ContentionReport
         {
             Injectors = Contention.Injectors, InFlightSpis = Workloads.Workloads.Spis,
@@ -145,6 +149,9 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             BaselineFoldStepsPerLifecycle = Ratio(c.Baseline.Counts.FoldSteps, c.Baseline.Counts.Deactivated),
             MergedBaselineLifecyclesPerSecond = c.MergedBaseline.LifecyclesPerSecond,
             MergedOverBaseline = Ratio(c.MergedBaseline.LifecyclesPerSecond, c.Baseline.LifecyclesPerSecond),
+            FabricMergedLifecyclesPerSecond = c.Merged.LifecyclesPerSecond, FabricMergedMessagesPerLifecycle = c.Merged.MessagesPerLifecycle,
+            FabricMergedOverBaseline = Ratio(c.Merged.LifecyclesPerSecond, c.Baseline.LifecyclesPerSecond),
+            FabricMergedOverMergedLocks = Ratio(c.Merged.LifecyclesPerSecond, c.MergedBaseline.LifecyclesPerSecond),
             Checks = checks,
         };
         Note($"contention: push {c.Push.LifecyclesPerSecond:N0}/s, fold {c.Fold.LifecyclesPerSecond:N0}/s, baseline {c.Baseline.LifecyclesPerSecond:N0}/s ({c.Baseline.Threads} threads); notify p50 push {c.PushNotify.P50:F1} us, fold {c.FoldNotify.P50:F1} us, baseline {c.Baseline.NotifyLatencyMicrosP50:F1} us");
@@ -179,8 +186,12 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
         foreach (var n in options.MemoryVms)
         {
             var m = await MemoryBench.RunAsync(n).ConfigureAwait(false);
-            _report.Memory.Add(new MemoryRow { Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds, CreateSeconds = m.CreateSeconds });
-            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then boot)");
+            _report.Memory.Add(new MemoryRow
+            {
+                Vms = n, BytesPerVm = m.BytesPerVm, BuildSeconds = m.BuildSeconds, CreateSeconds = m.CreateSeconds,
+                GcPauseSeconds = m.GcPauseSeconds, Gen0Collections = m.Gen0, Gen1Collections = m.Gen1, Gen2Collections = m.Gen2,
+            });
+            Note($"memory {n:N0} VMs: {m.BytesPerVm:N0} bytes per VM, built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then boot); GC paused {m.GcPauseSeconds:F1} s ({m.Gen0}/{m.Gen1}/{m.Gen2} gen0/1/2)");
         }
     }
 
@@ -305,6 +316,8 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             foreach (var b in _report.MessageBreakdown)
                 o.WriteLine($"  messages per lifecycle, {b.Vms} VMs, WFI {(b.WfiWhenIdle ? "yes" : "no")}: {b.MessagesPerLifecycle:F2} = " +
                             string.Join(" + ", b.PerLifecycleByType.Select(kv => F($"{kv.Value:F2} {kv.Key}"))));
+            foreach (var s in _report.SeqCost)
+                o.WriteLine(F($"  the log's shared seq, {s.Vms} VMs, WFI no ({s.Rounds} paired runs, {s.EventsPerSecond:N0} events/s): with it {s.SequencedLifecyclesPerSecond:N0} lc/s, without {s.UnsequencedLifecyclesPerSecond:N0} lc/s; without/with {s.UnsequencedOverSequenced:F3} (rounds {string.Join(", ", s.RoundRatios.Select(x => x.ToString("F3", CultureInfo.InvariantCulture)))})"));
         }
         if (_report.Contention is { } c)
         {
@@ -313,6 +326,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             o.WriteLine("                 lc/s        msg/lc  notify p50 us  notify p99 us   vs baseline");
             o.WriteLine(F($"  fabric push  {c.PushLifecyclesPerSecond,10:N0}  {c.PushMessagesPerLifecycle,8:F2}  {c.PushNotifyLatencyMicrosP50,13:F1}  {c.PushNotifyLatencyMicrosP99,13:F1}  {c.PushOverBaseline,12:F2}"));
             o.WriteLine(F($"  fabric fold  {c.FoldLifecyclesPerSecond,10:N0}  {c.FoldMessagesPerLifecycle,8:F2}  {c.FoldNotifyLatencyMicrosP50,13:F1}  {c.FoldNotifyLatencyMicrosP99,13:F1}  {c.FoldOverBaseline,12:F2}"));
+            o.WriteLine(F($"  fabric mrgd  {c.FabricMergedLifecyclesPerSecond,10:N0}  {c.FabricMergedMessagesPerLifecycle,8:F2}  {"-",13}  {"-",13}  {c.FabricMergedOverBaseline,12:F2}   (kvm = merged; {c.FabricMergedOverMergedLocks:F2} x the merged locks)"));
             o.WriteLine(F($"  baseline     {c.BaselineLifecyclesPerSecond,10:N0}  {"-",8}  {c.BaselineNotifyLatencyMicrosP50,13:F1}  {c.BaselineNotifyLatencyMicrosP99,13:F1}  {1.0,12:F2}   (the seed's locks, v1-v3: {c.BaselineThreads} threads, {c.BaselineFoldStepsPerLifecycle:F1} fold steps per lifecycle)"));
             o.WriteLine(F($"  merged locks {c.MergedBaselineLifecyclesPerSecond,10:N0}  {"-",8}  {"-",13}  {"-",13}  {c.MergedOverBaseline,12:F2}   (the merged design, v4+/Linux v7.4: irq_lock only, no list, no fold, no notifier: the cost floor of tracking nothing)"));
             o.WriteLine($"  checks: {string.Join("; ", c.Checks)}");
@@ -328,9 +342,9 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
             o.WriteLine();
             o.WriteLine("(f) memory: VMs of the storm workload (4 vCPUs, 64 SPIs, 1 irqfd), built and booted, devices not started");
             foreach (var m in _report.Memory)
-                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot)"));
+                o.WriteLine(F($"  {m.Vms,7:N0} VMs  {m.BytesPerVm,8:N0} bytes/VM  ({m.BytesPerVm / 1024:F1} KiB)  built in {m.BuildSeconds:F1} s (actors created in {m.CreateSeconds:F1} s, then the guests' boot); GC paused {m.GcPauseSeconds:F1} s, {m.Gen0Collections}/{m.Gen1Collections}/{m.Gen2Collections} gen0/1/2 ({(m.ServerGc ? "server" : "workstation")}, {(m.ConcurrentGc ? "concurrent" : "non-concurrent")})"));
             if (_report.MemoryBreakdown is { } b)
-                o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
+                o.WriteLine(F($"  where: {b.ActorsPerVm} actors/VM x {b.BytesPerEmptyActor:N0} bytes per empty actor (Akka's own mailbox: {b.BytesPerEmptyActorAkkaMailbox:N0}) = {b.ActorBytesPerVm:N0}; {b.TimerSchedulersPerVm} timer schedulers x {b.BytesPerTimerScheduler:N0}; hardware state {b.HardwareStateBytesPerVm:N0}; the rest is actor state, props and topology"));
         }
         if (_report.Cluster is { } k)
         {

@@ -26,12 +26,21 @@ public sealed class EventLog
     /// <param name="count">Also count events per kind (<see cref="Count"/>), recorded or not.</param>
     /// <param name="clock">The events' time <c>t</c>: wall time since the log was made, or (a deterministic run) the
     /// virtual time of its scheduler, so that the same seed writes the same log byte for byte.</param>
-    public EventLog(bool record = true, bool count = false, Func<TimeSpan>? clock = null)
+    /// <param name="sequenced">Take <c>seq</c> from the shared counter (the contract). Off only for a log that neither
+    /// records nor is read in order, and counts: Fabric.Bench's measure of what the shared counter costs the storm. Then
+    /// every event's seq is 0 and <see cref="LastSeq"/> is the number of events counted so far, which also moves
+    /// whenever anything happens.</param>
+    public EventLog(bool record = true, bool count = false, Func<TimeSpan>? clock = null, bool sequenced = true)
     {
+        if (!sequenced && (record || !count))
+            throw new ArgumentException("an unsequenced event log must count and must not record: its events have no order");
         _now = clock;
         _queue = record ? new ConcurrentQueue<FabricEvent>() : null;
         _counts = count ? new ThreadLocal<long[]>(NewCounts) : null;
+        _sequenced = sequenced;
     }
+
+    private readonly bool _sequenced;
 
     private static readonly int KindCount = Enum.GetValues<Ev>().Length;
 
@@ -45,13 +54,13 @@ public sealed class EventLog
     public static EventLog Off() => new(record: false);
 
     /// <summary>The last sequence number handed out: it moves whenever anything happens anywhere.</summary>
-    public long LastSeq => Volatile.Read(ref _seq);
+    public long LastSeq => _sequenced ? Volatile.Read(ref _seq) : CountAll();
 
     public bool Recording => _queue is not null;
 
     public long Log(Ev ev, int vm, int? vpe = null, IntId? intid = null, string? arg = null)
     {
-        var seq = Interlocked.Increment(ref _seq);
+        var seq = _sequenced ? Interlocked.Increment(ref _seq) : 0;
         if (_counts is not null) _counts.Value![(int)ev]++;
         _queue?.Enqueue(new FabricEvent(seq, (long)((_now?.Invoke() ?? _clock.Elapsed).Ticks * (1_000_000_000.0 / TimeSpan.TicksPerSecond)), ev, vm, vpe, intid, arg));
         return seq;
@@ -64,6 +73,14 @@ public sealed class EventLog
         if (_counts is null) return 0;
         long n = 0;
         foreach (var perThread in _allCounts) n += Volatile.Read(ref perThread[(int)ev]);
+        return n;
+    }
+
+    private long CountAll()
+    {
+        long n = 0;
+        foreach (var perThread in _allCounts)
+            for (var k = 0; k < perThread.Length; k++) n += Volatile.Read(ref perThread[k]);
         return n;
     }
 

@@ -5,27 +5,32 @@ using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
 using Fabric.Actors.Vm;
 using Fabric.Bench.Messaging;
+using Fabric.Hardware;
 using Fabric.Hardware.Kvm;
 
 namespace Fabric.Bench.FabricRuns;
 
 /// <summary>What one fabric run counted after it drained: the event counts behind I1–I3, and whether they balance.</summary>
-public sealed record FabricCheck(long Injected, long Coalesced, long Acknowledged, long Deactivated, long Notified, long Tracked, long Untracked, bool Quiesced, bool Push)
+public sealed record FabricCheck(long Injected, long Coalesced, long Acknowledged, long Deactivated, long Notified, long Tracked, long Untracked, bool Quiesced, bool Push,
+    bool Merged = false)
 {
     /// <summary>I1 injected = acknowledged + coalesced; every acknowledged SPI deactivated; I3 the AP list empty; I2 under
-    /// push notified = deactivated, under fold every consumption notified (in a window-1 closed loop, also equal).</summary>
+    /// push notified = deactivated, under fold every consumption notified (in a window-1 closed loop, also equal); under
+    /// the merged design nothing tracked and nothing notified (it keeps no AP list and no SPI notifier).</summary>
     public string? Failure =>
         !Quiesced ? "did not drain" :
+        Merged && (Tracked != 0 || Notified != 0) ? $"merged design: tracked {Tracked}, notified {Notified} (expected none)" :
         Injected != Acknowledged + Coalesced ? $"I1: injected {Injected} != acknowledged {Acknowledged} + coalesced {Coalesced}" :
         Acknowledged != Deactivated ? $"acknowledged {Acknowledged} != deactivated {Deactivated}" :
         Tracked != Untracked ? $"I3: tracked {Tracked} != untracked {Untracked} (AP list not empty)" :
+        Merged ? null :
         Push && Notified != Deactivated ? $"I2: notified {Notified} != deactivated {Deactivated} under push" :
         !Push && (Notified > Deactivated || (Deactivated > 0 && Notified == 0)) ? $"I2: notified {Notified} for {Deactivated} deactivations under fold" :
         null;
 
-    public static FabricCheck From(EventLog log, bool quiesced, TrackingPolicy tracking) =>
+    public static FabricCheck From(EventLog log, bool quiesced, FabricPolicies policies) =>
         new(log.Count(Ev.Inject), log.Count(Ev.Coalesce), log.Count(Ev.Ack), log.Count(Ev.Deactivate), log.Count(Ev.Notify),
-            log.Count(Ev.Track), log.Count(Ev.Untrack), quiesced, tracking == TrackingPolicy.Push);
+            log.Count(Ev.Track), log.Count(Ev.Untrack), quiesced, policies.Tracking == TrackingPolicy.Push, policies.Kvm == KvmDesign.Merged);
 }
 
 /// <summary>A closed-loop fabric measurement: lifecycles (acknowledged and deactivated SPIs) and counted actor messages
@@ -46,11 +51,11 @@ public static class FabricRun
     /// <summary>Builds <paramref name="vms"/> VMs from <paramref name="spec"/> in a fresh actor system with the counting
     /// mailbox and a counting, non-recording event log, starts the devices, measures, stops them, drains and checks.
     /// <paramref name="beforeDrain"/> runs after the measured window, the devices still running (the cluster section's
-    /// local moves).</summary>
+    /// local moves). <paramref name="sequenced"/> false: the log takes no shared seq (the storm's measure of its cost).</summary>
     public static async Task<FabricResult> ClosedLoopAsync(int vms, VmSpec spec, TimeSpan warmup, TimeSpan measure, Action<FabricRuntime>? onBuilt = null,
-        Func<FabricRuntime, Task>? beforeDrain = null)
+        Func<FabricRuntime, Task>? beforeDrain = null, bool sequenced = true)
     {
-        var log = new EventLog(record: false, count: true);
+        var log = new EventLog(record: false, count: true, sequenced: sequenced);
         using var system = BenchSystems.Create("fabric", countMessages: true);
         var build = Stopwatch.StartNew();
         var rt = await FabricRuntime.BuildAsync(system, vms, spec, log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
@@ -76,7 +81,7 @@ public static class FabricRun
         if (beforeDrain is not null) await beforeDrain().ConfigureAwait(false);
         fabric.StopDevices();
         var quiesced = await fabric.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        var check = FabricCheck.From(log, quiesced, spec.Policies.Tracking);
+        var check = FabricCheck.From(log, quiesced, spec.Policies);
         return new FabricResult(fabric.VmCount, seconds, l1 - l0, m1 - m0, check, buildSeconds, e1 - e0, p1 - p0, g1 - g0);
     }
 }

@@ -4,7 +4,8 @@ using Akka.Configuration;
 namespace Fabric.Bench.Messaging;
 
 /// <summary>The bench's actor systems: Akka settings from the same embedded <c>akka.hocon</c> the host uses (dispatcher
-/// throughput included), plus, when counting, <see cref="CountingMailbox"/> as every actor's default mailbox.</summary>
+/// throughput included), plus, when counting, <see cref="CountingMailbox"/> as every actor's mailbox (the default one and the deque one of
+/// actors with a stash).</summary>
 public static class BenchSystems
 {
     private static readonly Lazy<Config> Embedded = new(() =>
@@ -27,9 +28,12 @@ public static class BenchSystems
         var config = Embedded.Value;
         if (extraHocon is not null) config = ConfigurationFactory.ParseString(extraHocon).WithFallback(config);
         if (countMessages)
+        {
+            var counting = typeof(CountingMailbox).AssemblyQualifiedNameWithoutVersion();
             config = ConfigurationFactory.ParseString(
-                $"akka.actor.default-mailbox.mailbox-type = \"{typeof(CountingMailbox).AssemblyQualifiedNameWithoutVersion()}\"")
+                $"akka.actor.default-mailbox.mailbox-type = \"{counting}\"\nakka.actor.mailbox.unbounded-deque-based.mailbox-type = \"{counting}\"")
                 .WithFallback(config);
+        }
         return config;
     }
 

@@ -75,8 +75,9 @@ public static class MessageCounter
     }
 }
 
-/// <summary>The default unbounded mailbox, counting each enqueue (<see cref="MessageCounter"/>). Configured as
-/// <c>akka.actor.default-mailbox.mailbox-type</c> in the bench's actor systems only.</summary>
+/// <summary>The fabric's mailbox (<see cref="Fabric.Actors.LinkedMailbox"/>, akka.hocon's default), counting each enqueue
+/// (<see cref="MessageCounter"/>). Configured as <c>akka.actor.default-mailbox.mailbox-type</c> in the bench's actor
+/// systems only.</summary>
 public sealed class CountingMailbox : MailboxType, IProducesMessageQueue<CountingMessageQueue>
 {
     public CountingMailbox(Settings settings, Config config) : base(settings, config) { }
@@ -84,9 +85,9 @@ public sealed class CountingMailbox : MailboxType, IProducesMessageQueue<Countin
     public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new CountingMessageQueue();
 }
 
-public sealed class CountingMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
+public sealed class CountingMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics
 {
-    private readonly UnboundedMessageQueue _queue = new();
+    private readonly Fabric.Actors.LinkedMessageQueue _queue = new();
 
     public bool HasMessages => _queue.HasMessages;
     public int Count => _queue.Count;
@@ -98,6 +99,9 @@ public sealed class CountingMessageQueue : IMessageQueue, IUnboundedMessageQueue
     }
 
     public bool TryDequeue(out Envelope envelope) => _queue.TryDequeue(out envelope);
+
+    /// <summary>An unstashed message: counted when it was first enqueued.</summary>
+    public void EnqueueFirst(Envelope envelope) => _queue.EnqueueFirst(envelope);
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters) => _queue.CleanUp(owner, deadletters);
 }

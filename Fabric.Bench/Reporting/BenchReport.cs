@@ -14,6 +14,8 @@ public sealed class BenchReport
     public RawAkkaReport RawAkka { get; set; } = new();
     public List<StormRow> Storm { get; set; } = new();
     public List<BreakdownReport> MessageBreakdown { get; set; } = new();
+    /// <summary>What the event log's one shared seq counter costs the storm: paired runs with and without it.</summary>
+    public List<SeqCostRow> SeqCost { get; set; } = new();
     public ContentionReport? Contention { get; set; }
     public LatencyReport? Latency { get; set; }
     public List<MemoryRow> Memory { get; set; } = new();
@@ -87,6 +89,20 @@ public sealed class StormRow
     public string BaselineCheck { get; set; } = "ok";
 }
 
+/// <summary>The storm (no WFI) at <see cref="Vms"/> VMs, its event log taking seq from the shared counter (the contract)
+/// and not (a counting log with no order): <see cref="Rounds"/> pairs run back to back, each ratio without/with.</summary>
+public sealed class SeqCostRow
+{
+    public int Vms { get; set; }
+    public int Rounds { get; set; }
+    public double SequencedLifecyclesPerSecond { get; set; }
+    public double UnsequencedLifecyclesPerSecond { get; set; }
+    /// <summary>Mean of the rounds' unsequenced/sequenced throughput: above 1 by what the counter costs.</summary>
+    public double UnsequencedOverSequenced { get; set; }
+    public List<double> RoundRatios { get; set; } = new();
+    public double EventsPerSecond { get; set; }
+}
+
 public sealed class BreakdownReport
 {
     public int Vms { get; set; }
@@ -118,6 +134,12 @@ public sealed class ContentionReport
     /// <summary>The merged design's locks (irq_lock only: no AP list, no fold, no notifier), the same threads.</summary>
     public double MergedBaselineLifecyclesPerSecond { get; set; }
     public double MergedOverBaseline { get; set; }
+    /// <summary>The fabric under the merged design (<c>kvm = merged</c>), push tracking's wiring, the same 64 devices.</summary>
+    public double FabricMergedLifecyclesPerSecond { get; set; }
+    public double FabricMergedMessagesPerLifecycle { get; set; }
+    public double FabricMergedOverBaseline { get; set; }
+    /// <summary>The fabric under the merged design against the merged design's locks: the same design on both sides.</summary>
+    public double FabricMergedOverMergedLocks { get; set; }
     public List<string> Checks { get; set; } = new();
 }
 
@@ -141,12 +163,25 @@ public sealed class MemoryRow
     public double BuildSeconds { get; set; }
     /// <summary>Of the build: until every VM's actors exist and answered Created; the rest is the guests' boot messages.</summary>
     public double CreateSeconds { get; set; }
+    /// <summary>The GC during the build: its total pause time, and its collections of each generation.</summary>
+    public double GcPauseSeconds { get; set; }
+    public int Gen0Collections { get; set; }
+    public int Gen1Collections { get; set; }
+    public int Gen2Collections { get; set; }
+    public bool ServerGc { get; set; } = System.Runtime.GCSettings.IsServerGC;
+    /// <summary>Background (concurrent) GC on: the latency mode is Interactive; off, it is Batch.</summary>
+    public bool ConcurrentGc { get; set; } = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
 }
 
 public sealed class MemoryBreakdown
 {
     public int ActorsPerVm { get; set; }
+    /// <summary>An empty actor on the fabric's settings (its linked mailbox), and on Akka's own unbounded mailbox.</summary>
     public double BytesPerEmptyActor { get; set; }
+    public double BytesPerEmptyActorAkkaMailbox { get; set; }
+    /// <summary>Akka's timer scheduler, made for every actor that declares IWithTimers, idle or not.</summary>
+    public int TimerSchedulersPerVm { get; set; }
+    public double BytesPerTimerScheduler { get; set; }
     public double HardwareStateBytesPerVm { get; set; }
     public double ActorBytesPerVm => ActorsPerVm * BytesPerEmptyActor;
 }

@@ -148,7 +148,7 @@ public static class ClusterBench
             await pump.ConfigureAwait(false);
             var handoffs = moves.Where(e => e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true).Select(e => Micros(e.Arg!) / 1000.0).ToList();
             return new LeaveResult(vms, onLeaving, Blackouts.Of(handoffs), leaveSeconds, after, unreachable.Value,
-                FabricCheck.From(log, quiesced, spec.Policies.Tracking));
+                FabricCheck.From(log, quiesced, spec.Policies));
         }
         finally { await TearDownAsync(cluster).ConfigureAwait(false); }
     }

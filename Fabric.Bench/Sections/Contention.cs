@@ -8,7 +8,7 @@ using Fabric.Hardware.Kvm;
 namespace Fabric.Bench.Sections;
 
 public sealed record ContentionResult(FabricResult Push, FabricResult Fold, BaselineResult Baseline,
-    Percentiles PushNotify, Percentiles FoldNotify, BaselineResult MergedBaseline);
+    Percentiles PushNotify, Percentiles FoldNotify, BaselineResult MergedBaseline, FabricResult Merged);
 
 public readonly record struct Percentiles(double P50, double P99, double P999, long Count);
 
@@ -17,7 +17,8 @@ public readonly record struct Percentiles(double P50, double P99, double P999, l
 /// fold has exits to run at): the fabric with push tracking, the fabric with fold tracking, and the lock-based
 /// baseline (one thread per vCPU and per injector: 68 threads) — the seed's lock design (v1-v3: AP list, fold) — and
 /// the same threads under the merged design's locks (irq_lock only: no list, no fold, no notifier), the cost floor of
-/// tracking nothing. Throughput with recording off; the notifier latency
+/// tracking nothing, beside the fabric under the same design (<c>kvm = merged</c>: no AP list actor work, no notifier;
+/// each device paced by its own completions). Throughput with recording off; the notifier latency
 /// (a consumption's CDDI to its notification) from a second, shorter run of each fabric with the event log recording.
 /// </summary>
 public static class Contention
@@ -31,13 +32,14 @@ public static class Contention
         var baseline = BaselineRun.Measure(1, Spec(TrackingPolicy.Fold), BaselineThreading.ThreadPerVcpu, Injectors, warmup, measure, recordNotifyLatency: true);
         var pushLatency = await NotifyLatencyAsync(TrackingPolicy.Push, latencyRun).ConfigureAwait(false);
         var foldLatency = await NotifyLatencyAsync(TrackingPolicy.Fold, latencyRun).ConfigureAwait(false);
-        var mergedSpec = Spec(TrackingPolicy.Fold);
-        var merged = BaselineRun.Measure(1, mergedSpec with { Policies = mergedSpec.Policies with { Kvm = KvmDesign.Merged } },
-            BaselineThreading.ThreadPerVcpu, Injectors, warmup, measure);
-        return new ContentionResult(push, fold, baseline, pushLatency, foldLatency, merged);
+        var merged = BaselineRun.Measure(1, Merged(Spec(TrackingPolicy.Fold)), BaselineThreading.ThreadPerVcpu, Injectors, warmup, measure);
+        var fabricMerged = await FabricRun.ClosedLoopAsync(1, Merged(Spec(TrackingPolicy.Push)), warmup, measure).ConfigureAwait(false);
+        return new ContentionResult(push, fold, baseline, pushLatency, foldLatency, merged, fabricMerged);
     }
 
     public static Fabric.Actors.Vm.VmSpec Spec(TrackingPolicy tracking) => Workloads.Workloads.EdgeStorm(wfi: true, tracking, injectors: Injectors);
+
+    private static Fabric.Actors.Vm.VmSpec Merged(Fabric.Actors.Vm.VmSpec spec) => spec with { Policies = spec.Policies with { Kvm = KvmDesign.Merged } };
 
     /// <summary>Runs the fabric with a recording log and pairs each SPI's first deactivation since its last notification
     /// with the next notification.</summary>

@@ -7,8 +7,10 @@ using Fabric.Bench.Workloads;
 
 namespace Fabric.Bench.Sections;
 
-/// <summary>One memory measurement: managed heap bytes per VM after a full GC, and the time to build and boot them.</summary>
-public sealed record MemoryResult(int Vms, double BytesPerVm, double BuildSeconds, long HeapBytes, double CreateSeconds);
+/// <summary>One memory measurement: managed heap bytes per VM after a full GC, and the time to build and boot them, with
+/// the GC's pauses during the build (<paramref name="GcPauseSeconds"/>) and its collections of each generation.</summary>
+public sealed record MemoryResult(int Vms, double BytesPerVm, double BuildSeconds, long HeapBytes, double CreateSeconds,
+    double GcPauseSeconds, int Gen0, int Gen1, int Gen2);
 
 /// <summary>
 /// (f) Builds N VMs of the storm workload (4 vCPUs, 64 SPIs, one irqfd; devices not started) in a fresh actor system
@@ -23,16 +25,18 @@ public static class MemoryBench
         var before = GC.GetTotalMemory(forceFullCollection: true);
         using var system = BenchSystems.Create("memory", countMessages: false, "akka.coordinated-shutdown.phases.actor-system-terminate.timeout = 120s");
         var log = EventLog.Off();
+        var (pause0, g0, g1, g2) = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         var clock = Stopwatch.StartNew();
         var rt = await FabricRuntime.BuildAsync(system, vms, Workloads.Workloads.EdgeStorm(wfi: true), log, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var created = clock.Elapsed.TotalSeconds;
         await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)).ConfigureAwait(false);
         var seconds = clock.Elapsed.TotalSeconds - 0.1;   // the quiet period that proved quiescence is not build time
+        var (pause, n0, n1, n2) = (GC.GetTotalPauseDuration() - pause0, GC.CollectionCount(0) - g0, GC.CollectionCount(1) - g1, GC.CollectionCount(2) - g2);
         Collect();
         var after = GC.GetTotalMemory(forceFullCollection: true);
         GC.KeepAlive(rt);
         await system.Terminate().ConfigureAwait(false);
-        return new MemoryResult(vms, (after - before) / (double)vms, seconds, after - before, created);
+        return new MemoryResult(vms, (after - before) / (double)vms, seconds, after - before, created, pause.TotalSeconds, n0 - n1, n1 - n2, n2);
     }
 
     /// <summary>Where a VM's bytes go: the number of actors per VM (from the spec), the heap cost of one empty actor on
@@ -40,23 +44,10 @@ public static class MemoryBench
     /// 64 programmed SPIs, 4 CPU interfaces, the SPI AP list), measured with the reference model that holds the same.</summary>
     public static async Task<Reporting.MemoryBreakdown> BreakdownAsync()
     {
-        const int n = 10_000;
         var spec = Workloads.Workloads.EdgeStorm(wfi: true);
-        double emptyActor;
-        using (var system = BenchSystems.Create("actors", countMessages: false))
-        {
-            Collect();
-            var before = GC.GetTotalMemory(true);
-            var refs = new Akka.Actor.IActorRef[n];
-            for (var i = 0; i < n; i++) refs[i] = system.ActorOf(Akka.Actor.Props.Create(() => new Empty()));
-            // Actor creation finishes asynchronously: wait until every one has started.
-            while (Volatile.Read(ref Empty.Started) < n) await Task.Delay(10).ConfigureAwait(false);
-            Collect();
-            emptyActor = (GC.GetTotalMemory(true) - before) / (double)n;
-            GC.KeepAlive(refs);
-            Empty.Started = 0;
-            await system.Terminate().ConfigureAwait(false);
-        }
+        var emptyActor = await EmptyActorBytesAsync(null, timers: false).ConfigureAwait(false);
+        var akkaMailbox = await EmptyActorBytesAsync("akka.actor.default-mailbox.mailbox-type = \"Akka.Dispatch.UnboundedMailbox\"", timers: false).ConfigureAwait(false);
+        var withTimers = await EmptyActorBytesAsync(null, timers: true).ConfigureAwait(false);
         Collect();
         var b = GC.GetTotalMemory(true);
         var models = new Fabric.Hardware.Reference.VmModel[2000];
@@ -76,9 +67,36 @@ public static class MemoryBench
         Collect();
         var hardware = (GC.GetTotalMemory(true) - b) / (double)models.Length;
         GC.KeepAlive(models);
-        // VmActor, virs, ap-list, scheduler, a vpe and a vcpu per vCPU, one actor per device.
+        // VmActor, virs, ap-list, scheduler, a vpe and a vcpu per vCPU, one actor per device; those with Akka's timers
+        // (IWithTimers): the VmActor, the scheduler, each vCPU and each device.
         var actors = 4 + 2 * spec.Vcpus + spec.Devices.Count;
-        return new Reporting.MemoryBreakdown { ActorsPerVm = actors, BytesPerEmptyActor = emptyActor, HardwareStateBytesPerVm = hardware };
+        return new Reporting.MemoryBreakdown
+        {
+            ActorsPerVm = actors, BytesPerEmptyActor = emptyActor, HardwareStateBytesPerVm = hardware,
+            BytesPerEmptyActorAkkaMailbox = akkaMailbox, TimerSchedulersPerVm = 2 + spec.Vcpus + spec.Devices.Count,
+            BytesPerTimerScheduler = withTimers - emptyActor,
+        };
+    }
+
+    /// <summary>The heap cost of one started, empty actor (10,000 of them, one shared Props) on the bench's settings —
+    /// the fabric's mailbox unless <paramref name="hocon"/> says otherwise — with or without Akka's timers.</summary>
+    private static async Task<double> EmptyActorBytesAsync(string? hocon, bool timers)
+    {
+        const int n = 10_000;
+        using var system = BenchSystems.Create("actors", countMessages: false, hocon);
+        var props = timers ? Akka.Actor.Props.Create(() => new EmptyWithTimers()) : Akka.Actor.Props.Create(() => new Empty());
+        Collect();
+        var before = GC.GetTotalMemory(true);
+        var refs = new Akka.Actor.IActorRef[n];
+        for (var i = 0; i < n; i++) refs[i] = system.ActorOf(props);
+        // Actor creation finishes asynchronously: wait until every one has started.
+        while (Volatile.Read(ref Empty.Started) < n) await Task.Delay(10).ConfigureAwait(false);
+        Collect();
+        var bytes = (GC.GetTotalMemory(true) - before) / (double)n;
+        GC.KeepAlive(refs);
+        Empty.Started = 0;
+        await system.Terminate().ConfigureAwait(false);
+        return bytes;
     }
 
     private sealed class Empty : Akka.Actor.UntypedActor
@@ -86,6 +104,15 @@ public static class MemoryBench
         public static int Started;
 
         protected override void PreStart() => Interlocked.Increment(ref Started);
+
+        protected override void OnReceive(object message) { }
+    }
+
+    private sealed class EmptyWithTimers : Akka.Actor.UntypedActor, Akka.Actor.IWithTimers
+    {
+        public Akka.Actor.ITimerScheduler Timers { get; set; } = null!;
+
+        protected override void PreStart() => Interlocked.Increment(ref Empty.Started);
 
         protected override void OnReceive(object message) { }
     }

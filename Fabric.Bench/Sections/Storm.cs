@@ -45,6 +45,36 @@ public static class Storm
         return new StormPoint(vms, wfi, fabric, baselines);
     }
 
+    /// <summary>What the event log's shared seq counter costs: the storm (no WFI) on <paramref name="vms"/> VMs with the
+    /// counter and without it (a counting log that orders nothing), <paramref name="rounds"/> pairs back to back, the
+    /// order alternating so that a drift of the machine's load falls on both sides.</summary>
+    public static async Task<Reporting.SeqCostRow> SeqCostAsync(int vms, int rounds, TimeSpan warmup, TimeSpan measure, Action<string> progress)
+    {
+        var spec = Workloads.Workloads.EdgeStorm(wfi: false, TrackingPolicy.Push);
+        var row = new Reporting.SeqCostRow { Vms = vms, Rounds = rounds };
+        double with = 0, without = 0, events = 0;
+        for (var r = 0; r < rounds; r++)
+        {
+            FabricResult? a = null, b = null;
+            foreach (var sequenced in r % 2 == 0 ? new[] { true, false } : [false, true])
+            {
+                var x = await FabricRun.ClosedLoopAsync(vms, spec, warmup, measure, sequenced: sequenced).ConfigureAwait(false);
+                if (x.Check.Failure is { } f) throw new InvalidOperationException($"seq cost {vms} VMs sequenced={sequenced}: {f}");
+                if (sequenced) a = x; else b = x;
+            }
+            with += a!.LifecyclesPerSecond;
+            without += b!.LifecyclesPerSecond;
+            events += a.Events / a.Seconds;
+            row.RoundRatios.Add(Math.Round(b.LifecyclesPerSecond / a.LifecyclesPerSecond, 3));
+            progress($"seq cost {vms} VMs round {r + 1}: with the shared counter {a.LifecyclesPerSecond:N0}/s, without {b.LifecyclesPerSecond:N0}/s");
+        }
+        row.SequencedLifecyclesPerSecond = with / rounds;
+        row.UnsequencedLifecyclesPerSecond = without / rounds;
+        row.UnsequencedOverSequenced = row.RoundRatios.Average();
+        row.EventsPerSecond = events / rounds;
+        return row;
+    }
+
     /// <summary>The counted messages of one lifecycle, by message type (16 VMs, a short run with per-type counting on).</summary>
     public static async Task<(FabricResult Run, IReadOnlyList<(string Type, double PerLifecycle)> ByType)> BreakdownAsync(bool wfi, TimeSpan measure)
     {

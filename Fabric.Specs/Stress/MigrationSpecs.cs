@@ -42,20 +42,9 @@ public class MigrationSpecs : TestKit
     [Fact]
     public async Task Devices_moved_with_their_vm_twenty_times_mid_storm_are_served_to_the_last_injection()
     {
-        // Moves at chosen times (every 15 ms from 5 ms): the run then ends by itself, so every total is exact.
-        var at = Enumerable.Range(0, 20).Select(i => TimeSpan.FromMilliseconds(5 + 15 * i)).ToArray();
-        var spec = FabricHarness.EdgeStorm(vcpus: 2, spis: 64, FabricPolicies.Default, perDevice: 3000, exitsPerSecond: 300)
-            with { Migration = new MigrationSpec(TimeSpan.Zero, at) };
-        var run = await FabricHarness.RunAsync(Sys, vms: 2, spec);
-
-        Assert.True(run.Quiesced, run.Describe());
-        Assert.True(run.Violations.Count == 0, run.Describe());
-        Assert.Equal(2 * at.Length, run.Checker.Migrations);
+        var run = await FabricHarness.MovedStormServedToTheLastAsync(Sys, moves: 20, every: TimeSpan.FromMilliseconds(15), perDevice: 3000);
         var firstMove = run.Events.First(e => e.Ev == Ev.Migrate).Seq;
         Assert.True(run.Events.Count(e => e.Ev == Ev.Ack && e.Seq > firstMove) > 100, "the storm was over before the first move");
-        // Every resampled line served service-count times and every edge write of the budget made: no notifier lost.
-        Assert.Equal(2 * 32 * 3, run.Checker.Resampled);
-        Assert.Equal(2 * (3000 * FabricHarness.Scale + 32 * 3), run.Checker.Injected);
     }
 
     [Fact]
