@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Diagnostics;
 using Fabric.Actors;
 using Fabric.Actors.Observation;
@@ -59,9 +60,9 @@ public static class MemoryBench
                 foreach (var id in s.Ids.All())
                 {
                     m.ConfigureSpi(id.Id, s.Mode);
-                    m.Guest(irs => irs.CdPriority(id, s.Priority));
-                    m.Guest(irs => irs.CdAffinity(id, s.Affinity ?? k++ % spec.Vcpus));
-                    m.Guest(irs => irs.CdEnable(id, true));
+                    m.Guest(new IrsProtocol.CdPriority(id, s.Priority));
+                    m.Guest(new IrsProtocol.CdAffinity(id, s.Affinity ?? k++ % spec.Vcpus));
+                    m.Guest(new IrsProtocol.CdEnable(id, true));
                 }
         }
         Collect();
