@@ -1,0 +1,45 @@
+using Fabric.Hardware.CpuInterface;
+using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Irs;
+using Fabric.Hardware.Kvm;
+using Fabric.Hardware.Migration;
+
+namespace Fabric.Actors.Vm;
+
+/// <summary>
+/// The state a VM's units are built around, whatever it comes from: the boot's (<see cref="Fresh"/>), a restore's (a
+/// move or a handoff, <see cref="Restored"/>), or the state the units already had (a refused move, a crashed move saga).
+/// <see cref="VmActor"/> builds every generation of units from one of these, by one path.
+/// </summary>
+public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[] Vpes, VcpuState[] Vcpus)
+{
+    /// <summary>A new VM's units, after the guest's early boot that runs before the IRS slice has its owner:
+    /// IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.</summary>
+    public static VmUnits Fresh(int vmId, VmSpec spec)
+    {
+        var p = spec.Policies;
+        var irs = new VirtualIrs(new VirtualIrsConfig(spec.Spis, spec.Vcpus, VirtualLevel: p.VirtualLevel));
+        irs.EnableIrs();
+        if (LpiIdBits(spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
+            throw new InvalidOperationException($"vm-{vmId}: LPI IST refused: {refused.Access.Refusal}");
+        return new(new VirtualIrsState(irs),
+            new ApListState(new SpiApList(spec.Spis, p.Notify, p.Kvm)),
+            [.. Enumerable.Range(0, spec.Vcpus).Select(v => new VpeState(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled }))],
+            [.. Enumerable.Range(0, spec.Vcpus).Select(v => new VcpuState(v, spec))]);
+    }
+
+    /// <summary>The units of a VM the hardware restored (<see cref="VmRestore"/>), with its vCPUs' guest contexts and
+    /// the AP list's fold count; the notifier registrations are the caller's to add (they name its devices).</summary>
+    public static VmUnits Restored(RestoredVm vm, long foldId, VcpuState[] vcpus) =>
+        new(new VirtualIrsState(vm.Irs), new ApListState(vm.ApList) { FoldId = foldId }, [.. vm.Cpus.Select(c => new VpeState(c))], vcpus);
+
+    /// <summary>The LPI ID width the guest's LPI IST needs for the LPIs it programs (none when it programs no LPI).</summary>
+    private static int? LpiIdBits(VmSpec spec)
+    {
+        var max = spec.Interrupts.Where(s => s.Ids.Type == IntIdType.Lpi).Select(s => (long?)s.Ids.Last).Max();
+        if (max is not { } m) return null;
+        var bits = 14;   // IRS_IDR2.MIN_LPI_ID_BITS of the guest's IRS
+        while ((1L << bits) <= m) bits++;
+        return bits;
+    }
+}
