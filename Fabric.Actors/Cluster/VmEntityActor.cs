@@ -12,7 +12,7 @@ namespace Fabric.Actors.Cluster;
 /// <summary>
 /// A VM as a sharded entity: the shell around its <see cref="VmActor"/> (its child <c>vm</c>) that keeps the VM in the
 /// cluster's store. It starts from what the store holds: the snapshot its previous node handed off is restored (KVM's
-/// order, pending interrupts replayed; <see cref="VmActor.HandedOver"/>), nothing means a new VM, which boots; the marker
+/// order, pending interrupts replayed; <see cref="VmArrival"/>), nothing means a new VM, which boots; the marker
 /// of a VM that was running means its node was lost — the VM is reported lost and recreated empty. While the VM runs the
 /// shell leaves that marker (and updates it when the VM starts or stops); when its shard moves it has the VM save itself
 /// (a handoff move), stores the snapshot and stops. What reaches it while it loads waits in its stash; afterwards
@@ -33,7 +33,7 @@ public sealed class VmEntityActor : UntypedActor, IWithUnboundedStash, IWithTime
     private IActorRef _vm = ActorRefs.Nobody;
     /// <summary>A restored VM waits, not yet built, until its running marker is stored: otherwise a crash of this node in
     /// between would let its next incarnation restore the same clean snapshot again, going back in time.</summary>
-    private VmActor.HandedOver? _waitingForMarker;
+    private VmArrival? _waitingForMarker;
     /// <summary>The handoff's snapshot being written (its tag, how many times tried).</summary>
     private byte[]? _saved;
     private long _saveTag;
@@ -147,7 +147,7 @@ public sealed class VmEntityActor : UntypedActor, IWithUnboundedStash, IWithTime
             foreach (var m in snapshot.FrontDoor) Running(m);
             return;
         }
-        _waitingForMarker = new VmActor.HandedOver(snapshot, _restored!, clock);
+        _waitingForMarker = new VmArrival(snapshot, _restored!, clock);
         (_life.Started, _life.Stopped, _life.Generation) = (snapshot.Started, snapshot.Stopped, snapshot.Generation + 1);
         _store.Tell(Marker(MarkerTag));
     }
@@ -179,11 +179,11 @@ public sealed class VmEntityActor : UntypedActor, IWithUnboundedStash, IWithTime
 
     /// <summary>The VM runs: its VmActor is made (new, or around what was handed over), its marker written, and what
     /// waited here goes to it.</summary>
-    private void Run(VmActor.HandedOver? handedOver)
+    private void Run(VmArrival? arrival)
     {
-        _vm = Context.Watch(Context.ActorOf(VmActor.EntityProps(_vmId, _spec, _log, handedOver), "vm"));
+        _vm = Context.Watch(Context.ActorOf(VmActor.EntityProps(_vmId, _spec, _log, arrival), "vm"));
         _life.Running = true;
-        if (handedOver is null) Mark();
+        if (arrival is null) Mark();
         Become(Running);
         Stash.UnstashAll();
     }

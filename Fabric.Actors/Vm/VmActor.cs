@@ -35,12 +35,8 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     private readonly IActorRef _replyTo;
     private readonly VmTopology _topology;
     /// <summary>The handoff this VM starts from (restored by its entity), or null: a new VM.</summary>
-    private readonly HandedOver? _handedOver;
+    private readonly VmArrival? _arrival;
     private readonly VmLife _life;
-
-    /// <summary>A VM that arrives from another node: the snapshot it was handed, and the hardware's restore of its
-    /// interrupt state (<see cref="VmRestore.RestoreAndRun"/>, done by its entity, which judged it sound).</summary>
-    public sealed record HandedOver(VmSnapshot Snapshot, RunOutcome FirstRun, long LoadStartedTicks);
 
     /// <summary>What the VmActor keeps across its own restarts, made once with its Props: the addresses of the VM's
     /// actors (which outlive it: a restart keeps its children), whether its devices were started or stopped, the move in
@@ -59,13 +55,13 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         public bool Rebuilt, HandOff;
     }
 
-    private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, HandedOver? handedOver)
+    private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, VmArrival? arrival)
     {
         _vmId = vmId;
         _spec = spec;
         _log = log;
         _replyTo = replyTo;
-        _handedOver = handedOver;
+        _arrival = arrival;
         _life = life;
         _topology = life.Topology;
     }
@@ -74,10 +70,10 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
         DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
 
-    /// <summary>A VM of a cluster entity: new (<paramref name="handedOver"/> null) or restored from a handoff, which
+    /// <summary>A VM of a cluster entity: new (<paramref name="arrival"/> null) or restored from a handoff, which
     /// runs at once (its entity made it only once its running marker was stored).</summary>
-    public static Props EntityProps(int vmId, VmSpec spec, EventLog log, HandedOver? handedOver) =>
-        DirectProps.Of((vmId, spec, log, handedOver, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.handedOver));
+    public static Props EntityProps(int vmId, VmSpec spec, EventLog log, VmArrival? arrival) =>
+        DirectProps.Of((vmId, spec, log, arrival, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.arrival));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -91,7 +87,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     protected override void PreStart()
     {
         _topology.Vm = Self;
-        if (_handedOver is { } h) Arrive(h);
+        if (_arrival is { } h) Arrive(h);
         else BuildNew();
     }
 
@@ -135,7 +131,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     /// <summary>The destination's half of a handoff: the drivers and units are rebuilt around what they carried (the
     /// interrupt state as the hardware restored it, in KVM's order), and the VM runs; the messages that waited at its
     /// old front door follow from its entity.</summary>
-    private void Arrive(HandedOver h)
+    private void Arrive(VmArrival h)
     {
         var s = h.Snapshot;
         var t = _topology;

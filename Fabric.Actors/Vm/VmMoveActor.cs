@@ -16,8 +16,10 @@ namespace Fabric.Actors.Vm;
 /// VM through the byte format (<see cref="VmMove"/>) and has its VmActor build fresh units around the result, or — a
 /// handoff — freezes the drivers too and hands the saved VM up to be stored. It ends by telling its VmActor
 /// (<see cref="MoveEnded"/>, <see cref="HandOffTaken"/>), which runs the VM again or lets it go.
-/// <para>In <see cref="Mode.Recover"/> it finishes what a crashed saga left: it freezes the units (whatever they had
-/// been told) and has them rebuilt around the state they hold, so a crash of a move loses nothing.</para>
+/// <para>In <see cref="Mode.Recover"/> it finishes what a crashed saga left: the drivers were told to hold and the vCPUs
+/// to stop when that saga began, and the units may be frozen already; it waits until nothing is in flight (a frozen unit
+/// answers as a quiet one), freezes the units and has them rebuilt around the state they hold, so a crash of a move
+/// loses nothing.</para>
 /// </summary>
 public sealed class VmMoveActor : UntypedActor
 {
@@ -61,11 +63,12 @@ public sealed class VmMoveActor : UntypedActor
     private IEnumerable<IActorRef> Units => _t.Vpes.Concat(_t.Vcpus).Append(_t.Virs).Append(_t.ApList);
     private int UnitCount => 2 * _spec.Vcpus + 2;
 
-    /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU; a recovery freezes at once.</summary>
+    /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU; a recovery, whose crashed
+    /// predecessor did that, goes straight to the quiescence check.</summary>
     protected override void PreStart()
     {
         _startedAt = Context.System.Scheduler.MonotonicClock;
-        if (_mode == Mode.Recover) { FreezeUnits(); return; }
+        if (_mode == Mode.Recover) { NextRound(); return; }
         _awaiting = _t.Devices.Count + 1 + _t.Vcpus.Length;
         _t.Devices.ForEach(d => d.Tell(Hold.Instance));
         _t.Scheduler.Tell(Hold.Instance);
@@ -202,11 +205,12 @@ public sealed class VmMoveActor : UntypedActor
 
     private void Abandon(string why)
     {
-        if (_mode == Mode.HandOff)
+        if (_mode != Mode.Move)
         {
-            // The shard is leaving: the VM must go. Freeze what there is; anything still on its way to a unit reaches
-            // it frozen and is kept, and whatever the save cannot take makes the next incarnation report the VM lost.
-            Context.GetLogger().Error("vm-{0}: handing off after {1}", _t.VmId, why);
+            // The shard is leaving (the VM must go), or a crashed move must end in units that are not frozen. Freeze what
+            // there is; anything still on its way to a unit reaches it frozen and is kept for its successor, and whatever
+            // a handoff's save cannot take makes the next incarnation report the VM lost.
+            Context.GetLogger().Error("vm-{0}: {1} after {2}", _t.VmId, _mode == Mode.HandOff ? "handing off" : "recovering", why);
             FreezeUnits();
             return;
         }
