@@ -60,7 +60,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         output.WriteLine("after: " + string.Join(", ", after.Select(kv => $"{kv.Key}:{kv.Value}")));
         Assert.False(after.ContainsKey(2));
         Assert.Equal(Vms, after.Values.Sum());
-        var handoffs = events.Where(e => e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true).Select(e => e.Vm).ToHashSet();
+        var handoffs = events.Where(e => e.Migration is { Kind: MoveKind.HandOffIn }).Select(e => e.Vm).ToHashSet();
         Assert.True(handoffs.Count >= before.GetValueOrDefault(2), $"{handoffs.Count} VMs handed off, node 2 ran {before.GetValueOrDefault(2)}");
         var checker = Check(events);
         Assert.True(checker.Violations.Count == 0, string.Join("\n", checker.Violations.Take(10)));
@@ -126,7 +126,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.Empty(checkA.DepartedVms);                        // every VM ended on A
         Assert.True(checkB.JoinedVms.Count >= onB);              // B saw only VMs born on A: none of them checked there
         Assert.NotEmpty(checkA.JoinedVms);                       // they came back after a life on B: A does not check them
-        Assert.Contains(eventsB, e => e.Ev == Ev.Migrate && e.Arg!.StartsWith("handoff-out", StringComparison.Ordinal));
+        Assert.Contains(eventsB, e => e.Migration is { Kind: MoveKind.HandOffOut });
         Assert.True(checkA.Acknowledged > 1000);
     }
 
