@@ -37,10 +37,7 @@ public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[
     private static int? LpiIdBits(VmSpec spec)
     {
         var max = spec.Interrupts.Where(s => s.Ids.Type == IntIdType.Lpi).Select(s => (long?)s.Ids.Last).Max();
-        if (max is not { } m) return null;
-        var bits = 14;   // IRS_IDR2.MIN_LPI_ID_BITS of the guest's IRS
-        while ((1L << bits) <= m) bits++;
-        return bits;
+        return max is { } m ? VmLimits.LpiIstIdBitsFor(m) : null;
     }
 }
 

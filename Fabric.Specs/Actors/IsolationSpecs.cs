@@ -36,6 +36,25 @@ public class IsolationSpecs : TestKit
     }
 
     [Fact]
+    public async Task A_destroyed_vm_gives_its_vm_id_back_to_the_table()
+    {
+        var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
+        irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
+        var vm = ExpectMsg<VmActor.Created>().Topology.Vm;
+        Watch(vm);
+        irs.Tell(new IrsActor.DestroyVm(1));
+        ExpectTerminated(vm);
+        // Until the IRS has seen its VM stop, the ID is refused (never half-created); then it is free again.
+        await AwaitAssertAsync(() =>
+        {
+            irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
+            Assert.Equal(1, ExpectMsg<VmActor.Created>(TimeSpan.FromMilliseconds(200)).VmId);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        irs.Tell(new IrsActor.DestroyVm(3));
+        Assert.Contains("VM 3 does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
+
+    [Fact]
     public void The_irs_refuses_a_vm_kvm_could_not_build()
     {
         var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
