@@ -17,10 +17,6 @@ namespace Fabric.Actors.Irs;
 /// </summary>
 public sealed class IrsActor : UntypedActor
 {
-    /// <summary>Create VM <paramref name="VmId"/>; the VM answers <see cref="VmActor.Created"/> to the sender.</summary>
-    public sealed record CreateVm(int VmId, VmSpec Spec) : ILocalMessage;
-    public sealed record DestroyVm(int VmId) : ILocalMessage;
-
     private readonly int _maxVms;
     private readonly EventLog _log;
     private readonly IrsLife _life;
@@ -57,7 +53,7 @@ public sealed class IrsActor : UntypedActor
     {
         switch (message)
         {
-            case CreateVm m:
+            case IrsProtocol.CreateVm m:
                 if (Validate(m) is { } error) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", error)); return; }
                 _life.Vms[m.VmId] = Context.Watch(Context.ActorOf(VmActor.Props(m.VmId, m.Spec, _log, Sender), $"vm-{m.VmId}"));
                 break;
@@ -72,7 +68,7 @@ public sealed class IrsActor : UntypedActor
                 // A VM stopped (destroyed, or lost): it leaves the table.
                 foreach (var gone in _life.Vms.Where(kv => kv.Value.Equals(t.ActorRef)).Select(kv => kv.Key).ToList()) Unmap(gone);
                 break;
-            case DestroyVm m:
+            case IrsProtocol.DestroyVm m:
                 if (!_life.Vms.TryGetValue(m.VmId, out var vm)) { Sender.Tell(new IrsProtocol.Refused("IRS_VMAP_VMR", $"VM {m.VmId} does not exist")); return; }
                 Unmap(m.VmId);
                 Context.Stop(vm);
@@ -86,7 +82,7 @@ public sealed class IrsActor : UntypedActor
     /// <summary>KVM's checks of the VM (its vCPUs and SPIs, <see cref="VmLimits"/>), then the IRS's: its VMTE is written
     /// (VALID=0, a VPE table for its vCPUs) and made valid (IRS_VMAP_VMR M=1). Null, or why the VM is refused; a refusal
     /// leaves the table as it was.</summary>
-    private string? Validate(CreateVm m)
+    private string? Validate(IrsProtocol.CreateVm m)
     {
         if (m.VmId < 0 || m.VmId >= _maxVms) return $"VM ID {m.VmId} is out of range 0..{_maxVms - 1}";
         if (_life.Table.TryGet(m.VmId, out var vmte) && vmte.Valid) return $"VM ID {m.VmId} is already valid";

@@ -46,6 +46,14 @@ public static class IrsProtocol
     /// <summary>The reply to any operation the fabric refuses (bad VM, VPE, INTID or value): it names the operation and why.</summary>
     public sealed record Refused(string Operation, string Reason) : IWireMessage;
 
+    /// <summary>To the host IRS (<c>IrsActor</c>): create VM <paramref name="VmId"/> (its VMTE made valid, its actors
+    /// built); the VM answers <see cref="VmCreated"/> to the sender, or the IRS <see cref="Refused"/>.</summary>
+    public sealed record CreateVm(int VmId, Fabric.Actors.Vm.VmSpec Spec) : ILocalMessage;
+    /// <summary>To the host IRS: tear VM <paramref name="VmId"/> down (its VMTE made invalid and released).</summary>
+    public sealed record DestroyVm(int VmId) : ILocalMessage;
+    /// <summary>A new VM is built and booted: the addresses of its actors.</summary>
+    public sealed record VmCreated(int VmId, Fabric.Actors.Vm.VmTopology Topology) : ILocalMessage;
+
     /// <summary>Test hook: the actor throws, to prove supervision rebuilds it from the state it owns.</summary>
     public sealed record Crash : ILocalMessage
     {

@@ -27,8 +27,6 @@ namespace Fabric.Actors.Vm;
 /// </summary>
 public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
-    public sealed record Created(int VmId, VmTopology Topology) : ILocalMessage;
-
     private readonly int _vmId;
     private readonly VmSpec _spec;
     private readonly EventLog _log;
@@ -66,7 +64,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         _topology = life.Topology;
     }
 
-    /// <summary>A new VM, which answers <see cref="Created"/> to <paramref name="replyTo"/> once built.</summary>
+    /// <summary>A new VM, which answers <see cref="IrsProtocol.VmCreated"/> to <paramref name="replyTo"/> once built.</summary>
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
         DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
 
@@ -125,7 +123,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         Build(VmUnits.Fresh(_vmId, _spec), null);
         SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();
-        _replyTo.Tell(new Created(_vmId, _topology));
+        _replyTo.Tell(new IrsProtocol.VmCreated(_vmId, _topology));
     }
 
     /// <summary>The destination's half of a handoff: the drivers and units are rebuilt around what they carried (the
@@ -265,11 +263,11 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
             case Migrate:
                 BeginMove(Sender, VmMoveActor.Mode.Move);
                 break;
-            case Cluster.ClusterProtocol.HandOff:
+            case ClusterProtocol.HandOff:
                 BeginMove(Sender, VmMoveActor.Mode.HandOff);
                 break;
-            case Cluster.ClusterProtocol.Where:
-                Sender.Tell(new Cluster.ClusterProtocol.Here(_vmId, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), _topology.Generation));
+            case ClusterProtocol.Where:
+                Sender.Tell(new ClusterProtocol.Here(_vmId, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), _topology.Generation));
                 break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);

@@ -72,8 +72,8 @@ public class SupervisionSpecs : TestKit
             Watch(vm.Virs);
             vm.Vm.Tell(IrsProtocol.Crash.Instance);
             // The restarted VmActor answers as the same VM, and its units are the same actors, alive.
-            rt.Vms[0].Vm.Tell(new Fabric.Actors.Cluster.ClusterProtocol.Where(0), TestActor);
-            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(0, h.Generation));
+            rt.Vms[0].Vm.Tell(new ClusterProtocol.Where(0), TestActor);
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(0, h.Generation));
             ExpectNoMsg(TimeSpan.FromMilliseconds(100));   // no Terminated of the IRS slice
             Assert.Same(units[0], rt.Vms[0].Virs);
             checkedUnits = true;
@@ -115,10 +115,10 @@ public class SupervisionSpecs : TestKit
             // The move's saga takes the crash forwarded by its VmActor, at whatever phase it has reached.
             vm.Tell(new MigrationProtocol.Migrate(1), TestActor);
             vm.Tell(MigrationProtocol.CrashMove.Instance);
-            vm.Tell(new Fabric.Actors.Cluster.ClusterProtocol.Where(1), TestActor);
+            vm.Tell(new ClusterProtocol.Where(1), TestActor);
             ExpectMsg<IrsProtocol.Refused>(r => Assert.Contains("saga crashed", r.Reason));
             // The VM runs on in units rebuilt around the state its frozen units held: the next generation.
-            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(1, h.Generation));
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(1, h.Generation));
             answered = true;
         });
         Assert.True(answered);
@@ -164,8 +164,8 @@ public class SupervisionSpecs : TestKit
         {
             rt.Irs.Tell(IrsProtocol.Crash.Instance);
             // The restarted IRS still routes to VM 1: it read its table back from its children.
-            rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(1, new Fabric.Actors.Cluster.ClusterProtocol.Where(1)), TestActor);
-            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(1, h.VmId));
+            rt.Irs.Tell(new ClusterProtocol.VmEnvelope(1, new ClusterProtocol.Where(1)), TestActor);
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(1, h.VmId));
             routed = true;
         });
         Assert.True(routed);
