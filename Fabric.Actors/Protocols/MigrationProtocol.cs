@@ -75,11 +75,10 @@ public static class MigrationProtocol
     /// whose doorbells and kicks the new units owe (null when the units are rebuilt around the state they had).</summary>
     public sealed record Rebuild(Vm.VmUnits Units, Fabric.Hardware.Migration.RunOutcome? FirstRun) : IControl, ILocalMessage;
 
-    /// <summary>From the move saga to its VmActor: the move is over (done, refused or abandoned): run the VM again.</summary>
-    public sealed record MoveEnded : IControl, ILocalMessage
-    {
-        public static readonly MoveEnded Instance = new();
-    }
+    /// <summary>From the move saga to its VmActor: the move is over (done, refused or abandoned): run the VM again, then
+    /// give whoever asked for the move <paramref name="Answer"/> (<see cref="Migrated"/> or a refusal; null: nobody asked),
+    /// so that an answered move is one whose VM runs.</summary>
+    public sealed record MoveEnded(object? Answer) : IControl, ILocalMessage;
 
     /// <summary>A handoff's saved VM: from the move saga to its VmActor (which adds its front door and whether its
     /// devices run), then from the VmActor to its cluster entity, which stores it and stops.</summary>

@@ -307,8 +307,8 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
                 for (var i = 0; i < old.Length; i++) old[i].Tell(new Retire(fresh[i]));
                 _life.Rebuilt = true;
                 break;
-            case MoveEnded when Sender.Equals(_life.Move):
-                EndMove();
+            case MoveEnded m when Sender.Equals(_life.Move):
+                EndMove(m.Answer);
                 break;
             case HandOffTaken h when Sender.Equals(_life.Move):
                 // The VM is saved, with what waited at its front door; its entity stores it and stops it.
@@ -344,16 +344,18 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
             Context.Stop(Self);
             return;
         }
-        if (_life.Rebuilt) { EndMove(); return; }
+        if (_life.Rebuilt) { EndMove(new IrsProtocol.Refused("migrate", "the move's saga crashed after the VM was rebuilt")); return; }
         _life.Move = Context.Watch(Context.ActorOf(VmMoveActor.Props(_topology, _spec, _log, _life.Requester, VmMoveActor.Mode.Recover), $"move-{++_life.Moves}"));
     }
 
-    /// <summary>The end of a move here: the VM runs again; then what waited at its front door.</summary>
-    private void EndMove()
+    /// <summary>The end of a move here: the VM runs again, whoever asked hears how the move went, then what waited at
+    /// its front door is served.</summary>
+    private void EndMove(object? answer)
     {
         Context.Unwatch(_life.Move!);
         _life.Move = null;
         RunAgain();
+        if (answer is not null && !_life.Requester.IsNobody() && !_life.Requester.Equals(Self)) _life.Requester.Tell(answer);
         Become(OnReceive);
         Stash.UnstashAll();
     }

@@ -218,18 +218,14 @@ public sealed class VmMoveActor : UntypedActor
         End(_t.Generation, [], why);
     }
 
-    /// <summary>The end of a move here: logged, answered to whoever asked, and the VmActor runs the VM again.</summary>
+    /// <summary>The end of a move here: logged; the VmActor runs the VM again and answers whoever asked.</summary>
     private void End(int generation, System.Collections.Immutable.ImmutableArray<byte> state, string? refused)
     {
         var blackout = Context.System.Scheduler.MonotonicClock - _startedAt;
         var asked = !_requester.IsNobody() && !_requester.Equals(Context.Parent);
-        if (refused is null)
-        {
-            _log.Log(Ev.Migrate, _t.VmId, null, null, MigrateArg.Local(state.Length, (long)blackout.TotalMicroseconds).Format());
-            if (asked) _requester.Tell(new Migrated(_t.VmId, state, blackout, generation));
-        }
-        else if (asked) _requester.Tell(new IrsProtocol.Refused("migrate", refused));
-        Context.Parent.Tell(MoveEnded.Instance);
+        if (refused is null) _log.Log(Ev.Migrate, _t.VmId, null, null, MigrateArg.Local(state.Length, (long)blackout.TotalMicroseconds).Format());
+        object? answer = !asked ? null : refused is null ? new Migrated(_t.VmId, state, blackout, generation) : new IrsProtocol.Refused("migrate", refused);
+        Context.Parent.Tell(new MoveEnded(answer));
         Context.Stop(Self);
     }
 

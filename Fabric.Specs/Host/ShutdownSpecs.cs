@@ -67,4 +67,46 @@ public sealed class ShutdownSpecs : IDisposable
         Assert.Empty(result.Violations);
         Assert.Contains("all held", output.ToString());
     }
+
+    [Fact]
+    public async Task Stopping_the_host_stops_a_directed_run_between_two_steps_and_reports()
+    {
+        // Thousands of steps, each settling the fabric: far longer than the moment the host is stopped.
+        var steps = string.Join("\n", Enumerable.Repeat("""
+                { line = "spi:3", level = high }
+                { guest = handle }
+            """, 3000));
+        var file = _dir.Write("steps.hocon", $$"""
+            fabric.scenario {
+              name = "long-directed"
+              vms = 1
+              vcpus-per-vm = 1
+              spis-per-vm = 32
+              interrupts = [ { intids = "spi:3", mode = edge, priority = 8, affinity = 0, enabled = true } ]
+              devices = []
+              steps = [
+            {{steps}}
+              ]
+            }
+            """);
+        var (host, run, output) = HostedRun.Create(file);
+        using (host)
+        {
+            await host.StartAsync();
+            await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            await host.StopAsync();   // what Ctrl-C does through the console lifetime
+        }
+        var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var directed = Assert.IsType<Fabric.Host.Scenarios.Steps.DirectedOutcome>(result.Directed);
+        Assert.True(directed.Stopped);
+        Assert.True(result.Interrupted);
+        Assert.Null(directed.Failure);
+        Assert.Contains(directed.Steps, r => r.Status == Fabric.Host.Scenarios.Steps.StepStatus.Passed);
+        Assert.Contains(directed.Steps, r => r.Status == Fabric.Host.Scenarios.Steps.StepStatus.NotRun);
+        Assert.Empty(result.Violations);
+        Assert.Contains("stopped by a shutdown request before", output.ToString());
+        Assert.Contains("stopped early by a shutdown request", output.ToString());
+    }
 }
