@@ -25,18 +25,25 @@ public sealed class ShutdownSpecs : IDisposable
         return (host, run, output);
     }
 
-    [Fact]
-    public async Task Stopping_the_host_stops_injection_drains_and_reports_with_every_invariant_held()
+    /// <summary>Starts the host, stops it (what Ctrl-C does through the console lifetime) 300 ms after the run began to
+    /// inject or to run its steps, and returns the run's result.</summary>
+    private static async Task<Fabric.Host.Scenarios.RunResult> StopWhileItRuns(IHost host, FabricRun run, TimeSpan reportWithin)
     {
-        var (host, run, output) = Host();
         using (host)
         {
             await host.StartAsync();
             await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
             await Task.Delay(TimeSpan.FromMilliseconds(300));
-            await host.StopAsync();   // what Ctrl-C does through the console lifetime
+            await host.StopAsync();
         }
-        var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        return await run.Completion.WaitAsync(reportWithin);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_stops_injection_drains_and_reports_with_every_invariant_held()
+    {
+        var (host, run, output) = Host();
+        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(30));
 
         Assert.True(result.Interrupted);
         Assert.True(result.Drained);
@@ -90,14 +97,7 @@ public sealed class ShutdownSpecs : IDisposable
             }
             """);
         var (host, run, output) = HostedRun.Create(file);
-        using (host)
-        {
-            await host.StartAsync();
-            await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromMilliseconds(300));
-            await host.StopAsync();   // what Ctrl-C does through the console lifetime
-        }
-        var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(60));
 
         var directed = Assert.IsType<Fabric.Host.Scenarios.Steps.DirectedOutcome>(result.Directed);
         Assert.True(directed.Stopped);
