@@ -69,6 +69,31 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_entity_crash_while_its_vm_runs_keeps_the_vm_and_loses_nothing()
+    {
+        var log = new EventLog();
+        await using var cluster = await FabricCluster.StartAsync(1, Vms, Storm(perDevice: 1000), log, Strict);
+        var node = cluster.Nodes[0]!;
+        var errors = Akka.Actor.Inbox.Create(node);
+        node.EventStream.Subscribe(errors.Receiver, typeof(Akka.Event.Error));
+        cluster.StartDevices();
+        await AwaitAcks(log, 200);
+
+        // Every VM's entity (the shell around its VmActor) crashes mid-storm.
+        for (var vm = 0; vm < Vms; vm++)
+            node.ActorSelection($"/system/sharding/{FabricCluster.TypeName}/*/{vm}").Tell(Fabric.Actors.Protocols.IrsProtocol.Crash.Instance);
+        var crashed = 0;
+        while (crashed < Vms)
+            if (errors.Receive(TimeSpan.FromSeconds(30)) is Akka.Event.Error { Cause.Message: var m } && m.Contains("entity: crash requested", StringComparison.Ordinal)) crashed++;
+        var events = await Settle(cluster);
+
+        Assert.DoesNotContain(events, e => e.Ev == Ev.Lost);
+        var checker = Check(events);
+        Assert.True(checker.Violations.Count == 0, string.Join("\n", checker.Violations.Take(10)));
+        Assert.Equal(Vms * (1000 + 32 * 3), checker.Injected);   // every VM ran on to its devices' last write
+    }
+
+    [Fact]
     public async Task A_killed_node_loses_its_vms_which_are_reported_and_recreated_while_the_others_are_untouched()
     {
         var log = new EventLog();
