@@ -55,7 +55,7 @@ public sealed class FabricRuntime : IFabric
                     var batch = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     collector.Tell(new Collector.Expect(end, batch));
                     for (var v = asked; v < end; v++)
-                        irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
+                        irs.Tell(new HostIrsProtocol.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
                     inFlight.Enqueue((end, batch.Task));
                     asked = end;
                 }
@@ -86,7 +86,7 @@ public sealed class FabricRuntime : IFabric
         var taken = new TaskCompletionSource<VmTopology[]>();
         collector.Tell(new Collector.Expect(vms, all));
         for (var v = 0; v < vms; v++)
-            irs.Tell(new IrsActor.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
+            irs.Tell(new HostIrsProtocol.CreateVm(v, spec with { Seed = spec.Seed + v }), collector);
         if (!loop.RunUntil(() => all.Task.IsCompleted, TimeSpan.MaxValue))
             throw new InvalidOperationException($"the fabric was not built: {vms} VMs asked for, the loop ran out of work first after {loop.Steps} deliveries");
         if (all.Task.IsFaulted) all.Task.GetAwaiter().GetResult();
@@ -137,7 +137,7 @@ public sealed class FabricRuntime : IFabric
     public Task<bool> AwaitQuiescenceAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken ct = default) =>
         Quiescence.AwaitAsync(Log, quiet, timeout, ct);
 
-    /// <summary>Collects the VMs' <see cref="VmActor.Created"/>; completes a batch's task once the VMs up to its end are
+    /// <summary>Collects the VMs' <see cref="HostIrsProtocol.VmCreated"/>; completes a batch's task once the VMs up to its end are
     /// built, and hands over the first VMs built.</summary>
     private sealed class Collector(int expected) : UntypedActor
     {
@@ -156,7 +156,7 @@ public sealed class FabricRuntime : IFabric
                     _waiting.Enqueue(e);
                     Check();
                     break;
-                case VmActor.Created c:
+                case HostIrsProtocol.VmCreated c:
                     _vms[c.VmId] = c.Topology;
                     _count++;
                     Check();

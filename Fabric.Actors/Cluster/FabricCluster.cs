@@ -134,7 +134,7 @@ public sealed class FabricCluster : IFabric, IAsyncDisposable
         var sharding = ClusterSharding.Get(system);
         var settings = ClusterShardingSettings.Create(system);
         var region = await sharding.StartAsync(TypeName,
-            id => VmActor.EntityProps(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture), SpecOf(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture)), Log, store),
+            id => VmEntityActor.Props(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture), SpecOf(int.Parse(id, System.Globalization.CultureInfo.InvariantCulture)), Log, store),
             settings, new VmMessageExtractor(MaxShards(_vms)), sharding.DefaultShardAllocationStrategy(settings), ClusterProtocol.HandOff.Instance).ConfigureAwait(false);
         _nodes.Add(system);
         _regions.Add(region);

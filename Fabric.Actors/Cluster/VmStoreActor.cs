@@ -5,19 +5,6 @@ using Fabric.Actors.Protocols;
 
 namespace Fabric.Actors.Cluster;
 
-/// <summary>What a VM keeps in the cluster's store: its snapshot at a handoff, or the marker it leaves while it runs.</summary>
-public static class VmStoreProtocol
-{
-    /// <summary>Store VM <paramref name="VmId"/>'s encoded <see cref="Vm.VmSnapshot"/>; answered with <see cref="Stored"/> or <see cref="StoreFailed"/>.</summary>
-    public sealed record Put(int VmId, byte[] Snapshot, long Tag = 0) : ILocalMessage;
-    /// <summary>The write tagged <paramref name="Tag"/> reached a majority.</summary>
-    public sealed record Stored(int VmId, long Tag = 0) : ILocalMessage;
-    public sealed record StoreFailed(int VmId, string Reason, long Tag = 0) : ILocalMessage;
-    /// <summary>Read VM <paramref name="VmId"/>'s last snapshot; answered with <see cref="Found"/> (null: never stored) or <see cref="StoreFailed"/>.</summary>
-    public sealed record Get(int VmId) : ILocalMessage;
-    public sealed record Found(int VmId, byte[]? Snapshot) : ILocalMessage;
-}
-
 /// <summary>
 /// One per node: the VMs' snapshots in Akka.DistributedData (one last-writer-wins register per VM), written and read by
 /// a majority of the nodes, so the node that takes a shard reads what the node that gave it up wrote, whichever nodes

@@ -69,4 +69,30 @@ public static class MigrationProtocol
 
     /// <summary>To a frozen unit: forward what reached it since the freeze to <paramref name="Successor"/>, then stop.</summary>
     public sealed record Retire(Akka.Actor.IActorRef Successor) : IControl, ILocalMessage;
+
+    // ---- Between a VM's move saga and its VmActor, and up to the cluster entity that hands it off ----------------
+
+    /// <summary>From the move saga to its VmActor: build the next generation of units around <paramref name="Units"/>
+    /// (by the VmActor's one build path) and retire the frozen ones; <paramref name="FirstRun"/>: the restore's first run,
+    /// whose doorbells and kicks the new units owe (null when the units are rebuilt around the state they had).</summary>
+    public sealed record Rebuild(Vm.VmUnits Units, Fabric.Hardware.Migration.RunOutcome? FirstRun) : IControl, ILocalMessage;
+
+    /// <summary>From the move saga to its VmActor: the move is over (done, refused or abandoned): run the VM again, then
+    /// give whoever asked for the move <paramref name="Answer"/> (<see cref="Migrated"/> or a refusal; null: nobody asked),
+    /// so that an answered move is one whose VM runs.</summary>
+    public sealed record MoveEnded(object? Answer) : IControl, ILocalMessage;
+
+    /// <summary>A handoff's saved VM: from the move saga to its VmActor (which adds its front door and whether its
+    /// devices run), then from the VmActor to its cluster entity, which stores it and stops.</summary>
+    public sealed record HandOffTaken(Vm.VmSnapshot Snapshot) : IControl, ILocalMessage;
+
+    /// <summary>A handoff whose save the hardware refused: the VM cannot move, and its next incarnation reports it lost.</summary>
+    public sealed record HandOffFailed(string Reason) : IControl, ILocalMessage;
+
+    /// <summary>Test hook: a VM's move saga throws (its VmActor forwards this to the saga of the move in progress), to
+    /// prove that the VM is restored from its units' state.</summary>
+    public sealed record CrashMove : IControl, ILocalMessage
+    {
+        public static readonly CrashMove Instance = new();
+    }
 }

@@ -17,88 +17,89 @@ using static Fabric.Actors.Protocols.MigrationProtocol;
 namespace Fabric.Actors.Vm;
 
 /// <summary>
-/// One VM: creates and supervises its interrupt actors (virs, ap-list, vpe-N, vcpu-N, scheduler, devices), each
-/// around the hardware state it owns; boots the guest (programs its interrupts, loads its vCPUs) and starts the
-/// devices. A crashed child is restarted around the same state, so nothing it owned is lost.
-/// <para>It is also the VM's front door for the host (start, stop, an injection from outside) and the VMM that moves
-/// it (<see cref="MigrationProtocol"/>): it holds the drivers, stops the vCPUs, waits until no message is in flight
-/// between the units, takes each unit from its owner, moves the VM through the byte format (<see cref="VmMove"/>),
-/// and runs it again in fresh units. What reaches it meanwhile waits in its stash.</para>
-/// <para>In a clustered fabric it is a sharded entity (<see cref="Cluster.ClusterProtocol"/>): it starts from what the
-/// store holds for it — the snapshot its previous node handed off, or nothing — and when its shard moves it saves
-/// itself there and stops (VmActor.Cluster.cs).</para>
+/// One VM: the supervisor of its interrupt actors (virs, ap-list, vpe-N, vcpu-N, scheduler, devices), each around the
+/// hardware state it owns, and the VM's front door for the host (start, stop, an injection from outside, a move). It
+/// builds every generation of units by one path (<see cref="Build"/>) from a <see cref="VmUnits"/>: the boot's, a
+/// restore's, or the state the units had; then a new VM's guest boots and its devices start. A crashed child is
+/// restarted around the same state, so nothing it owned is lost.
+/// <para>A move is a saga of its own, a child (<see cref="VmMoveActor"/>): meanwhile this actor stashes what reaches its
+/// front door, builds the fresh units the saga asks for, and runs the VM again when the saga ends. A saga that crashes
+/// is followed by one that recovers the VM from its units' state. In a clustered fabric this actor is the child of its
+/// entity (<see cref="Cluster.VmEntityActor"/>), which loads it, marks it running and stores it at a handoff.</para>
 /// </summary>
-public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
+public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
-    public sealed record Created(int VmId, VmTopology Topology) : ILocalMessage;
-
-    /// <summary>Rounds of the quiescence check before a move gives up (something in the VM never stops talking).</summary>
-    public const int MaxQuiesceRounds = 10_000;
-
-    /// <summary>Writes of a handoff's snapshot before the VM is given up as lost.</summary>
-    public const int MaxSaveTries = 5;
-
     private readonly int _vmId;
     private readonly VmSpec _spec;
     private readonly EventLog _log;
     private readonly IActorRef _replyTo;
     private readonly VmTopology _topology;
-    /// <summary>The cluster's snapshot store (a sharded entity), or null (a local VM).</summary>
-    private readonly IActorRef? _store;
-    private Move? _move;
+    /// <summary>The handoff this VM starts from (restored by its entity), or null: a new VM.</summary>
+    private readonly VmArrival? _arrival;
     private readonly VmLife _life;
 
     /// <summary>What the VmActor keeps across its own restarts, made once with its Props: the addresses of the VM's
-    /// actors (which outlive it: a restart keeps its children), whether its devices were started or stopped, and
-    /// whether it crashed in the middle of a move or a load, when the VM is lost.</summary>
+    /// actors (which outlive it: a restart keeps its children), whether its devices were started or stopped, the move in
+    /// progress, and whether it crashed in the middle of one, when the VM is lost.</summary>
     private sealed class VmLife(int vmId, int vcpus)
     {
         public readonly VmTopology Topology = new(vmId, vcpus);
         public bool Started, Stopped, Built, CrashedMidway;
         /// <summary>When the devices started, on the scheduler's clock: a restart re-arms only the moves still to come.</summary>
         public TimeSpan StartedAt;
+        /// <summary>The move saga in progress (null: none), how many sagas this VM has had (their names), whether this
+        /// move already rebuilt the units, and whether it is a handoff.</summary>
+        public IActorRef? Move;
+        public IActorRef Requester = ActorRefs.Nobody;
+        public int Moves;
+        public bool Rebuilt, HandOff;
     }
 
-    private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, IActorRef? store)
+    private VmActor(int vmId, VmSpec spec, EventLog log, IActorRef replyTo, VmLife life, VmArrival? arrival)
     {
         _vmId = vmId;
         _spec = spec;
         _log = log;
         _replyTo = replyTo;
-        _store = store;
+        _arrival = arrival;
         _life = life;
         _topology = life.Topology;
     }
 
+    /// <summary>A new VM, which answers <see cref="HostIrsProtocol.VmCreated"/> to <paramref name="replyTo"/> once built.</summary>
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
         DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
 
-    /// <summary>VM <paramref name="vmId"/> as a sharded entity that keeps its snapshots in <paramref name="store"/>.</summary>
-    public static Props EntityProps(int vmId, VmSpec spec, EventLog log, IActorRef store) =>
-        DirectProps.Of((vmId, spec, log, store, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.store));
+    /// <summary>A VM of a cluster entity: new (<paramref name="arrival"/> null) or restored from a handoff, which
+    /// runs at once (its entity made it only once its running marker was stored).</summary>
+    public static Props EntityProps(int vmId, VmSpec spec, EventLog log, VmArrival? arrival) =>
+        DirectProps.Of((vmId, spec, log, arrival, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.arrival));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>A unit or driver is restarted around its state; a move saga that crashed is not restarted (its progress
+    /// was its own): it stops, and <see cref="Moving"/> recovers the VM from its units.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(maxNrOfRetries: -1, withinTimeRange: Timeout.InfiniteTimeSpan, localOnlyDecider: _ => Directive.Restart);
+        new OneForOneStrategy(maxNrOfRetries: -1, withinTimeRange: Timeout.InfiniteTimeSpan, localOnlyDecider: _ =>
+            Sender.Equals(_life.Move) ? Directive.Stop : Directive.Restart);
 
     protected override void PreStart()
     {
         _topology.Vm = Self;
-        if (_store is null) Build();
-        else Load();
+        if (_arrival is { } h) Arrive(h);
+        else BuildNew();
     }
 
     /// <summary>
     /// The VmActor itself crashed. Its children — the VM's units and drivers, which own all its state — are kept (not
     /// stopped, as Akka's default would), so the restarted VmActor takes the same VM over and it runs on: only the
-    /// message that crashed it is lost. During a move or a load the VM's state is between its units and a snapshot that
-    /// only this actor held: then its children are stopped and the VM is reported lost (<see cref="FabricEvent.CrashedLost"/>).
+    /// message that crashed it is lost. During a move the VM's front door (its stash) and the move's bookkeeping were
+    /// this actor's: then its children are stopped and the VM is reported lost (<see cref="FabricEvent.CrashedLost"/>).
     /// </summary>
     protected override void PreRestart(Exception reason, object message)
     {
-        if (_move is null && !_loading) return;
+        if (_life.Move is null) return;
         _life.CrashedMidway = true;
         base.PreRestart(reason, message);
     }
@@ -108,7 +109,7 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         _topology.Vm = Self;
         if (_life.CrashedMidway)
         {
-            Context.GetLogger().Error("vm-{0}: its VmActor crashed during a move or a load ({1}): the VM is lost", _vmId, reason.Message);
+            Context.GetLogger().Error("vm-{0}: its VmActor crashed during a move ({1}): the VM is lost", _vmId, reason.Message);
             _log.Log(Ev.Lost, _vmId, null, null, $"{FabricEvent.CrashedLost}: {reason.Message}");
             Context.Stop(Self);
             return;
@@ -119,28 +120,35 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     }
 
     /// <summary>A new VM: its IRS slice, AP list, VPEs and vCPUs, its host scheduler and devices; then the guest boots.</summary>
-    private void Build()
+    private void BuildNew()
     {
-        var p = _spec.Policies;
-        var irs = new VirtualIrs(new VirtualIrsConfig(_spec.Spis, _spec.Vcpus, VirtualLevel: p.VirtualLevel, VcpuIds: _spec.VcpuIds));
-        // The guest's early boot, before the IRS slice has its owner: IRS_CR0.IRSEN = 1, and its LPI IST when it uses LPIs.
-        irs.EnableIrs();
-        if (LpiIdBits(_spec) is { } bits && irs.ConfigureLpiIst(bits) is { Ok: false } refused)
-            throw new InvalidOperationException($"vm-{_vmId}: LPI IST refused: {refused.Access.Refusal}");
-        var t = _topology;
-        Spawn(new VirtualIrsState(irs),
-            new ApListState(new SpiApList(_spec.Spis, p.Notify, p.Kvm)),
-            Enumerable.Range(0, _spec.Vcpus).Select(v => new VpeState(GuestCpuInterface(v, irs))).ToArray(),
-            Enumerable.Range(0, _spec.Vcpus).Select(v => new VcpuState(v, _spec)).ToArray());
+        Build(VmUnits.Fresh(_vmId, _spec), null);
         SpawnDrivers(new SchedulerState(), [.. _spec.Devices.Select(_ => new DeviceState(_spec.InjectionsPerDevice))]);
         Boot();
-        _replyTo.Tell(new Created(_vmId, t));
+        _replyTo.Tell(new HostIrsProtocol.VmCreated(_vmId, _topology));
     }
 
-    /// <summary>A vCPU's CPU interface as the guest's early boot leaves it: out of reset (PCR 0, EN 0), then programmed by
-    /// the guest (ICC_PCR_EL1 = its priority mask, ICC_CR0_EL1.EN = 1) and loaded with the IRS's IRSEN.</summary>
-    private VirtualCpuInterface GuestCpuInterface(int v, VirtualIrs irs) =>
-        CpuInterfaceRules.GuestEnable(new VirtualCpuInterface(v) { IrsEnabled = irs.Enabled }, Priority.Of(_spec.Guest.PriorityMask));
+    /// <summary>The destination's half of a handoff: the drivers and units are rebuilt around what they carried (the
+    /// interrupt state as the hardware restored it, in KVM's order), and the VM runs; the messages that waited at its
+    /// old front door follow from its entity.</summary>
+    private void Arrive(VmArrival h)
+    {
+        var s = h.Snapshot;
+        var t = _topology;
+        t.Generation = s.Generation + 1;
+        SpawnDrivers(s.Scheduler.ToState(), [.. s.Devices.Select(d => d.ToState())]);
+        var units = VmUnits.Restored(h.FirstRun.Vm!, s.FoldId, [.. s.Vcpus.Select(c => c.ToState(_spec))]);
+        foreach (var n in s.Notifiers) units.ApList.Notifiers[n.Spi] = t.Devices[n.Device];
+        Build(units, h.FirstRun);
+        (_life.Started, _life.Stopped) = (s.Started, s.Stopped);
+        if (_life.Started && !_life.Stopped) { _life.StartedAt = Context.System.Scheduler.MonotonicClock; ScheduleMoves(TimeSpan.Zero); }
+        // The blackout: from the source's stop to this run (when the snapshot says when that was).
+        var blackout = s.SavedAtUtcTicks > 0
+            ? TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - s.SavedAtUtcTicks))
+            : TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - h.LoadStartedTicks));
+        _log.Log(Ev.Migrate, _vmId, null, null, MigrateArg.Arrived(s.Gic.Length, (long)blackout.TotalMicroseconds, t.Generation).Format());
+        RunAgain();
+    }
 
     /// <summary>The host side of the VM: its scheduler and devices, around the progress they own.</summary>
     private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)
@@ -154,9 +162,10 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         }
     }
 
-    /// <summary>Creates the VM's units around the state they will own — the boot's, or a restore's — and records their
-    /// addresses. Generation g > 0 names them virs@g, vpe-0@g, ... beside the units they succeed.</summary>
-    private void Spawn(VirtualIrsState virs, ApListState apList, VpeState[] vpes, VcpuState[] vcpus)
+    /// <summary>The one path that builds a VM's units: around the state they will own — the boot's, a restore's, or
+    /// what they had — recording their addresses; then the doorbells and kicks the restore's first run owes, if any.
+    /// Generation g > 0 names them virs@g, vpe-0@g, ... beside the units they succeed.</summary>
+    private void Build(VmUnits units, RunOutcome? firstRun)
     {
         var t = _topology;
         var p = _spec.Policies;
@@ -164,12 +173,30 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
         var g = t.Generation == 0 ? "" : "@" + t.Generation;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
-            t.Vpes[v] = Context.ActorOf(VpeActor.Props(vpes[v], t, p, _log), NameOf(VpeNames, "vpe-", v, g));
-            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(vcpus[v], t, _spec, _log), NameOf(VcpuNames, "vcpu-", v, g));
+            t.Vpes[v] = Context.ActorOf(VpeActor.Props(units.Vpes[v], t, p, _log), NameOf(VpeNames, "vpe-", v, g));
+            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(units.Vcpus[v], t, _spec, _log), NameOf(VcpuNames, "vcpu-", v, g));
         }
-        t.Virs = Context.ActorOf(VirtualIrsActor.Props(virs, t, p, _log), "virs" + g);
-        t.ApList = Context.ActorOf(SpiApListActor.Props(apList, t, p, _log), "ap-list" + g);
+        t.Virs = Context.ActorOf(VirtualIrsActor.Props(units.Virs, t, p, _log), "virs" + g);
+        t.ApList = Context.ActorOf(SpiApListActor.Props(units.ApList, t, p, _log), "ap-list" + g);
+        if (firstRun is not null) RingDoorbells(firstRun);
     }
+
+    /// <summary>The doorbells the restore's first run raised (its replayed VDPENDs reached a VPE that asked for one): the
+    /// restore owns the units until they are handed to their actors, so it logs them, and the host's handler wakes the vCPU.
+    /// A VPE restored non-resident with a PPI that can signal is kicked, as KVM kicks a vCPU for a pending PPI.</summary>
+    private void RingDoorbells(RunOutcome run)
+    {
+        foreach (var vpe in run.Doorbells)
+        {
+            var cpu = run.Vm!.Cpus[vpe];
+            _log.Log(Ev.Doorbell, _vmId, vpe, cpu.Offered?.Id, cpu.Doorbell.Dbpm.ToString());
+            _topology.Scheduler.Tell(new ResidencyProtocol.Doorbell(vpe));
+        }
+        for (var vpe = 0; vpe < run.Vm!.Cpus.Length; vpe++)
+            if (CpuInterfaceRules.PpiKicks(run.Vm.Cpus[vpe])) _topology.Scheduler.Tell(new ResidencyProtocol.Kick(vpe));
+    }
+
+    private IEnumerable<IActorRef> Units => _topology.Vpes.Concat(_topology.Vcpus).Append(_topology.Virs).Append(_topology.ApList);
 
     /// <summary>The first generation's unit names for the first 64 vCPUs, made once: each actor keeps its name, and 100k
     /// VMs would otherwise keep 100k copies of each.</summary>
@@ -179,18 +206,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
     private static string NameOf(string[] names, string prefix, int v, string generation) =>
         generation.Length == 0 && v < names.Length ? names[v] : $"{prefix}{v}{generation}";
 
-    /// <summary>The LPI ID width the guest's LPI IST needs for the LPIs it programs (none when it programs no LPI).</summary>
-    private static int? LpiIdBits(VmSpec spec)
-    {
-        var max = spec.Interrupts.Where(s => s.Ids.Type == IntIdType.Lpi).Select(s => (long?)s.Ids.Last).Max();
-        if (max is not { } m) return null;
-        var bits = 14;   // IRS_IDR2.MIN_LPI_ID_BITS of the guest's IRS
-        while ((1L << bits) <= m) bits++;
-        return bits;
-    }
-
-    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity — the
-    /// IAFFID of the vCPU it targets —, enable), then bring every vCPU up.</summary>
+    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity,
+    /// enable), then bring every vCPU up.</summary>
     private void Boot()
     {
         var virs = new List<object>();
@@ -223,11 +240,10 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
 
     protected override void OnReceive(object message)
     {
-        if (message is IrsProtocol.Crash) throw new InvalidOperationException($"vm-{_vmId}: crash requested");
-        if (_loading) { Loading(message); return; }
-        if (_move is not null) { Moving(message); return; }
         switch (message)
         {
+            case IrsProtocol.Crash:
+                throw new InvalidOperationException($"vm-{_vmId}: crash requested");
             case ApListProtocol.SetIrq m:
                 _topology.ApList.Forward(m);
                 break;
@@ -238,10 +254,8 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 _life.StartedAt = Context.System.Scheduler.MonotonicClock;
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Start.Instance));
                 ScheduleMoves(TimeSpan.Zero);
-                Mark();
                 break;
             case DeviceProtocol.Stop:
-                if (!_life.Stopped) Mark(stopped: true);
                 _life.Stopped = true;
                 Timers.CancelAll();
                 _topology.Devices.ForEach(d => d.Tell(DeviceProtocol.Stop.Instance));
@@ -249,26 +263,111 @@ public sealed partial class VmActor : UntypedActor, IWithUnboundedStash, IWithTi
                 _topology.Scheduler.Tell(DeviceProtocol.Stop.Instance);
                 break;
             case Migrate:
-                BeginMove(Sender, handOff: false);
+                BeginMove(Sender, VmMoveActor.Mode.Move);
                 break;
-            case Cluster.ClusterProtocol.HandOff:
-                BeginMove(Self, handOff: true);
+            case ClusterProtocol.HandOff:
+                BeginMove(Sender, VmMoveActor.Mode.HandOff);
                 break;
-            case Cluster.ClusterProtocol.Where:
-                Sender.Tell(new Cluster.ClusterProtocol.Here(_vmId, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), _topology.Generation));
+            case ClusterProtocol.Where:
+                Sender.Tell(new ClusterProtocol.Here(_vmId, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), _topology.Generation));
                 break;
             case IrsProtocol.Refused r:
                 Context.GetLogger().Warning("vm-{0}: boot operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
                 break;
-            case Cluster.VmStoreProtocol.Stored:
-                break;   // the running marker was written
-            case Cluster.VmStoreProtocol.StoreFailed f:
-                Context.GetLogger().Warning("vm-{0}: its running marker was not written ({1}): a loss of its node would read as a new VM", _vmId, f.Reason);
-                break;
+            case CrashMove:
+                break;   // no move in progress
             default:
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>A move begins: its saga runs as a child; the front door waits in the stash until it ends.</summary>
+    private void BeginMove(IActorRef requester, VmMoveActor.Mode mode)
+    {
+        _life.Rebuilt = false;
+        _life.HandOff = mode == VmMoveActor.Mode.HandOff;
+        _life.Requester = requester;
+        _life.Move = Context.Watch(Context.ActorOf(VmMoveActor.Props(_topology, _spec, _log, requester, mode), $"move-{++_life.Moves}"));
+        Become(Moving);
+    }
+
+    private void Moving(object message)
+    {
+        switch (message)
+        {
+            case IrsProtocol.Crash:
+                throw new InvalidOperationException($"vm-{_vmId}: crash requested");
+            case CrashMove:
+                _life.Move?.Forward(message);
+                break;
+            case Rebuild r when Sender.Equals(_life.Move):
+                var old = Units.ToArray();
+                _topology.Generation++;
+                Build(r.Units, r.FirstRun);
+                var fresh = Units.ToArray();
+                for (var i = 0; i < old.Length; i++) old[i].Tell(new Retire(fresh[i]));
+                _life.Rebuilt = true;
+                break;
+            case MoveEnded m when Sender.Equals(_life.Move):
+                EndMove(m.Answer);
+                break;
+            case HandOffTaken h when Sender.Equals(_life.Move):
+                // The VM is saved, with what waited at its front door; its entity stores it and stops it.
+                Context.Unwatch(_life.Move!);
+                var frontDoor = Stash.ClearStash().Select(e => e.Message).OfType<IWireMessage>().Cast<object>();
+                Context.Parent.Tell(new HandOffTaken(h.Snapshot with { Started = _life.Started, Stopped = _life.Stopped, FrontDoor = [.. frontDoor] }));
+                Become(_ => Stash.Stash());
+                break;
+            case HandOffFailed when Sender.Equals(_life.Move):
+                Context.Stop(Self);
+                break;
+            case Terminated t when t.ActorRef.Equals(_life.Move):
+                MoveCrashed();
+                break;
+            case IrsProtocol.Refused r:
+                Context.GetLogger().Warning("vm-{0}: operation refused: {1}: {2}", _vmId, r.Operation, r.Reason);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    /// <summary>The move saga crashed. A handoff that froze the drivers cannot be resumed (their progress went with the
+    /// saga): the VM is reported lost. Otherwise the VM runs on: if the units were already rebuilt, at once; if not, a
+    /// recovering saga freezes them and has them rebuilt around the state they hold.</summary>
+    private void MoveCrashed()
+    {
+        Context.GetLogger().Error("vm-{0}: its move saga crashed", _vmId);
+        if (_life.HandOff)
+        {
+            _log.Log(Ev.Lost, _vmId, null, null, $"{FabricEvent.CrashedLost}: its handoff's saga crashed");
+            Context.Stop(Self);
+            return;
+        }
+        if (_life.Rebuilt) { EndMove(new IrsProtocol.Refused("migrate", "the move's saga crashed after the VM was rebuilt")); return; }
+        _life.Move = Context.Watch(Context.ActorOf(VmMoveActor.Props(_topology, _spec, _log, _life.Requester, VmMoveActor.Mode.Recover), $"move-{++_life.Moves}"));
+    }
+
+    /// <summary>The end of a move here: the VM runs again, whoever asked hears how the move went, then what waited at
+    /// its front door is served.</summary>
+    private void EndMove(object? answer)
+    {
+        Context.Unwatch(_life.Move!);
+        _life.Move = null;
+        RunAgain();
+        if (answer is not null && !_life.Requester.IsNobody() && !_life.Requester.Equals(Self)) _life.Requester.Tell(answer);
+        Become(OnReceive);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>Run the vCPUs again and re-attach the injectors, which deliver what they held.</summary>
+    private void RunAgain()
+    {
+        foreach (var v in _topology.Vcpus) v.Tell(RunVcpu.Instance);
+        _topology.Devices.ForEach(d => d.Tell(Release.Instance));
+        _topology.Scheduler.Tell(Release.Instance);
     }
 
     /// <summary>The scenario's moves for this VM: every period from a seeded phase, and at each chosen time still to come

@@ -146,7 +146,7 @@ public static class ClusterBench
             var quiesced = await cluster.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await pump.ConfigureAwait(false);
-            var handoffs = moves.Where(e => e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true).Select(e => Micros(e.Arg!) / 1000.0).ToList();
+            var handoffs = moves.Select(e => e.Migration).OfType<MigrateArg>().Where(m => m.Kind == MoveKind.HandOffIn).Select(m => m.Micros / 1000.0).ToList();
             return new LeaveResult(vms, onLeaving, Blackouts.Of(handoffs), leaveSeconds, after, unreachable.Value,
                 FabricCheck.From(log, quiesced, spec.Policies));
         }
@@ -248,8 +248,4 @@ public static class ClusterBench
             catch (OperationCanceledException) { }
         }
     }
-
-    /// <summary>The <c>us=</c> of a migrate event's argument (<c>bytes=N us=N[ handoff]</c>).</summary>
-    private static long Micros(string arg) =>
-        arg.Split(' ').FirstOrDefault(f => f.StartsWith("us=", StringComparison.Ordinal)) is { } us ? long.Parse(us[3..], CultureInfo.InvariantCulture) : 0;
 }

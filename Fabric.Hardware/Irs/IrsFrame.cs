@@ -1,3 +1,4 @@
+using Fabric.Hardware.Kvm;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Registers;
 
@@ -13,19 +14,19 @@ namespace Fabric.Hardware.Irs;
 /// <paramref name="MinLpiIdBits"/>: IDR2.MIN_LPI_ID_BITS; KVM copies the host's value (S4), which Fabric does not
 /// have — the default 14 is QEMU's QEMU_GICV5_MIN_LPI_ID_BITS, i.e. the value a QEMU-emulated host reports.</para>
 /// </summary>
-public sealed record IrsFrameConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits, int IdBits = 16, int MinLpiIdBits = 14,
-    IReadOnlyList<int>? VcpuIds = null)
+public sealed record IrsFrameConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits, int IdBits = VmLimits.LpiIdBits,
+    int MinLpiIdBits = VmLimits.MinLpiIdBits, IReadOnlyList<int>? VcpuIds = null)
 {
-    public const int MinSpis = 32;
-    public const int MaxSpis = 1024;
+    public const int MinSpis = VmLimits.MinSpis;
+    public const int MaxSpis = VmLimits.MaxSpis;
     /// <summary>IDR1.PE_CNT is 16 bits.</summary>
     public const int MaxVpes = 0xFFFF;
 
     /// <summary>Why this VM cannot have such an IRS, or null.</summary>
     public string? Validate()
     {
-        if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0)
-            return $"SpiCount {SpiCount} is not {MinSpis}..{MaxSpis} in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS)";
+        if (!VmLimits.IsValidSpiCount(SpiCount))
+            return $"SpiCount {SpiCount} is not {VmLimits.SpiRule} (KVM_DEV_ARM_VGIC_GRP_NR_IRQS)";
         if (VpeCount is < 1 or > MaxVpes) return $"VpeCount {VpeCount} is out of range 1..{MaxVpes} (IRS_IDR1.PE_CNT is 16 bits)";
         if (VcpuIdMap.Problem(VpeCount, VcpuIds) is { } ids) return ids;
         if (PriorityBits is < 1 or > Priority.Bits) return $"PriorityBits {PriorityBits} is out of range 1..{Priority.Bits}";

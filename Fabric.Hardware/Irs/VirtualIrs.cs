@@ -9,12 +9,13 @@ namespace Fabric.Hardware.Irs;
 public sealed record VirtualIrsConfig(int SpiCount, int VpeCount, int PriorityBits = Priority.Bits,
     VirtualLevelPolicy VirtualLevel = VirtualLevelPolicy.EdgeEmulated, IReadOnlyList<int>? VcpuIds = null)
 {
-    public const int MinSpis = 32, MaxSpis = 1024;
+    public const int MinSpis = VmLimits.MinSpis, MaxSpis = VmLimits.MaxSpis;
 
-    /// <summary>KVM's limits (SEMANTICS.md §1 SPI): nr_spis 32..1024 in steps of 32; at least one VPE; IAFFID is 16 bits.</summary>
+    /// <summary>KVM's limits (SEMANTICS.md §1 SPI, <see cref="VmLimits"/>): nr_spis 32..1024 in steps of 32; at least one
+    /// VPE; IAFFID is 16 bits.</summary>
     public string? Validate()
     {
-        if (SpiCount is < MinSpis or > MaxSpis || SpiCount % 32 != 0) return $"SPI count {SpiCount} is not 32..1024 in steps of 32";
+        if (!VmLimits.IsValidSpiCount(SpiCount)) return $"SPI count {SpiCount} is not {VmLimits.SpiRule}";
         if (VpeCount is < 1 or > IrsFrameConfig.MaxVpes) return $"VPE count {VpeCount} is not 1..{IrsFrameConfig.MaxVpes}";
         if (PriorityBits is < 1 or > Priority.Bits) return $"priority bits {PriorityBits} is not 1..{Priority.Bits}";
         return VcpuIdMap.Problem(VpeCount, VcpuIds);

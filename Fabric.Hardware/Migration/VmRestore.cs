@@ -116,8 +116,8 @@ public sealed class VmRestore
     /// vgic_set_common_attr.</summary>
     public KvmStatus SetSpiCount(int count)
     {
-        if (count is < VirtualIrsConfig.MinSpis or > VirtualIrsConfig.MaxSpis || count % 32 != 0)
-            return Fail(Errno.EINVAL, $"{NrIrqsAttr}: {count} SPIs is not {VirtualIrsConfig.MinSpis}..{VirtualIrsConfig.MaxSpis} in steps of 32");
+        if (!VmLimits.IsValidSpiCount(count))
+            return Fail(Errno.EINVAL, $"{NrIrqsAttr}: {count} SPIs is not {VmLimits.SpiRule}");
         if (Initialised || SpiCount is not null)
             return Fail(Errno.EBUSY, $"{NrIrqsAttr}: the SPI count is already {SpiCount}{(Initialised ? " and the VGIC initialised" : "")}");
         SpiCount = count;

@@ -3,8 +3,8 @@ using Fabric.Hardware.Interrupts;
 namespace Fabric.Hardware.Observation;
 
 /// <summary>The event kinds of DESIGN.md §5, as they appear in the log's <c>ev</c> field, and Fabric's two extensions:
-/// <c>migrate</c>, a VM moved to fresh actors (its <c>arg</c>: the saved state's size and the move's duration,
-/// <c>"bytes=N us=N"</c>, and <c>handoff</c> when it moved to another node); <c>lost</c>, a VM whose node was lost
+/// <c>migrate</c>, a VM moved to fresh actors (its <c>arg</c>: <see cref="MigrateArg"/>, the saved state's size and the
+/// move's duration, <c>"bytes=N us=N"</c>, and which side of a handoff to another node); <c>lost</c>, a VM whose node was lost
 /// (a host crash loses its guests): it is recreated empty, and what it held is gone.</summary>
 public enum Ev : byte
 {
@@ -26,6 +26,9 @@ public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? 
     /// <summary>The arg of a <c>pend</c> event that KVM's VDPEND caused (a guest's CDPEND writes none): under the seed's
     /// design such an SPI is on the AP list when it becomes pending (I3).</summary>
     public const string ByVdpend = "vdpend";
+    /// <summary>A <c>migrate</c> event's typed fields (<see cref="MigrateArg"/>); null for any other event, or an arg
+    /// that does not read as one.</summary>
+    public MigrateArg? Migration => Ev == Ev.Migrate && MigrateArg.TryParse(Arg, out var m) ? m : null;
 
     public static string Name(Ev ev) => Names[(int)ev];
 

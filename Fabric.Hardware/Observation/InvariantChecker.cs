@@ -246,26 +246,16 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     /// </summary>
     private bool Handoff(in FabricEvent e)
     {
-        var arg = e.Arg ?? "";
-        var gen = Generation(arg);
-        if (arg.StartsWith("handoff-out", StringComparison.Ordinal))
+        if (e.Migration is not { Kind: not MoveKind.Local } m) return false;
+        if (m.Kind == MoveKind.HandOffOut)
         {
             _seen.Add(e.Vm);
-            if (!_joined.Contains(e.Vm)) _departed[e.Vm] = gen;
+            if (!_joined.Contains(e.Vm)) _departed[e.Vm] = m.Generation;
             return true;
         }
-        if (!arg.EndsWith("handoff", StringComparison.Ordinal)) return false;
-        if (_departed.Remove(e.Vm, out var left) && gen != left + 1) { Erase(e.Vm); _joined.Add(e.Vm); }
+        if (_departed.Remove(e.Vm, out var left) && m.Generation != left + 1) { Erase(e.Vm); _joined.Add(e.Vm); }
         else if (!_seen.Contains(e.Vm)) _joined.Add(e.Vm);
         return false;
-    }
-
-    private static int Generation(string arg)
-    {
-        var at = arg.IndexOf("gen=", StringComparison.Ordinal);
-        if (at < 0) return -1;
-        var end = arg.IndexOf(' ', at);
-        return int.TryParse(end < 0 ? arg[(at + 4)..] : arg[(at + 4)..end], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var g) ? g : -1;
     }
 
     /// <summary>A VM whose node was lost: its interrupts and VPEs are gone with it (a crashed host's guests are not owed

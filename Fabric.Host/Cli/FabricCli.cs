@@ -1,3 +1,4 @@
+using Fabric.Hardware.Kvm;
 using System.CommandLine;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
@@ -317,8 +318,8 @@ public static class FabricCli
     {
         var errors = new List<string>();
         if (vms is < 1 or > ScenarioLoader.MaxVms) errors.Add($"--vms {vms}: expected 1..{ScenarioLoader.MaxVms} VMs (vms)");
-        if (vcpus is < 1 or > 512) errors.Add($"--vcpus {vcpus}: expected 1..512 vCPUs per VM (vcpus-per-vm)");
-        if (spis is < 32 or > 1024 || spis % 32 != 0) errors.Add($"--spis {spis}: expected 32..1024 in steps of 32 SPIs per VM (spis-per-vm)");
+        if (vcpus is < 1 or > VmLimits.MaxVcpus) errors.Add($"--vcpus {vcpus}: expected 1..{VmLimits.MaxVcpus} vCPUs per VM (vcpus-per-vm)");
+        if (!VmLimits.IsValidSpiCount(spis)) errors.Add($"--spis {spis}: expected {VmLimits.SpiRule} SPIs per VM (spis-per-vm)");
         return errors;
     }
 

@@ -115,11 +115,12 @@ public static class EventLogReader
             throw Bad($"\"{FabricEvent.Name(ev.Value)}\" needs an \"intid\"");
         if (vpe is null && ev is Ev.Eoi or Ev.Doorbell or Ev.Resident or Ev.Nonresident or Ev.Exit or Ev.Ack)
             throw Bad($"\"{FabricEvent.Name(ev.Value)}\" needs a \"vpe\"");
-        // The values a checker reads from "arg" (DESIGN.md §5: priority, affinity, nonresident, inject, ack). A
-        // "migrate" (Fabric's extension: a VM moved, vpe and intid null) may carry any arg ("bytes=N us=N"): it is
-        // counted, not read.
+        // The values a checker reads from "arg" (DESIGN.md §5: priority, affinity, nonresident, inject, ack), and a
+        // "migrate"'s (Fabric's extension: a VM moved, vpe and intid null): its typed fields, MigrateArg.
         switch (ev)
         {
+            case Ev.Migrate when !MigrateArg.TryParse(arg, out _):
+                throw Bad("\"migrate\": \"arg\" is words \"bytes=N\", \"us=N\", \"gen=N\", \"handoff\" or \"handoff-out\"");
             case Ev.Priority when !int.TryParse(arg, System.Globalization.NumberStyles.None, null, out var p) || p >= Priority.Levels:
                 throw Bad($"\"priority\" needs \"arg\": the new priority 0..{Priority.Levels - 1}");
             case Ev.Affinity when !int.TryParse(arg, System.Globalization.NumberStyles.None, null, out _):

@@ -9,7 +9,7 @@ namespace Fabric.Host.Reporting;
 /// What the report needs beyond the checker's counters, computed from the same event stream: the latency from a
 /// device's trigger to the guest's acknowledge, the latency from a deactivation to its notifier (each matched by
 /// <see cref="TriggerMatcher"/>), acknowledges per 100 ms over time, the triggers still in flight, and in a clustered
-/// run the handoffs (<c>migrate</c> events whose arg ends in <c>handoff</c>: a VM moved to another node).
+/// run the handoffs (<c>migrate</c> events of a VM that arrived from another node, <see cref="MoveKind.HandOffIn"/>).
 /// <para>With <paramref name="metrics"/> each count and latency is also emitted live as it is taken (<see cref="FabricMetrics"/>).</para>
 /// </summary>
 public sealed class ReportBuilder(FabricMetrics? metrics = null) : IEventSink
@@ -50,7 +50,7 @@ public sealed class ReportBuilder(FabricMetrics? metrics = null) : IEventSink
         LastT = Math.Max(LastT, e.T);
         if (e.Ev != Ev.Exit) Activity++;
         else Exits++;
-        if (e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true)
+        if (e.Migration is { Kind: MoveKind.HandOffIn })
         {
             Handoffs++;
             metrics?.Handoff();

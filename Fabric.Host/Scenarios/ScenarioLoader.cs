@@ -25,8 +25,8 @@ public static class ScenarioLoader
     /// <summary>Where the default scenario comes from: scenarios/default-mixed-storm.hocon, embedded in Fabric.Host.</summary>
     public const string DefaultSource = "scenarios/default-mixed-storm.hocon (embedded default scenario)";
 
-    /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (VmTable.MaxVmIdBits).</summary>
-    public const int MaxVms = 1 << 16;
+    /// <summary>At most 2^16 VMs: the IRS's VM_ID_BITS is at most 16 (<see cref="VmLimits.MaxVms"/>).</summary>
+    public const int MaxVms = VmLimits.MaxVms;
 
     /// <summary>
     /// Rates and short durations are paced by Akka's scheduler, whose wheel turns every 10 ms (akka.scheduler.tick-duration,
@@ -395,9 +395,9 @@ public static class ScenarioLoader
         if (name.Length == 0 && r.Has("name")) r.Error("name", "expected a non-empty name");
         var seed = seedOverride ?? r.Long("seed", 0, long.MaxValue);
         var vms = r.Int("vms", 1, MaxVms);
-        var vcpus = r.Int("vcpus-per-vm", 1, 512);
-        var spis = r.Int("spis-per-vm", 32, 1024);
-        if (spis % 32 != 0) r.Error("spis-per-vm", $"{spis} is not a multiple of 32 (KVM allows 32..1024 in steps of 32)");
+        var vcpus = r.Int("vcpus-per-vm", 1, VmLimits.MaxVcpus);
+        var spis = r.Int("spis-per-vm", VmLimits.MinSpis, VmLimits.MaxSpis);
+        if (spis % VmLimits.SpiStep != 0) r.Error("spis-per-vm", $"{spis} is not a multiple of {VmLimits.SpiStep} (KVM allows {VmLimits.SpiRule})");
         var tracking = r.Enum("tracking", ("push", TrackingPolicy.Push), ("fold", TrackingPolicy.Fold));
         var injections = r.Long("stop-after.injections", 1, long.MaxValue);
         var duration = r.Duration("stop-after.duration");
@@ -860,7 +860,11 @@ public static class ScenarioLoader
             if (raw is null) return null;
             if (!IntIdRange.TryParse(raw, out var range, out var why)) { Error(key, $"expected an INTID range such as spi:0-31, lpi:8192-8199 or ppi:27: {why}"); return null; }
             if (range.Type == IntIdType.Spi && range.Last >= spis) { Error(key, $"{raw} reaches beyond the VM's {spis} SPIs (spi:0-{spis - 1}, spis-per-vm)"); return null; }
-            if (range.Type == IntIdType.Lpi && range.Last >= 1 << 16) { Error(key, $"{raw} reaches beyond the guest's 16 LPI ID bits (lpi:0-65535)"); return null; }
+            if (range.Type == IntIdType.Lpi && range.Last >= 1L << VmLimits.LpiIdBits)
+            {
+                Error(key, $"{raw} reaches beyond the guest's {VmLimits.LpiIdBits} LPI ID bits (lpi:0-{(1L << VmLimits.LpiIdBits) - 1})");
+                return null;
+            }
             return range;
         }
 

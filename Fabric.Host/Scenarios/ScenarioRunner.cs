@@ -45,7 +45,8 @@ public sealed record RunResult(Scenario Scenario, RunReport Report, IReadOnlyLis
 /// the event log and trace, when asked) while it runs, showing progress; a cluster's nodes leave or crash at their
 /// times. At stop-after — or when <c>stopInjecting</c> fires (Ctrl-C, CoordinatedShutdown) — it stops every device,
 /// drains until nothing has happened for a while, finishes the checks, prints the report and writes the artefacts.
-/// Both fabrics are driven through <see cref="IFabric"/>. <c>injecting</c> is called once the devices start injecting.
+/// Both fabrics are driven through <see cref="IFabric"/>. <c>injecting</c> is called once the devices start injecting
+/// (or a directed run's steps start).
 /// </summary>
 public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiConsole console, ILogger logger, Config? config = null,
     Action? injecting = null)
@@ -122,8 +123,10 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             if (s.Directed is not null)
             {
                 // A directed scenario: its steps, on the local fabric (the loader refuses a cluster), then the end checks.
-                directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, checker, counts!, console).RunAsync().ConfigureAwait(false);
-                drive = new DriveOutcome(Interrupted: false, StoppedEarly: false, Drained: true, CutShort: false, TimeSpan.Zero, log.LastSeq);
+                // A shutdown request stops it between two steps (each step settles the fabric, so nothing is left to drain).
+                injecting?.Invoke();
+                directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, checker, counts!, console).RunAsync(stopInjecting).ConfigureAwait(false);
+                drive = new DriveOutcome(Interrupted: directed.Stopped, StoppedEarly: directed.Stopped, Drained: true, CutShort: false, TimeSpan.Zero, log.LastSeq);
             }
             else if (onLoop is not null) drive = await _loopThread!.Run(() => DriveOnLoop(onLoop, pump, checker, report, stopInjecting)).ConfigureAwait(false);
             else drive = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
@@ -145,7 +148,9 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         IReadOnlyList<Violation> violations = checker.Finish();
         // check-end = false, or a step failed: what was violated during the run counts, the end-of-run checks (nothing
         // pending, the AP list empty) do not (after a failed step they would only repeat it).
-        if (s.Directed is { CheckEnd: false } || directed is { Passed: false }) violations = [.. violations.Take(during)];
+        // A run stopped between two steps is judged like check-end = false: its last steps, which would have finished
+        // the work, did not run.
+        if (s.Directed is { CheckEnd: false } || directed is { Passed: false } || directed is { Stopped: true }) violations = [.. violations.Take(during)];
         var (interrupted, drained) = (drive.Interrupted, drive.Drained);
         var result = new RunResult(s, RunReport.From(s, checker, violations, report, vmsPerNode, drained, interrupted), violations, buildTime, drained, interrupted)
         {

@@ -20,7 +20,7 @@ public class IsolationSpecs : TestKit
     public void The_irs_refuses_a_vm_id_outside_its_table(int vmId, string reason)
     {
         var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
-        irs.Tell(new IrsActor.CreateVm(vmId, VmSpec.Simple()));
+        irs.Tell(new HostIrsProtocol.CreateVm(vmId, VmSpec.Simple()));
         Assert.Contains(reason, ExpectMsg<IrsProtocol.Refused>().Reason);
     }
 
@@ -28,19 +28,38 @@ public class IsolationSpecs : TestKit
     public void The_irs_refuses_a_vm_id_already_valid_and_a_destroy_of_one_that_is_not()
     {
         var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
-        irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
-        Assert.Equal(1, ExpectMsg<VmActor.Created>().VmId);
-        irs.Tell(new IrsActor.CreateVm(1, VmSpec.Simple()));
+        irs.Tell(new HostIrsProtocol.CreateVm(1, VmSpec.Simple()));
+        Assert.Equal(1, ExpectMsg<HostIrsProtocol.VmCreated>().VmId);
+        irs.Tell(new HostIrsProtocol.CreateVm(1, VmSpec.Simple()));
         Assert.Contains("already valid", ExpectMsg<IrsProtocol.Refused>().Reason);
-        irs.Tell(new IrsActor.DestroyVm(2));
+        irs.Tell(new HostIrsProtocol.DestroyVm(2));
         Assert.Contains("does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
+    }
+
+    [Fact]
+    public async Task A_destroyed_vm_gives_its_vm_id_back_to_the_table()
+    {
+        var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
+        irs.Tell(new HostIrsProtocol.CreateVm(1, VmSpec.Simple()));
+        var vm = ExpectMsg<HostIrsProtocol.VmCreated>().Topology.Vm;
+        Watch(vm);
+        irs.Tell(new HostIrsProtocol.DestroyVm(1));
+        ExpectTerminated(vm);
+        // Until the IRS has seen its VM stop, the ID is refused (never half-created); then it is free again.
+        await AwaitAssertAsync(() =>
+        {
+            irs.Tell(new HostIrsProtocol.CreateVm(1, VmSpec.Simple()));
+            Assert.Equal(1, ExpectMsg<HostIrsProtocol.VmCreated>(TimeSpan.FromMilliseconds(200)).VmId);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        irs.Tell(new HostIrsProtocol.DestroyVm(3));
+        Assert.Contains("VM 3 does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
     }
 
     [Fact]
     public void The_irs_refuses_a_vm_kvm_could_not_build()
     {
         var irs = Sys.ActorOf(IrsActor.Props(4, new EventLog()));
-        irs.Tell(new IrsActor.CreateVm(0, VmSpec.Simple(spis: 48)));
+        irs.Tell(new HostIrsProtocol.CreateVm(0, VmSpec.Simple(spis: 48)));
         Assert.Contains("48 SPIs", ExpectMsg<IrsProtocol.Refused>().Reason);
     }
 
@@ -65,9 +84,9 @@ public class IsolationSpecs : TestKit
         var rt = await FabricRuntime.BuildAsync(Sys, 2, VmSpec.Simple(vcpus: 1), log, name: "irs-envelope");
         Assert.True(await rt.AwaitQuiescenceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
 
-        rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(1, new ApListProtocol.SetIrq(40, true)), TestActor);
+        rt.Irs.Tell(new ClusterProtocol.VmEnvelope(1, new ApListProtocol.SetIrq(40, true)), TestActor);
         Assert.Contains("spi:40", ExpectMsg<IrsProtocol.Refused>().Reason);   // VM 1's AP list answered: it has 32 SPIs
-        rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(7, new ApListProtocol.SetIrq(0, true)), TestActor);
+        rt.Irs.Tell(new ClusterProtocol.VmEnvelope(7, new ApListProtocol.SetIrq(0, true)), TestActor);
         Assert.Contains("VM 7 does not exist", ExpectMsg<IrsProtocol.Refused>().Reason);
     }
 }

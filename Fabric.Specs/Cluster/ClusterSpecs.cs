@@ -60,12 +60,37 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         output.WriteLine("after: " + string.Join(", ", after.Select(kv => $"{kv.Key}:{kv.Value}")));
         Assert.False(after.ContainsKey(2));
         Assert.Equal(Vms, after.Values.Sum());
-        var handoffs = events.Where(e => e.Ev == Ev.Migrate && e.Arg?.EndsWith("handoff", StringComparison.Ordinal) == true).Select(e => e.Vm).ToHashSet();
+        var handoffs = events.Where(e => e.Migration is { Kind: MoveKind.HandOffIn }).Select(e => e.Vm).ToHashSet();
         Assert.True(handoffs.Count >= before.GetValueOrDefault(2), $"{handoffs.Count} VMs handed off, node 2 ran {before.GetValueOrDefault(2)}");
         var checker = Check(events);
         Assert.True(checker.Violations.Count == 0, string.Join("\n", checker.Violations.Take(10)));
         Assert.Equal(0, checker.LostVms);
         Assert.Equal(Vms * (4000 + 32 * 3), checker.Injected);   // the moved VMs' devices went on to their last write
+    }
+
+    [Fact]
+    public async Task An_entity_crash_while_its_vm_runs_keeps_the_vm_and_loses_nothing()
+    {
+        var log = new EventLog();
+        await using var cluster = await FabricCluster.StartAsync(1, Vms, Storm(perDevice: 1000), log, Strict);
+        var node = cluster.Nodes[0]!;
+        var errors = Akka.Actor.Inbox.Create(node);
+        node.EventStream.Subscribe(errors.Receiver, typeof(Akka.Event.Error));
+        cluster.StartDevices();
+        await AwaitAcks(log, 200);
+
+        // Every VM's entity (the shell around its VmActor) crashes mid-storm.
+        for (var vm = 0; vm < Vms; vm++)
+            node.ActorSelection($"/system/sharding/{FabricCluster.TypeName}/*/{vm}").Tell(Fabric.Hardware.Protocol.IrsProtocol.Crash.Instance);
+        var crashed = 0;
+        while (crashed < Vms)
+            if (errors.Receive(TimeSpan.FromSeconds(30)) is Akka.Event.Error { Cause.Message: var m } && m.Contains("entity: crash requested", StringComparison.Ordinal)) crashed++;
+        var events = await Settle(cluster);
+
+        Assert.DoesNotContain(events, e => e.Ev == Ev.Lost);
+        var checker = Check(events);
+        Assert.True(checker.Violations.Count == 0, string.Join("\n", checker.Violations.Take(10)));
+        Assert.Equal(Vms * (1000 + 32 * 3), checker.Injected);   // every VM ran on to its devices' last write
     }
 
     [Fact]
@@ -126,7 +151,7 @@ public sealed class ClusterSpecs(ITestOutputHelper output)
         Assert.Empty(checkA.DepartedVms);                        // every VM ended on A
         Assert.True(checkB.JoinedVms.Count >= onB);              // B saw only VMs born on A: none of them checked there
         Assert.NotEmpty(checkA.JoinedVms);                       // they came back after a life on B: A does not check them
-        Assert.Contains(eventsB, e => e.Ev == Ev.Migrate && e.Arg!.StartsWith("handoff-out", StringComparison.Ordinal));
+        Assert.Contains(eventsB, e => e.Migration is { Kind: MoveKind.HandOffOut });
         Assert.True(checkA.Acknowledged > 1000);
     }
 

@@ -16,7 +16,7 @@ using Fabric.Hardware.Migration;
 using Fabric.Specs.Hardware.Migration;
 using Google.Protobuf;
 using Xunit;
-using static Fabric.Actors.Cluster.ClusterProtocol;
+using static Fabric.Actors.Protocols.ClusterProtocol;
 
 namespace Fabric.Specs.Cluster;
 

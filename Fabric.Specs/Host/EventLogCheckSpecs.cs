@@ -148,6 +148,7 @@ public sealed class EventLogCheckSpecs(RunArtefacts runs) : IClassFixture<RunArt
         { "ack-without-intid", """{"seq":1,"t":1,"ev":"ack","vm":0,"vpe":0,"intid":null}""", "\"ack\" needs an \"intid\"" },
         { "priority-without-value", """{"seq":1,"t":1,"ev":"priority","vm":0,"vpe":null,"intid":"spi:1","arg":"high"}""", "\"priority\" needs \"arg\"" },
         { "migrate-without-vm", """{"seq":1,"t":1,"ev":"migrate","vpe":null,"intid":null,"arg":"bytes=1 us=1"}""", "missing \"vm\"" },
+        { "migrate-with-free-text", """{"seq":1,"t":1,"ev":"migrate","vm":0,"vpe":null,"intid":null,"arg":"moved to node 2"}""", "\"migrate\": \"arg\" is words" },
         { "two-objects", """{"seq":1,"t":1,"ev":"exit","vm":0,"vpe":0,"intid":null} {"seq":2}""", "not valid JSON" },
     };
 

@@ -25,18 +25,25 @@ public sealed class ShutdownSpecs : IDisposable
         return (host, run, output);
     }
 
-    [Fact]
-    public async Task Stopping_the_host_stops_injection_drains_and_reports_with_every_invariant_held()
+    /// <summary>Starts the host, stops it (what Ctrl-C does through the console lifetime) 300 ms after the run began to
+    /// inject or to run its steps, and returns the run's result.</summary>
+    private static async Task<Fabric.Host.Scenarios.RunResult> StopWhileItRuns(IHost host, FabricRun run, TimeSpan reportWithin)
     {
-        var (host, run, output) = Host();
         using (host)
         {
             await host.StartAsync();
             await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
             await Task.Delay(TimeSpan.FromMilliseconds(300));
-            await host.StopAsync();   // what Ctrl-C does through the console lifetime
+            await host.StopAsync();
         }
-        var result = await run.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        return await run.Completion.WaitAsync(reportWithin);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_stops_injection_drains_and_reports_with_every_invariant_held()
+    {
+        var (host, run, output) = Host();
+        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(30));
 
         Assert.True(result.Interrupted);
         Assert.True(result.Drained);
@@ -66,5 +73,40 @@ public sealed class ShutdownSpecs : IDisposable
         Assert.True(result.Drained);
         Assert.Empty(result.Violations);
         Assert.Contains("all held", output.ToString());
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_stops_a_directed_run_between_two_steps_and_reports()
+    {
+        // Thousands of steps, each settling the fabric: far longer than the moment the host is stopped.
+        var steps = string.Join("\n", Enumerable.Repeat("""
+                { line = "spi:3", level = high }
+                { guest = handle }
+            """, 3000));
+        var file = _dir.Write("steps.hocon", $$"""
+            fabric.scenario {
+              name = "long-directed"
+              vms = 1
+              vcpus-per-vm = 1
+              spis-per-vm = 32
+              interrupts = [ { intids = "spi:3", mode = edge, priority = 8, affinity = 0, enabled = true } ]
+              devices = []
+              steps = [
+            {{steps}}
+              ]
+            }
+            """);
+        var (host, run, output) = HostedRun.Create(file);
+        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(60));
+
+        var directed = Assert.IsType<Fabric.Host.Scenarios.Steps.DirectedOutcome>(result.Directed);
+        Assert.True(directed.Stopped);
+        Assert.True(result.Interrupted);
+        Assert.Null(directed.Failure);
+        Assert.Contains(directed.Steps, r => r.Status == Fabric.Host.Scenarios.Steps.StepStatus.Passed);
+        Assert.Contains(directed.Steps, r => r.Status == Fabric.Host.Scenarios.Steps.StepStatus.NotRun);
+        Assert.Empty(result.Violations);
+        Assert.Contains("stopped by a shutdown request before", output.ToString());
+        Assert.Contains("stopped early by a shutdown request", output.ToString());
     }
 }

@@ -113,6 +113,23 @@ public class MigrationSpecs : TestKit
     }
 
     [Fact]
+    public async Task A_move_runs_as_a_saga_of_its_own_which_stops_when_the_move_ends()
+    {
+        var rt = await Build(OneSpi(handlerTime: TimeSpan.Zero));
+        var vm = rt.Vms[0].Vm;
+
+        rt.Migrate(0, TestActor);
+        ExpectMsg<MigrationProtocol.Migrated>(MoveTimeout);
+        rt.Migrate(0, TestActor);
+        ExpectMsg<MigrationProtocol.Migrated>(m => Assert.Equal(2, m.Generation), MoveTimeout);
+
+        // Each move was a child of the VmActor (move-1, move-2), gone once its move ended.
+        foreach (var name in new[] { "move-1", "move-2" })
+            await AwaitAssertAsync(() => Assert.ThrowsAsync<ActorNotFoundException>(() => Sys.ActorSelection(vm.Path / name).ResolveOne(TimeSpan.FromMilliseconds(200))));
+        await Settle(rt);
+    }
+
+    [Fact]
     public async Task Two_moves_of_an_idle_vm_carry_identical_bytes_that_decode_to_its_shape()
     {
         var rt = await Build(OneSpi(handlerTime: TimeSpan.Zero, spis: 4) with { Vcpus = 3, Vcpu = new VcpuSpec(WfiWhenIdle: false) });

@@ -73,8 +73,8 @@ public class SupervisionSpecs : TestKit
             Watch(vm.Virs);
             vm.Vm.Tell(IrsProtocol.Crash.Instance);
             // The restarted VmActor answers as the same VM, and its units are the same actors, alive.
-            rt.Vms[0].Vm.Tell(new Fabric.Actors.Cluster.ClusterProtocol.Where(0), TestActor);
-            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(0, h.Generation));
+            rt.Vms[0].Vm.Tell(new ClusterProtocol.Where(0), TestActor);
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(0, h.Generation));
             ExpectNoMsg(TimeSpan.FromMilliseconds(100));   // no Terminated of the IRS slice
             Assert.Same(units[0], rt.Vms[0].Virs);
             checkedUnits = true;
@@ -106,6 +106,57 @@ public class SupervisionSpecs : TestKit
     }
 
     [Fact]
+    public async Task A_move_saga_crash_rebuilds_the_VM_around_its_units_state_and_refuses_the_move()
+    {
+        var spec = FabricHarness.Everything(new FabricPolicies(), perDevice: 2_000, ipis: 50);
+        var answered = false;
+        var run = await FabricHarness.RunAsync(Sys, vms: 2, spec, runFor: TimeSpan.FromMilliseconds(500), during: rt =>
+        {
+            var vm = rt.Vms[1].Vm;
+            // The move's saga takes the crash forwarded by its VmActor, at whatever phase it has reached.
+            vm.Tell(new MigrationProtocol.Migrate(1), TestActor);
+            vm.Tell(MigrationProtocol.CrashMove.Instance);
+            vm.Tell(new ClusterProtocol.Where(1), TestActor);
+            ExpectMsg<IrsProtocol.Refused>(r => Assert.Contains("saga crashed", r.Reason));
+            // The VM runs on in units rebuilt around the state its frozen units held: the next generation.
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(1, h.Generation));
+            answered = true;
+        });
+        Assert.True(answered);
+        Assert.True(run.Quiesced, run.Describe());
+        Assert.True(run.Violations.Count == 0, run.Describe());
+        Assert.Equal(0, run.Checker.LostVms);
+        Assert.Equal(1, run.Runtime.Vms[1].Generation);
+        Assert.True(run.Checker.Acknowledged > 100, run.Describe());
+    }
+
+    [Theory]
+    [InlineData(TrackingPolicy.Push)]
+    [InlineData(TrackingPolicy.Fold)]
+    public async Task Move_sagas_crashing_at_every_phase_mid_storm_lose_nothing(TrackingPolicy tracking)
+    {
+        var crashes = CreateTestProbe();
+        Sys.EventStream.Subscribe(crashes, typeof(Error));
+        var spec = FabricHarness.Everything(new FabricPolicies(Tracking: tracking), perDevice: 800, ipis: 100)
+            with { Migration = new Fabric.Actors.Vm.MigrationSpec(TimeSpan.FromMilliseconds(20), []) };
+        var run = await FabricHarness.RunAsync(Sys, vms: 2, spec, runFor: TimeSpan.FromMilliseconds(800), during: rt =>
+        {
+            // Crashes every 3 ms: one that finds no move in progress changes nothing; the others hit a saga wherever it is.
+            for (var ms = 3; ms < 700; ms += 3)
+                foreach (var vm in rt.Vms)
+                    Sys.Scheduler.ScheduleTellOnce(TimeSpan.FromMilliseconds(ms), vm.Vm, MigrationProtocol.CrashMove.Instance, ActorRefs.NoSender);
+        });
+        Assert.True(run.Quiesced, run.Describe());
+        Assert.True(run.Violations.Count == 0, run.Describe());
+        Assert.Equal(0, run.Checker.LostVms);
+        var sagas = 0;
+        while (crashes.HasMessages) if (crashes.ReceiveOne(TimeSpan.Zero) is Error e && e.Cause?.Message.Contains("/move-") == true) sagas++;
+        Assert.True(sagas > 0, "no crash reached a move in progress");
+        Assert.True(run.Checker.Migrations > 0, run.Describe());
+        Assert.True(run.Checker.Acknowledged > 0, run.Describe());
+    }
+
+    [Fact]
     public async Task An_IRS_crash_keeps_every_VM_and_its_table()
     {
         var spec = FabricHarness.Everything(new FabricPolicies(), perDevice: 2_000, ipis: 50);
@@ -114,8 +165,8 @@ public class SupervisionSpecs : TestKit
         {
             rt.Irs.Tell(IrsProtocol.Crash.Instance);
             // The restarted IRS still routes to VM 1: it read its table back from its children.
-            rt.Irs.Tell(new Fabric.Actors.Cluster.ClusterProtocol.VmEnvelope(1, new Fabric.Actors.Cluster.ClusterProtocol.Where(1)), TestActor);
-            ExpectMsg<Fabric.Actors.Cluster.ClusterProtocol.Here>(h => Assert.Equal(1, h.VmId));
+            rt.Irs.Tell(new ClusterProtocol.VmEnvelope(1, new ClusterProtocol.Where(1)), TestActor);
+            ExpectMsg<ClusterProtocol.Here>(h => Assert.Equal(1, h.VmId));
             routed = true;
         });
         Assert.True(routed);

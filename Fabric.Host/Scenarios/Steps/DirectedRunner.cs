@@ -18,8 +18,10 @@ public enum StepStatus { Passed, Failed, NotRun }
 /// <summary>What became of one step; <paramref name="Message"/> says why it failed (expected and actual).</summary>
 public sealed record StepResult(Step Step, StepStatus Status, string? Message = null);
 
-/// <summary>Every step's result, in order: the run stops at the first failure, and the steps after it are not run.</summary>
-public sealed record DirectedOutcome(IReadOnlyList<StepResult> Steps)
+/// <summary>Every step's result, in order: the run stops at the first failure, and the steps after it are not run;
+/// <paramref name="Stopped"/>: a shutdown request (Ctrl-C, SIGTERM) stopped it between two steps, and the steps after
+/// that are not run either.</summary>
+public sealed record DirectedOutcome(IReadOnlyList<StepResult> Steps, bool Stopped = false)
 {
     public StepResult? Failure => Steps.FirstOrDefault(s => s.Status == StepStatus.Failed);
     public bool Passed => Failure is null;
@@ -47,7 +49,9 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
     private StepInbox _inbox = null!;
     private long _round;
 
-    public async Task<DirectedOutcome> RunAsync()
+    /// <summary>Runs the steps in order until one fails, or <paramref name="stop"/> (a shutdown request) is seen between
+    /// two steps; a step under way runs to its end and settles, so the fabric is left as after a step.</summary>
+    public async Task<DirectedOutcome> RunAsync(CancellationToken stop = default)
     {
         using var inbox = _inbox = new StepInbox(fabric.System);
         foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(Attach.Instance, inbox.Ref));
@@ -58,6 +62,12 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         for (var i = 0; i < steps.Count; i++)
         {
             var step = steps[i];
+            if (stop.IsCancellationRequested)
+            {
+                console.MarkupLine(Markup.Escape($"  stopped by a shutdown request before {step.Where}: {steps.Count - i} of {steps.Count} steps not run"));
+                results.AddRange(steps.Skip(i).Select(s => new StepResult(s, StepStatus.NotRun)));
+                return new DirectedOutcome(results, Stopped: true);
+            }
             string? failure;
             try
             {

@@ -1,8 +1,6 @@
 using Fabric.Hardware.Protocol;
-using Akka.Cluster.Sharding;
-using Fabric.Actors.Protocols;
 
-namespace Fabric.Actors.Cluster;
+namespace Fabric.Actors.Protocols;
 
 /// <summary>Messages of the sharded fabric: VMs are entities, addressed through their shard region by VM id.</summary>
 public static class ClusterProtocol
@@ -21,23 +19,10 @@ public static class ClusterProtocol
     public sealed record Here(int VmId, string Node, int Generation) : IWireMessage;
 
     /// <summary>The shard's stop message for a VM whose shard moves (rebalance, graceful leave): the VM saves itself into
-    /// the store (a <see cref="Vm.VmSnapshot"/>) and stops; the node that takes the shard restores it before it takes any
+    /// the store (a <see cref="Fabric.Actors.Vm.VmSnapshot"/>) and stops; the node that takes the shard restores it before it takes any
     /// message.</summary>
     public sealed record HandOff : ILocalMessage
     {
         public static readonly HandOff Instance = new();
     }
-}
-
-/// <summary>The one extractor of both modes (local: <c>GenericChildPerEntityParent</c>; clustered: the shard region):
-/// entity id = VM id, shards by its hash.</summary>
-public sealed class VmMessageExtractor(int maxShards) : HashCodeMessageExtractor(maxShards)
-{
-    public override string? EntityId(object message) => message switch
-    {
-        ClusterProtocol.VmEnvelope e => e.VmId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => null,
-    };
-
-    public override object? EntityMessage(object message) => message is ClusterProtocol.VmEnvelope e ? e.Message : message;
 }
