@@ -84,6 +84,7 @@ public sealed class VmEntityActor : UntypedActor, IWithUnboundedStash, IWithTime
         {
             Context.GetLogger().Warning("vm-{0}: its entity restarted after {1}; the VM carries on", _vmId, reason.Message);
             _vm = Context.Watch(vm);
+            Become(Running);   // a restart resets the behaviour: the front door must keep forwarding (a Start after it included)
             return;
         }
         Context.GetLogger().Error("vm-{0}: its entity crashed while loading or handing off ({1}): the VM is lost", _vmId, reason.Message);
