@@ -61,10 +61,6 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     {
         public static readonly Reenable Instance = new();
     }
-    public sealed record Boot : ILocalMessage
-    {
-        public static readonly Boot Instance = new();
-    }
 
     private readonly VcpuState _s;
     private readonly VmTopology _vm;
@@ -108,7 +104,7 @@ public sealed class VcpuActor : VmUnitActor, IWithTimers
     {
         switch (message)
         {
-            case Boot:
+            case VcpuProtocol.Boot:
                 if (_s.Booted) return;
                 _s.Booted = true;
                 Vpe.Tell(new SetPriorityMask(_spec.Guest.PriorityMask));

@@ -235,7 +235,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
             }
         }
         if (virs.Count > 0) _topology.Virs.Tell(new IrsProtocol.ProgramAtBoot(virs));
-        foreach (var vcpu in _topology.Vcpus) vcpu.Tell(VcpuActor.Boot.Instance);
+        foreach (var vcpu in _topology.Vcpus) vcpu.Tell(VcpuProtocol.Boot.Instance);
     }
 
     protected override void OnReceive(object message)

@@ -20,7 +20,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     private IActorRef BootedVcpu()
     {
         var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, DirectedVm), Vm, DirectedVm, Events));
-        vcpu.Tell(VcpuActor.Boot.Instance);
+        vcpu.Tell(VcpuProtocol.Boot.Instance);
         Vpes[0].ExpectMsg<SetPriorityMask>();
         Vpes[0].ExpectMsg<MakeResident>();
         return vcpu;

@@ -15,7 +15,7 @@ public class VcpuActorSpecs : ProtocolSpec
     {
         var s = spec ?? VmSpec.Simple(vcpus: 2);
         var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, s), Vm, s, Events));
-        vcpu.Tell(VcpuActor.Boot.Instance);
+        vcpu.Tell(VcpuProtocol.Boot.Instance);
         Vpes[0].ExpectMsg<CpuInterfaceProtocol.SetPriorityMask>();
         Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
         return vcpu;
