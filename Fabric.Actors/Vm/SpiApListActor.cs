@@ -41,9 +41,7 @@ public sealed class SpiApListActor : VmUnitActor
     /// <summary>After a restart the list and registrations are as they were; a fold that was in flight is run again.</summary>
     protected override void PostRestart(Exception reason)
     {
-        var fx = UnitEffects.Begin(ActorRefs.Nobody);
-        _state.Restarted(_shape, fx);
-        UnitEffects.Perform(fx, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
     }
 
     protected override void OnReceive(object message)
@@ -56,8 +54,6 @@ public sealed class SpiApListActor : VmUnitActor
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/ap-list: crash requested");
         }
-        var fx = UnitEffects.Begin(Sender);
-        if (_state.Handle(message, _shape, fx)) UnitEffects.Perform(fx, _vm, _log, Self);
-        else { fx.Clear(); Unhandled(message); }
+        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
     }
 }

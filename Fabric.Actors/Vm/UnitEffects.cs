@@ -21,6 +21,24 @@ public static class UnitEffects
         return fx.Begin(sender.IsNobody() ? null : sender);
     }
 
+    /// <summary>One step of <paramref name="unit"/>, the actor <paramref name="self"/>'s, on <paramref name="message"/> from
+    /// <paramref name="sender"/>, its effects performed; false (nothing done) when the unit does not take the message.</summary>
+    public static bool Step(IVmUnit unit, object message, IActorRef sender, VmShape shape, VmTopology vm, EventLog log, IActorRef self)
+    {
+        var fx = Begin(sender);
+        var handled = unit.Handle(message, shape, fx);
+        Perform(fx, vm, log, self);   // nothing to perform when unhandled: a unit changes nothing for a message it does not take
+        return handled;
+    }
+
+    /// <summary>After the actor <paramref name="self"/> restarted: what its unit owes from the state it kept, performed.</summary>
+    public static void Restarted(IVmUnit unit, VmShape shape, VmTopology vm, EventLog log, IActorRef self)
+    {
+        var fx = Begin(ActorRefs.Nobody);
+        unit.Restarted(shape, fx);
+        Perform(fx, vm, log, self);
+    }
+
     /// <summary>Performs the step's effects and returns the buffer for the next step on this thread.</summary>
     public static void Perform(Effects fx, VmTopology vm, EventLog log, IActorRef self)
     {

@@ -41,9 +41,7 @@ public sealed class VirtualIrsActor : VmUnitActor
     /// <summary>After a restart the candidate index and offers are rebuilt from the ISTs, and re-sent.</summary>
     protected override void PostRestart(Exception reason)
     {
-        var fx = UnitEffects.Begin(ActorRefs.Nobody);
-        _state.Restarted(fx);
-        UnitEffects.Perform(fx, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
     }
 
     protected override void OnReceive(object message)
@@ -57,8 +55,6 @@ public sealed class VirtualIrsActor : VmUnitActor
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
         }
-        var fx = UnitEffects.Begin(Sender);
-        if (_state.Handle(message, _shape, fx)) UnitEffects.Perform(fx, _vm, _log, Self);
-        else { fx.Clear(); Unhandled(message); }
+        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
     }
 }

@@ -40,9 +40,7 @@ public sealed class VpeActor : VmUnitActor
     /// <summary>A restart keeps the CPU interface and a CDIA in progress; the vCPU is told again if its IRQ is asserted.</summary>
     protected override void PostRestart(Exception reason)
     {
-        var fx = UnitEffects.Begin(ActorRefs.Nobody);
-        _state.Restarted(_shape, fx);
-        UnitEffects.Perform(fx, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
     }
 
     protected override void OnReceive(object message)
@@ -60,8 +58,6 @@ public sealed class VpeActor : VmUnitActor
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/vpe-{_cpu.VpeId}: crash requested");
         }
-        var fx = UnitEffects.Begin(Sender);
-        if (_state.Handle(message, _shape, fx)) UnitEffects.Perform(fx, _vm, _log, Self);
-        else { fx.Clear(); Unhandled(message); }
+        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
     }
 }

@@ -13,7 +13,7 @@ namespace Fabric.Hardware.Protocol;
 /// merged design it is KVM's injection entry point only: the same VDPEND, nothing queued, folded or notified
 /// (<see cref="KvmDesignRules"/>). Its notifier subscribers are the interpreter's tokens for the devices. Every rule is a call into <see cref="SpiApList"/> / <see cref="KvmRules"/>.
 /// </summary>
-public sealed class ApListState(SpiApList list) : UnitState
+public sealed class ApListState(SpiApList list) : UnitState, IVmUnit
 {
     public SpiApList List { get; } = list;
 
@@ -34,7 +34,7 @@ public sealed class ApListState(SpiApList list) : UnitState
         if (KvmDesignRules.Folds(vm.Policies)) fx.Send(UnitAddress.ApList, new VcpuExit(-1));
     }
 
-    /// <summary>One input; false when it is not one of this unit's.</summary>
+    /// <inheritdoc/>
     public bool Handle(object message, VmShape vm, Effects fx)
     {
         switch (message)

@@ -99,6 +99,17 @@ public abstract class UnitState
     public long Processed { get; set; }
 }
 
+/// <summary>A unit of a VM (DESIGN.md §6.3): its one entry point, and what it owes after its interpreter restarted (offers,
+/// a fold, an IRQ it asserts), both as effects.</summary>
+public interface IVmUnit
+{
+    /// <summary>One input; false when it is not one of this unit's.</summary>
+    bool Handle(object message, VmShape vm, Effects fx);
+
+    /// <summary>After a restart of its interpreter: what the unit re-sends from the state it kept.</summary>
+    void Restarted(VmShape vm, Effects fx);
+}
+
 /// <summary>What a unit knows of the VM it belongs to: its id, its vCPUs and KVM's policies (design, tracking, notify,
 /// DBPM comparison, virtual level).</summary>
 public sealed record VmShape(int VmId, int Vcpus, FabricPolicies Policies);

@@ -14,20 +14,20 @@ namespace Fabric.Hardware.Protocol;
 /// activation, and turns every change of a VPE's HPPI into an <see cref="CpuInterfaceProtocol.Offer"/> (the IRS→CPUIF
 /// stream). Every rule is a call into <see cref="VirtualIrs"/>; this is the glue, written once.
 /// </summary>
-public sealed class VirtualIrsState(VirtualIrs irs) : UnitState
+public sealed class VirtualIrsState(VirtualIrs irs) : UnitState, IVmUnit
 {
     public VirtualIrs Irs { get; } = irs;
     public long[] AppliedSeq { get; } = new long[irs.Config.SpiCount];
 
     /// <summary>After a restart of its interpreter the candidate index is rebuilt from the ISTs and every VPE is offered its
     /// HPPI again.</summary>
-    public void Restarted(Effects fx)
+    public void Restarted(VmShape vm, Effects fx)
     {
         Irs.Rebuild();
         for (var v = 0; v < Irs.Config.VpeCount; v++) fx.Send(UnitAddress.Vpe(v), new CpuInterfaceProtocol.Offer(Irs.Offered(v)));
     }
 
-    /// <summary>One input; false when it is not one of this unit's.</summary>
+    /// <inheritdoc/>
     public bool Handle(object message, VmShape vm, Effects fx)
     {
         switch (message)

@@ -15,7 +15,7 @@ namespace Fabric.Hardware.Protocol;
 /// vCPU's virtual IRQ; a non-resident one rings its doorbell, or has the host kick its vCPU for a PPI. Every rule is a
 /// call into <see cref="CpuInterfaceRules"/>.
 /// </summary>
-public sealed class VpeState(VirtualCpuInterface cpu) : UnitState
+public sealed class VpeState(VirtualCpuInterface cpu) : UnitState, IVmUnit
 {
     public VirtualCpuInterface Cpu { get; } = cpu;
 
@@ -27,7 +27,7 @@ public sealed class VpeState(VirtualCpuInterface cpu) : UnitState
     /// <summary>After a restart of its interpreter: the vCPU is told again if its IRQ is asserted, the doorbell rung if owed.</summary>
     public void Restarted(VmShape vm, Effects fx) => Evaluate(vm, fx);
 
-    /// <summary>One input; false when it is not one of this unit's.</summary>
+    /// <inheritdoc/>
     public bool Handle(object message, VmShape vm, Effects fx)
     {
         switch (message)

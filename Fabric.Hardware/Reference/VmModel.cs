@@ -168,19 +168,23 @@ public sealed class VmModel
         while (_queue.TryDequeue(out var next))
         {
             _fx.Begin(next.Sender);
-            var handled = next.To.Kind switch
-            {
-                UnitKind.Irs => _irs.Handle(next.Message, _shape, _fx),
-                UnitKind.ApList => _apList.Handle(next.Message, _shape, _fx),
-                UnitKind.Vpe => _vpes[next.To.Index].Handle(next.Message, _shape, _fx),
-                _ => true,
-            };
-            if (!handled) throw new InvalidOperationException($"{next.To} does not take {next.Message.GetType().Name}");
+            var unit = Unit(next.To) ?? throw new ArgumentException($"{next.To} is not one of this model's units (the IRS slice, the AP list, the VPEs)", nameof(to));
+            if (!unit.Handle(next.Message, _shape, _fx))
+                throw new InvalidOperationException($"{next.To} does not take {next.Message.GetType().Name}");
             foreach (var e in _fx.Items) Perform(next.To, e);
             _fx.Clear();
         }
         return _replies.OfType<IrsProtocol.Refused>().FirstOrDefault() is { } r ? Refuse(r.Reason) : null;
     }
+
+    /// <summary>This model's wiring: the unit an address names; none for a vCPU's guest or the host scheduler.</summary>
+    private IVmUnit? Unit(UnitAddress to) => to.Kind switch
+    {
+        UnitKind.Irs => _irs,
+        UnitKind.ApList => _apList,
+        UnitKind.Vpe => _vpes[to.Index],
+        _ => null,
+    };
 
     private void Perform(UnitAddress from, in Effect e)
     {
@@ -188,7 +192,7 @@ public sealed class VmModel
         switch (e.Kind)
         {
             case EffectKind.Send:
-                if (e.To.Kind is UnitKind.Irs or UnitKind.ApList or UnitKind.Vpe) _queue.Enqueue((e.To, e.Message!, from));
+                if (Unit(e.To) is not null) _queue.Enqueue((e.To, e.Message!, from));
                 break;
             case EffectKind.Tell:
                 if (e.Target == Caller) _replies.Add(e.Message!);
