@@ -53,6 +53,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
     /// two steps; a step under way runs to its end and settles, so the fabric is left as after a step.</summary>
     public async Task<DirectedOutcome> RunAsync(CancellationToken stop = default)
     {
+        _stop = stop;
         using var inbox = _inbox = new StepInbox(fabric.System);
         foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(Attach.Instance, inbox.Ref));
         await SettleAsync().ConfigureAwait(false);
@@ -62,16 +63,15 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         for (var i = 0; i < steps.Count; i++)
         {
             var step = steps[i];
-            if (stop.IsCancellationRequested)
-            {
-                console.MarkupLine(Markup.Escape($"  stopped by a shutdown request before {step.Where}: {steps.Count - i} of {steps.Count} steps not run"));
-                results.AddRange(steps.Skip(i).Select(s => new StepResult(s, StepStatus.NotRun)));
-                return new DirectedOutcome(results, Stopped: true);
-            }
+            if (stop.IsCancellationRequested) return Stopped(i, step.Where);
             string? failure;
             try
             {
                 failure = await RunStepAsync(step, i + 1 < steps.Count ? steps[i + 1] : null, owed).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (stop.IsCancellationRequested)
+            {
+                return Stopped(i, step.Where + " completed");   // the stopping fabric did not answer the step in flight
             }
             catch (TimeoutException e)
             {
@@ -92,9 +92,18 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
             console.MarkupLine($"  ok   {Markup.Escape(step.Where)}: {Markup.Escape(step.Text)}");
         }
         return new DirectedOutcome(results);
+
+        // A shutdown request: step i and those after it are not run.
+        DirectedOutcome Stopped(int i, string before)
+        {
+            console.MarkupLine(Markup.Escape($"  stopped by a shutdown request before {before}: {steps.Count - i} of {steps.Count} steps not run"));
+            results.AddRange(steps.Skip(i).Select(s => new StepResult(s, StepStatus.NotRun)));
+            return new DirectedOutcome(results, Stopped: true);
+        }
     }
 
     private string? _refusal;
+    private CancellationToken _stop;
 
     /// <summary>Runs one step and checks it; returns why it failed, or null. <paramref name="owed"/>: the refusal of the
     /// step before, which only an <c>expect = { error = ... }</c> step may follow.</summary>
@@ -162,7 +171,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 break;
             case StepOp.Cdia:
                 Vpe().Tell(CpuInterfaceProtocol.Cdia.Instance, me);
-                var result = await _inbox.NextAsync<CpuInterfaceProtocol.CdiaResult>(_ => true, ReplyTimeout).ConfigureAwait(false);
+                var result = await _inbox.NextAsync<CpuInterfaceProtocol.CdiaResult>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
                 await SettleAsync().ConfigureAwait(false);
                 // CDIA with nothing to take returns VALID=0: a refusal, unless the step expects none.
                 var others = Refusals();
@@ -208,7 +217,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
             case StepOp.MmioRead or StepOp.MmioWrite:
                 var r = s.Register!;
                 vm.Virs.Tell(s.Op == StepOp.MmioRead ? new IrsProtocol.MmioRead(r.Offset, r.SizeBytes) : new IrsProtocol.MmioWrite(r.Offset, (ulong)s.Value, r.SizeBytes), me);
-                var done = await _inbox.NextAsync<IrsProtocol.MmioDone>(_ => true, ReplyTimeout).ConfigureAwait(false);
+                var done = await _inbox.NextAsync<IrsProtocol.MmioDone>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
                 await SettleAsync().ConfigureAwait(false);
                 var refused = done.Result.Ok ? Refusals() : $"{r.Name}: {done.Result.Refusal}";
                 return (refused, done);
@@ -220,7 +229,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 break;
             case StepOp.Migrate:
                 fabric.Migrate(s.Vm, me);
-                var moved = await _inbox.NextAsync<object>(m => m is MigrationProtocol.Migrated or IrsProtocol.Refused { Operation: "migrate" }, ReplyTimeout).ConfigureAwait(false);
+                var moved = await _inbox.NextAsync<object>(m => m is MigrationProtocol.Migrated or IrsProtocol.Refused { Operation: "migrate" }, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
                 await SettleAsync().ConfigureAwait(false);
                 return (moved is IrsProtocol.Refused no ? $"migrate: {no.Reason}" : Refusals(), moved);
             case StepOp.Wait:
@@ -275,7 +284,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 }
             long total = 0;
             for (var k = 0; k < asked; k++)
-                total += (await _inbox.NextAsync<MigrationProtocol.Quiet>(q => q.Round == round, ReplyTimeout).ConfigureAwait(false)).Processed;
+                total += (await _inbox.NextAsync<MigrationProtocol.Quiet>(q => q.Round == round, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false)).Processed;
             if (total == previous) return;
             previous = total;
         }
@@ -303,7 +312,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
             var owner = id.IsPpi ? (step.Vcpu < vm.Vpes.Length ? vm.Vpes[step.Vcpu] : null) : vm.Virs;
             if (owner is null) { bad.Add($"{key}: expected a PPI of vCPU {step.Vcpu}, actual: no such vCPU (0..{vm.Vpes.Length - 1})"); continue; }
             owner.Tell(new ReadEntry(id), me);
-            var read = await _inbox.NextAsync<EntryRead>(r => r.Id == id, ReplyTimeout).ConfigureAwait(false);
+            var read = await _inbox.NextAsync<EntryRead>(r => r.Id == id, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
             if (read.Error is { } missing) { bad.Add($"{key}: expected an interrupt, actual: {missing}"); continue; }
             var en = read.Entry;
             Compare(bad, $"{key}.pending", e.Pending, en.Pending);
@@ -316,7 +325,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         if (x.ApList is { } expected)
         {
             vm.ApList.Tell(ReadApList.Instance, me);
-            var list = await _inbox.NextAsync<ApListRead>(_ => true, ReplyTimeout).ConfigureAwait(false);
+            var list = await _inbox.NextAsync<ApListRead>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
             var want = expected.Select(i => i.ToString()).Order().ToList();
             var have = list.Spis.Select(spi => IntId.Spi(spi).ToString()).Order().ToList();
             if (!want.SequenceEqual(have)) bad.Add($"ap-list: expected [{string.Join(", ", want)}], actual [{string.Join(", ", have)}]");
@@ -325,7 +334,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         {
             if (n >= vm.Vpes.Length) { bad.Add($"vcpu-{n}: expected a vCPU, actual: VM {step.Vm} has vCPUs 0..{vm.Vpes.Length - 1}"); continue; }
             vm.Vpes[n].Tell(ReadCpu.Instance, me);
-            var cpu = await _inbox.NextAsync<CpuRead>(r => r.Vpe == n, ReplyTimeout).ConfigureAwait(false);
+            var cpu = await _inbox.NextAsync<CpuRead>(r => r.Vpe == n, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
             var key = $"vcpu-{n}";
             Compare(bad, $"{key}.resident", c.Resident, cpu.Resident);
             Compare(bad, $"{key}.doorbell-requested", c.DoorbellRequested, cpu.DoorbellRequested);

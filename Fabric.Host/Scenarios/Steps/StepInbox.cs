@@ -22,8 +22,10 @@ public sealed class StepInbox : IDisposable
 
     public IActorRef Ref { get; }
 
-    /// <summary>The next answer of type <typeparamref name="T"/> that <paramref name="match"/> accepts; the others are kept.</summary>
-    public async Task<T> NextAsync<T>(Func<T, bool> match, TimeSpan timeout) where T : class
+    /// <summary>The next answer of type <typeparamref name="T"/> that <paramref name="match"/> accepts; the others are kept.
+    /// Once <paramref name="stop"/> fires (a shutdown request), the wait lasts at most <paramref name="afterStop"/> more:
+    /// an answer the stopping fabric no longer sends must not hold the shutdown for the whole timeout.</summary>
+    public async Task<T> NextAsync<T>(Func<T, bool> match, TimeSpan timeout, CancellationToken stop = default, TimeSpan afterStop = default) where T : class
     {
         for (var i = 0; i < _kept.Count; i++)
             if (_kept[i] is T kept && match(kept))
@@ -32,6 +34,7 @@ public sealed class StepInbox : IDisposable
                 return kept;
             }
         using var cts = new CancellationTokenSource(timeout);
+        using var onStop = stop.Register(() => { try { cts.CancelAfter(afterStop); } catch (ObjectDisposedException) { } });
         try
         {
             while (true)
