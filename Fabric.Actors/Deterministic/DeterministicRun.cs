@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Akka.Configuration;
 using Fabric.Actors.Observation;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Hardware.Interrupts;
 
@@ -9,35 +10,8 @@ namespace Fabric.Actors.Protocols;
 /// </summary>
 public static class DirectedProtocol
 {
-    /// <summary>To a device of a directed VM: register its notifiers (KVM_IRQFD) and inject nothing by itself; it writes
-    /// only when a step says so (<see cref="Write"/>), and a resampler still answers its notifications.</summary>
-    public sealed record Attach : ILocalMessage
-    {
-        public static readonly Attach Instance = new();
-    }
-
-    /// <summary>To a device: one write of its eventfd for <paramref name="Id"/> (an edge, or an assertion of a resampled
-    /// level line); refused when the device does not drive that INTID.</summary>
-    public sealed record Write(IntId Id) : ILocalMessage;
-
-    /// <summary>What a step makes of a vCPU: block in WFI (a put with a doorbell request), be preempted (a put without one),
-    /// or run (a load).</summary>
-    public enum VcpuRun { Wfi, Preempt, Run }
-
-    /// <summary>To a vCPU: <see cref="VcpuRun"/>; refused when the vCPU is not running and the step needs it to be.</summary>
-    public sealed record SetVcpu(VcpuRun State) : ILocalMessage;
-
-    /// <summary>To a vCPU: a trap exit to KVM (the fold point under fold tracking); refused when it is not running.</summary>
-    public sealed record TrapExit : ILocalMessage
-    {
-        public static readonly TrapExit Instance = new();
-    }
-
-    /// <summary>To a vCPU: run the guest's handler loop (CDIA, handler, CDEOI, CDDI) until CDIA returns nothing.</summary>
-    public sealed record HandleAll : ILocalMessage
-    {
-        public static readonly HandleAll Instance = new();
-    }
+    // A step's writes and the vCPU's steps are unit messages: DeviceProtocol.Attach / Write and VcpuProtocol.SetVcpu /
+    // TrapExit / HandleAll (Fabric.Hardware.Protocol).
 
     /// <summary>To the IRS slice (an SPI or LPI) or a VPE (its PPI): the interrupt's state as its owner holds it.</summary>
     public sealed record ReadEntry(IntId Id) : ILocalMessage;

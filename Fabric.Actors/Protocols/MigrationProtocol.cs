@@ -38,19 +38,7 @@ public static class MigrationProtocol
         public static readonly Release Instance = new();
     }
 
-    /// <summary>To a vCPU: exit to userspace and stay out (KVM_RUN returns; the VPE is put without a doorbell request);
-    /// answered with <see cref="Stopped"/>.</summary>
-    public sealed record StopVcpu : IControl, ILocalMessage
-    {
-        public static readonly StopVcpu Instance = new();
-    }
-    public sealed record Stopped(int Vpe) : IControl, ILocalMessage;
-
-    /// <summary>To a restored vCPU: KVM_RUN again (after the restore's first run replayed the pending interrupts).</summary>
-    public sealed record RunVcpu : IControl, ILocalMessage
-    {
-        public static readonly RunVcpu Instance = new();
-    }
+    // The vCPU's StopVcpu / Stopped / RunVcpu are the guest unit's messages: VcpuProtocol (Fabric.Hardware.Protocol).
 
     /// <summary>Round <paramref name="Round"/> of the quiescence check: every unit answers <see cref="Quiet"/> with how
     /// many messages it has processed. Two rounds in a row with the same total mean that no message was in flight

@@ -41,7 +41,7 @@ public sealed class SpiApListActor : VmUnitActor
     /// <summary>After a restart the list and registrations are as they were; a fold that was in flight is run again.</summary>
     protected override void PostRestart(Exception reason)
     {
-        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, new UnitWiring(_vm, _log, Self));
     }
 
     protected override void OnReceive(object message)
@@ -54,6 +54,6 @@ public sealed class SpiApListActor : VmUnitActor
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/ap-list: crash requested");
         }
-        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
+        if (!UnitEffects.Step(_state, message, Sender, _shape, new UnitWiring(_vm, _log, Self))) Unhandled(message);
     }
 }

@@ -14,41 +14,57 @@ public static class UnitEffects
     [ThreadStatic] private static Effects? _spare;
 
     /// <summary>A cleared buffer for one step of a unit, its replies going to <paramref name="sender"/> (none for Nobody).</summary>
-    public static Effects Begin(IActorRef sender)
+    public static Effects Begin(IActorRef sender, in UnitWiring w)
     {
         var fx = _spare ?? new Effects();
         _spare = null;
-        return fx.Begin(sender.IsNobody() ? null : sender);
+        return fx.Begin(sender.IsNobody() ? null : sender, w.Self, w.Clock?.MonotonicClock ?? TimeSpan.Zero);
     }
 
-    /// <summary>One step of <paramref name="unit"/>, the actor <paramref name="self"/>'s, on <paramref name="message"/> from
-    /// <paramref name="sender"/>, its effects performed; false (nothing done) when the unit does not take the message.</summary>
-    public static bool Step(IVmUnit unit, object message, IActorRef sender, VmShape shape, VmTopology vm, EventLog log, IActorRef self)
+    /// <summary>One step of <paramref name="unit"/> on <paramref name="message"/> from <paramref name="sender"/>, its
+    /// effects performed through <paramref name="w"/>; false (nothing done) when the unit does not take the message.</summary>
+    public static bool Step(IVmUnit unit, object message, IActorRef sender, VmShape shape, in UnitWiring w)
     {
-        var fx = Begin(sender);
+        var fx = Begin(sender, w);
         var handled = unit.Handle(message, shape, fx);
-        Perform(fx, vm, log, self);   // nothing to perform when unhandled: a unit changes nothing for a message it does not take
+        Perform(fx, w);   // nothing to perform when unhandled: a unit changes nothing for a message it does not take
         return handled;
     }
 
-    /// <summary>After the actor <paramref name="self"/> restarted: what its unit owes from the state it kept, performed.</summary>
-    public static void Restarted(IVmUnit unit, VmShape shape, VmTopology vm, EventLog log, IActorRef self)
+    /// <summary>After the unit's actor restarted (or, for a driver, started): what its unit owes from the state it kept,
+    /// performed.</summary>
+    public static void Restarted(IVmUnit unit, VmShape shape, in UnitWiring w)
     {
-        var fx = Begin(ActorRefs.Nobody);
+        var fx = Begin(ActorRefs.Nobody, w);
         unit.Restarted(shape, fx);
-        Perform(fx, vm, log, self);
+        Perform(fx, w);
     }
 
     /// <summary>Performs the step's effects and returns the buffer for the next step on this thread.</summary>
-    public static void Perform(Effects fx, VmTopology vm, EventLog log, IActorRef self)
+    public static void Perform(Effects fx, in UnitWiring w)
     {
         foreach (ref readonly var e in fx.Items)
         {
             switch (e.Kind)
             {
-                case EffectKind.Send: Resolve(vm, e.To).Tell(e.Message, self); break;
-                case EffectKind.Tell: ((IActorRef)e.Target!).Tell(e.Message, self); break;
-                default: log.Log(e.Ev, vm.VmId, e.Vpe, e.IntId, e.Arg); break;
+                case EffectKind.Send:
+                    if (w.Held?.TryHold(e.To, e.Message!) != true) Resolve(w.Vm, e.To).Tell(e.Message, w.Self);
+                    break;
+                case EffectKind.Tell:
+                    (e.Target is UnitAddress a ? Resolve(w.Vm, a) : (IActorRef)e.Target!).Tell(e.Message, w.Self);
+                    break;
+                case EffectKind.Log:
+                    w.Log.Log(e.Ev, w.Vm.VmId, e.Vpe, e.IntId, e.Arg);
+                    break;
+                case EffectKind.Timer:
+                    var timers = w.Timers ?? throw new InvalidOperationException($"{w.Self.Path}: its unit started a timer, and this actor has none");
+                    if (e.Period > TimeSpan.Zero) timers.StartPeriodicTimer(e.Target!, e.Message!, e.Delay, e.Period);
+                    else timers.StartSingleTimer(e.Target!, e.Message!, e.Delay);
+                    break;
+                default:
+                    if (e.Target is null) w.Timers?.CancelAll();
+                    else w.Timers?.Cancel(e.Target);
+                    break;
             }
         }
         fx.Clear();
@@ -62,6 +78,18 @@ public static class UnitEffects
         UnitKind.ApList => vm.ApList,
         UnitKind.Vpe => vm.Vpes[to.Index],
         UnitKind.Vcpu => vm.Vcpus[to.Index],
+        UnitKind.Device => vm.Devices[to.Index],
         _ => vm.Scheduler,
     };
+
+    /// <summary>A driver's VM runs again after a move: what its unit sent meanwhile, in order, to the units as they are now.</summary>
+    public static void Release(HeldMessages held, VmTopology vm, IActorRef self, Func<object, object>? rebind = null)
+    {
+        foreach (var (to, message) in held.Release()) Resolve(vm, to).Tell(rebind?.Invoke(message) ?? message, self);
+    }
 }
+
+/// <summary>How one actor performs its unit's effects: its VM's topology (addresses), the event log, itself (the token it
+/// gives for itself and the sender of what it sends), its timers (a unit that starts none needs none), what it holds
+/// while its VM moves (a driver), and the clock a unit paces rates by.</summary>
+public readonly record struct UnitWiring(VmTopology Vm, EventLog Log, IActorRef Self, ITimerScheduler? Timers = null, HeldMessages? Held = null, IScheduler? Clock = null);

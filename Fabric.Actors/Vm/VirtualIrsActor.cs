@@ -41,7 +41,7 @@ public sealed class VirtualIrsActor : VmUnitActor
     /// <summary>After a restart the candidate index and offers are rebuilt from the ISTs, and re-sent.</summary>
     protected override void PostRestart(Exception reason)
     {
-        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, new UnitWiring(_vm, _log, Self));
     }
 
     protected override void OnReceive(object message)
@@ -55,6 +55,6 @@ public sealed class VirtualIrsActor : VmUnitActor
             case Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/virs: crash requested");
         }
-        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
+        if (!UnitEffects.Step(_state, message, Sender, _shape, new UnitWiring(_vm, _log, Self))) Unhandled(message);
     }
 }

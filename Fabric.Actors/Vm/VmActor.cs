@@ -1,3 +1,4 @@
+using Fabric.Hardware;
 using Fabric.Hardware.Protocol;
 using VpeState = Fabric.Hardware.Protocol.VpeState;
 using System.Diagnostics;
@@ -41,9 +42,9 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     /// <summary>What the VmActor keeps across its own restarts, made once with its Props: the addresses of the VM's
     /// actors (which outlive it: a restart keeps its children), whether its devices were started or stopped, the move in
     /// progress, and whether it crashed in the middle of one, when the VM is lost.</summary>
-    private sealed class VmLife(int vmId, int vcpus)
+    private sealed class VmLife(int vmId, int vcpus, FabricPolicies policies)
     {
-        public readonly VmTopology Topology = new(vmId, vcpus);
+        public readonly VmTopology Topology = new(vmId, vcpus, policies);
         public bool Started, Stopped, Built, CrashedMidway;
         /// <summary>When the devices started, on the scheduler's clock: a restart re-arms only the moves still to come.</summary>
         public TimeSpan StartedAt;
@@ -68,12 +69,12 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 
     /// <summary>A new VM, which answers <see cref="HostIrsProtocol.VmCreated"/> to <paramref name="replyTo"/> once built.</summary>
     public static Props Props(int vmId, VmSpec spec, EventLog log, IActorRef replyTo) =>
-        DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
+        DirectProps.Of((vmId, spec, log, replyTo, life: new VmLife(vmId, spec.Vcpus, spec.Policies)), static a => new VmActor(a.vmId, a.spec, a.log, a.replyTo, a.life, null));
 
     /// <summary>A VM of a cluster entity: new (<paramref name="arrival"/> null) or restored from a handoff, which
     /// runs at once (its entity made it only once its running marker was stored).</summary>
     public static Props EntityProps(int vmId, VmSpec spec, EventLog log, VmArrival? arrival) =>
-        DirectProps.Of((vmId, spec, log, arrival, life: new VmLife(vmId, spec.Vcpus)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.arrival));
+        DirectProps.Of((vmId, spec, log, arrival, life: new VmLife(vmId, spec.Vcpus, spec.Policies)), static a => new VmActor(a.vmId, a.spec, a.log, ActorRefs.Nobody, a.life, a.arrival));
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -154,7 +155,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)
     {
         var t = _topology;
-        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, scheduler, _spec.Seed ^ _vmId), "scheduler");
+        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, scheduler, _spec.Seed ^ _vmId, _log), "scheduler");
         for (var i = 0; i < _spec.Devices.Count; i++)
         {
             var d = _spec.Devices[i];
@@ -174,7 +175,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         for (var v = 0; v < _spec.Vcpus; v++)
         {
             t.Vpes[v] = Context.ActorOf(VpeActor.Props(units.Vpes[v], t, p, _log), NameOf(VpeNames, "vpe-", v, g));
-            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(units.Vcpus[v], t, _spec, _log), NameOf(VcpuNames, "vcpu-", v, g));
+            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(units.Vcpus[v], t, _log), NameOf(VcpuNames, "vcpu-", v, g));
         }
         t.Virs = Context.ActorOf(VirtualIrsActor.Props(units.Virs, t, p, _log), "virs" + g);
         t.ApList = Context.ActorOf(SpiApListActor.Props(units.ApList, t, p, _log), "ap-list" + g);
@@ -365,7 +366,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     /// <summary>Run the vCPUs again and re-attach the injectors, which deliver what they held.</summary>
     private void RunAgain()
     {
-        foreach (var v in _topology.Vcpus) v.Tell(RunVcpu.Instance);
+        foreach (var v in _topology.Vcpus) v.Tell(VcpuProtocol.RunVcpu.Instance);
         _topology.Devices.ForEach(d => d.Tell(Release.Instance));
         _topology.Scheduler.Tell(Release.Instance);
     }

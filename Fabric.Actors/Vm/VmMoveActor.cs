@@ -74,7 +74,7 @@ public sealed class VmMoveActor : UntypedActor
         _awaiting = _t.Devices.Count + 1 + _t.Vcpus.Length;
         _t.Devices.ForEach(d => d.Tell(Hold.Instance));
         _t.Scheduler.Tell(Hold.Instance);
-        foreach (var v in _t.Vcpus) v.Tell(StopVcpu.Instance);
+        foreach (var v in _t.Vcpus) v.Tell(VcpuProtocol.StopVcpu.Instance);
         Become(Stopping);
     }
 
@@ -83,7 +83,7 @@ public sealed class VmMoveActor : UntypedActor
 
     private void Stopping(object message)
     {
-        if (message is Held or Stopped) { if (--_awaiting == 0) NextRound(); }
+        if (message is Held or VcpuProtocol.Stopped) { if (--_awaiting == 0) NextRound(); }
         else Common(message);
     }
 

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Collections.Immutable;
 using Fabric.Actors.Drivers;
 using Fabric.Hardware.Interrupts;

@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Fabric.Hardware;
+using Fabric.Hardware.Protocol;
 
 namespace Fabric.Actors.Vm;
 
@@ -8,9 +10,11 @@ namespace Fabric.Actors.Vm;
 /// frozen — each reader sees the new addresses through the message that releases it. A restarted child receives the
 /// same instance. Addresses, not state.
 /// </summary>
-public sealed class VmTopology(int vmId, int vcpus)
+public sealed class VmTopology(int vmId, int vcpus, FabricPolicies? policies = null)
 {
     public int VmId { get; } = vmId;
+    /// <summary>What every unit of the VM knows of it (its id, its vCPUs, KVM's policies): one per VM, shared by its actors.</summary>
+    public VmShape Shape { get; } = new(vmId, vcpus, policies ?? FabricPolicies.Default);
     /// <summary>The VmActor: the VM's front door for the host (start, stop, injections from outside, moves).</summary>
     public IActorRef Vm { get; internal set; } = ActorRefs.Nobody;
     /// <summary>How many times the VM's units have been replaced by a move.</summary>

@@ -40,7 +40,7 @@ public sealed class VpeActor : VmUnitActor
     /// <summary>A restart keeps the CPU interface and a CDIA in progress; the vCPU is told again if its IRQ is asserted.</summary>
     protected override void PostRestart(Exception reason)
     {
-        UnitEffects.Restarted(_state, _shape, _vm, _log, Self);
+        UnitEffects.Restarted(_state, _shape, new UnitWiring(_vm, _log, Self));
     }
 
     protected override void OnReceive(object message)
@@ -58,6 +58,6 @@ public sealed class VpeActor : VmUnitActor
             case IrsProtocol.Crash:
                 throw new InvalidOperationException($"vm-{_vm.VmId}/vpe-{_cpu.VpeId}: crash requested");
         }
-        if (!UnitEffects.Step(_state, message, Sender, _shape, _vm, _log, Self)) Unhandled(message);
+        if (!UnitEffects.Step(_state, message, Sender, _shape, new UnitWiring(_vm, _log, Self))) Unhandled(message);
     }
 }

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Fabric.Actors.Vm;

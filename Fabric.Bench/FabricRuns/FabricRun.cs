@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Diagnostics;
 using Akka.Actor;
 using Fabric.Actors;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;

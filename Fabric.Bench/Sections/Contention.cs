@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
 using Fabric.Bench.Baseline;
@@ -37,9 +38,9 @@ public static class Contention
         return new ContentionResult(push, fold, baseline, pushLatency, foldLatency, merged, fabricMerged);
     }
 
-    public static Fabric.Actors.Vm.VmSpec Spec(TrackingPolicy tracking) => Workloads.Workloads.EdgeStorm(wfi: true, tracking, injectors: Injectors);
+    public static Fabric.Hardware.Protocol.VmSpec Spec(TrackingPolicy tracking) => Workloads.Workloads.EdgeStorm(wfi: true, tracking, injectors: Injectors);
 
-    private static Fabric.Actors.Vm.VmSpec Merged(Fabric.Actors.Vm.VmSpec spec) => spec with { Policies = spec.Policies with { Kvm = KvmDesign.Merged } };
+    private static Fabric.Hardware.Protocol.VmSpec Merged(Fabric.Hardware.Protocol.VmSpec spec) => spec with { Policies = spec.Policies with { Kvm = KvmDesign.Merged } };
 
     /// <summary>Runs the fabric with a recording log and pairs each SPI's first deactivation since its last notification
     /// with the next notification.</summary>

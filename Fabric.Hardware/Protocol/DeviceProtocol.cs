@@ -12,6 +12,17 @@ public static class DeviceProtocol
     /// device) that the guest consumed this SPI. Under the merged design it is what paces an edge irqfd written as fast
     /// as accepted; a resampler ignores it (only KVM's notifier signals a resamplefd).</summary>
     public sealed record Consumed(uint Spi) : IUnitMessage;
+    /// <summary>To a device of a directed VM: register its notifiers (KVM_IRQFD) and inject nothing by itself; it writes
+    /// only when a step says so (<see cref="Write"/>), and a resampler still answers its notifications.</summary>
+    public sealed record Attach : IUnitMessage
+    {
+        public static readonly Attach Instance = new();
+    }
+
+    /// <summary>To a device: one write of its eventfd for <paramref name="Id"/> (an edge, or an assertion of a resampled
+    /// level line); refused when the device does not drive that INTID.</summary>
+    public sealed record Write(IntId Id) : IUnitMessage;
+
     public sealed record Start : IWireMessage
     {
         public static readonly Start Instance = new();

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Fabric.Actors.Vm;
 
 namespace Fabric.Host.Scenarios;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Globalization;
 using System.Reflection;
 using Akka.Configuration;
@@ -31,10 +32,10 @@ public static class ScenarioLoader
     /// <summary>
     /// Rates and short durations are paced by Akka's scheduler, whose wheel turns every 10 ms (akka.scheduler.tick-duration,
     /// which Akka does not let go lower). A rate above 100 per second is served by several events per tick
-    /// (<see cref="Fabric.Actors.Drivers.Pacer"/>), up to <see cref="MaxTimerRate"/>; a duration below 10 ms other than 0
+    /// (<see cref="Fabric.Hardware.Protocol.Pacer"/>), up to <see cref="MaxTimerRate"/>; a duration below 10 ms other than 0
     /// would silently last a whole tick, so it is refused.
     /// </summary>
-    public const double MaxTimerRate = Fabric.Actors.Drivers.Pacer.MaxRate;
+    public const double MaxTimerRate = Fabric.Hardware.Protocol.Pacer.MaxRate;
     public static readonly TimeSpan SchedulerTick = TimeSpan.FromMilliseconds(10);
 
     /// <summary>

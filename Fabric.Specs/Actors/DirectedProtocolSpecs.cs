@@ -19,7 +19,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     /// <summary>vCPU 0 of a directed VM, booted: it set its PCR and made its VPE resident.</summary>
     private IActorRef BootedVcpu()
     {
-        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, DirectedVm), Vm, DirectedVm, Events));
+        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, DirectedVm), Vm, Events));
         vcpu.Tell(VcpuProtocol.Boot.Instance);
         Vpes[0].ExpectMsg<SetPriorityMask>();
         Vpes[0].ExpectMsg<MakeResident>();
@@ -40,7 +40,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     {
         var vcpu = BootedVcpu();
 
-        vcpu.Tell(DirectedProtocol.HandleAll.Instance);
+        vcpu.Tell(VcpuProtocol.HandleAll.Instance);
         Vpes[0].ExpectMsg<Cdia>();
         vcpu.Tell(new CdiaResult(IntId.Spi(5)), Vpes[0].Ref);
         Vpes[0].ExpectMsg<Cdeoi>();
@@ -56,14 +56,14 @@ public class DirectedProtocolSpecs : ProtocolSpec
     {
         var vcpu = BootedVcpu();
 
-        vcpu.Tell(new DirectedProtocol.SetVcpu(DirectedProtocol.VcpuRun.Wfi));
+        vcpu.Tell(new VcpuProtocol.SetVcpu(VcpuProtocol.VcpuRun.Wfi));
         Assert.True(Vpes[0].ExpectMsg<MakeNonResident>().Wfi);
-        vcpu.Tell(new DirectedProtocol.SetVcpu(DirectedProtocol.VcpuRun.Preempt));
+        vcpu.Tell(new VcpuProtocol.SetVcpu(VcpuProtocol.VcpuRun.Preempt));
         Assert.Contains("not running (in WFI)", ExpectMsg<IrsProtocol.Refused>().Reason);
-        vcpu.Tell(DirectedProtocol.TrapExit.Instance);
+        vcpu.Tell(VcpuProtocol.TrapExit.Instance);
         Assert.Equal("exit", ExpectMsg<IrsProtocol.Refused>().Operation);
 
-        vcpu.Tell(new DirectedProtocol.SetVcpu(DirectedProtocol.VcpuRun.Run));
+        vcpu.Tell(new VcpuProtocol.SetVcpu(VcpuProtocol.VcpuRun.Run));
         Vpes[0].ExpectMsg<MakeResident>();
         Vpes[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));   // loaded, and no CDIA of its own
     }
@@ -74,16 +74,16 @@ public class DirectedProtocolSpecs : ProtocolSpec
         var spec = new DeviceSpec(DeviceKind.Irqfd, new IntIdRange(IntIdType.Spi, 4, 5));
         var device = Sys.ActorOf(IrqfdActor.Props(0, spec, Vm, Events, new DeviceState(long.MaxValue), 1));
 
-        device.Tell(DirectedProtocol.Attach.Instance);
+        device.Tell(DeviceProtocol.Attach.Instance);
         Assert.Equal(4u, ApList.ExpectMsg<ApListProtocol.RegisterNotifier>().Spi);
         Assert.Equal(5u, ApList.ExpectMsg<ApListProtocol.RegisterNotifier>().Spi);
         ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
-        device.Tell(new DirectedProtocol.Write(IntId.Spi(5)));
+        device.Tell(new DeviceProtocol.Write(IntId.Spi(5)));
         Assert.Equal(new ApListProtocol.SetIrq(5, true), ApList.ExpectMsg<ApListProtocol.SetIrq>());
         device.Tell(new DeviceProtocol.Notified(5));                 // an edge irqfd does not refill a window when directed
         ApList.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        device.Tell(new DirectedProtocol.Write(IntId.Spi(9)));
+        device.Tell(new DeviceProtocol.Write(IntId.Spi(9)));
         Assert.Contains("does not drive spi:9", ExpectMsg<IrsProtocol.Refused>().Reason);
     }
 
@@ -91,7 +91,7 @@ public class DirectedProtocolSpecs : ProtocolSpec
     public void Drivers_answer_the_quiescence_question_with_the_messages_they_processed()
     {
         var state = new SchedulerState();
-        var scheduler = Sys.ActorOf(HostSchedulerActor.Props(Vm, new HostSpec(), state, 1));
+        var scheduler = Sys.ActorOf(HostSchedulerActor.Props(Vm, new HostSpec(), state, 1, Events));
 
         scheduler.Tell(new MigrationProtocol.Quiesce(1));
         Assert.Equal(0, ExpectMsg<MigrationProtocol.Quiet>().Processed);

@@ -14,7 +14,7 @@ public class VcpuActorSpecs : ProtocolSpec
     private IActorRef Start(VmSpec? spec = null)
     {
         var s = spec ?? VmSpec.Simple(vcpus: 2);
-        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, s), Vm, s, Events));
+        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, s), Vm, Events));
         vcpu.Tell(VcpuProtocol.Boot.Instance);
         Vpes[0].ExpectMsg<CpuInterfaceProtocol.SetPriorityMask>();
         Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
@@ -127,7 +127,7 @@ public class HostSchedulerActorSpecs : ProtocolSpec
     [Fact]
     public void A_doorbell_wakes_its_vcpu()
     {
-        var s = Sys.ActorOf(HostSchedulerActor.Props(Vm, new HostSpec(), new SchedulerState(), 1));
+        var s = Sys.ActorOf(HostSchedulerActor.Props(Vm, new HostSpec(), new SchedulerState(), 1, Events));
         s.Tell(new ResidencyProtocol.Doorbell(1));
         Vcpus[1].ExpectMsg<ResidencyProtocol.Wake>();
         Vcpus[0].ExpectNoMsg(TimeSpan.FromMilliseconds(50));
@@ -139,7 +139,7 @@ public class HostSchedulerActorSpecs : ProtocolSpec
         var host = CreateTestProbe();
         var vm = new VmTopology(0, 2);
         vm.Vcpus[0] = vm.Vcpus[1] = host.Ref;
-        var s = Sys.ActorOf(HostSchedulerActor.Props(vm, new HostSpec(PreemptPerSecond: 50, PreemptFor: TimeSpan.FromMilliseconds(5)), new SchedulerState(), 1));
+        var s = Sys.ActorOf(HostSchedulerActor.Props(vm, new HostSpec(PreemptPerSecond: 50, PreemptFor: TimeSpan.FromMilliseconds(5)), new SchedulerState(), 1, Events));
         // Both vCPUs share the probe, so only the counts are ordered: every Resume follows its own Preempt.
         int preempts = 0, resumes = 0;
         object Next()

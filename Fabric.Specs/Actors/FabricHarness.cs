@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Fabric.Actors;
 using Fabric.Actors.Observation;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Akka.Dispatch.MessageQueues;
 using Akka.TestKit.Xunit2;

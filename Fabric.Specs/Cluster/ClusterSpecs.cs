@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.Configuration;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Observation;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Text.RegularExpressions;
 using Fabric.Actors.Vm;
 using Fabric.Hardware.Kvm;

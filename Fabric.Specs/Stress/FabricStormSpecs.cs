@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
@@ -49,7 +50,7 @@ public class FabricStormSpecs : TestKit
     public async Task A_64_vm_storm_with_residency_churn_keeps_every_invariant(TrackingPolicy tracking)
     {
         var spec = FabricHarness.EdgeStorm(vcpus: 4, spis: 64, new FabricPolicies(Tracking: tracking), perDevice: 150, exitsPerSecond: 200)
-            with { Host = new Fabric.Actors.Vm.HostSpec(PreemptPerSecond: 200) };
+            with { Host = new Fabric.Hardware.Protocol.HostSpec(PreemptPerSecond: 200) };
         var run = await FabricHarness.RunAsync(Sys, vms: 64 * FabricHarness.Scale, spec);
         Assert.True(run.Quiesced, run.Describe());
         Assert.True(run.Violations.Count == 0, run.Describe());

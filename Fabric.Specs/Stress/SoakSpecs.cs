@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Stopwatch = System.Diagnostics.Stopwatch;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors;

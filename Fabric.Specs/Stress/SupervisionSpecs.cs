@@ -138,7 +138,7 @@ public class SupervisionSpecs : TestKit
         var crashes = CreateTestProbe();
         Sys.EventStream.Subscribe(crashes, typeof(Error));
         var spec = FabricHarness.Everything(new FabricPolicies(Tracking: tracking), perDevice: 800, ipis: 100)
-            with { Migration = new Fabric.Actors.Vm.MigrationSpec(TimeSpan.FromMilliseconds(20), []) };
+            with { Migration = new Fabric.Hardware.Protocol.MigrationSpec(TimeSpan.FromMilliseconds(20), []) };
         var run = await FabricHarness.RunAsync(Sys, vms: 2, spec, runFor: TimeSpan.FromMilliseconds(800), during: rt =>
         {
             // Crashes every 3 ms: one that finds no move in progress changes nothing; the others hit a saga wherever it is.

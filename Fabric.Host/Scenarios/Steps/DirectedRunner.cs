@@ -55,7 +55,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
     {
         _stop = stop;
         using var inbox = _inbox = new StepInbox(fabric.System);
-        foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(Attach.Instance, inbox.Ref));
+        foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Attach.Instance, inbox.Ref));
         await SettleAsync().ConfigureAwait(false);
         var results = new List<StepResult>();
         var steps = _directed.Steps;
@@ -167,7 +167,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 return (Refusals() is { } line ? "KVM_IRQ_LINE: EINVAL: " + line : null, null);
             case StepOp.Irqfd:
                 var device = spec.Devices.Select((d, i) => (d, i)).First(x => x.d.Ids.Contains(s.Id)).i;
-                vm.Devices[device].Tell(new Write(s.Id), me);
+                vm.Devices[device].Tell(new DeviceProtocol.Write(s.Id), me);
                 break;
             case StepOp.Cdia:
                 Vpe().Tell(CpuInterfaceProtocol.Cdia.Instance, me);
@@ -212,7 +212,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 Vpe().Tell(new CpuInterfaceProtocol.SetPriorityMask((int)Math.Clamp(s.Value, int.MinValue, int.MaxValue)), me);
                 break;
             case StepOp.Handle:
-                Vcpu().Tell(HandleAll.Instance, me);
+                Vcpu().Tell(VcpuProtocol.HandleAll.Instance, me);
                 break;
             case StepOp.MmioRead or StepOp.MmioWrite:
                 var r = s.Register!;
@@ -222,10 +222,10 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 var refused = done.Result.Ok ? Refusals() : $"{r.Name}: {done.Result.Refusal}";
                 return (refused, done);
             case StepOp.VcpuState:
-                Vcpu().Tell(new SetVcpu(s.VcpuRun), me);
+                Vcpu().Tell(new VcpuProtocol.SetVcpu(s.VcpuRun), me);
                 break;
             case StepOp.Exit:
-                Vcpu().Tell(TrapExit.Instance, me);
+                Vcpu().Tell(VcpuProtocol.TrapExit.Instance, me);
                 break;
             case StepOp.Migrate:
                 fabric.Migrate(s.Vm, me);

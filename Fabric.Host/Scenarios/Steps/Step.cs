@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;
 using Fabric.Actors.Protocols;
@@ -31,7 +32,7 @@ public sealed record Step(int Index, int? Line, string Text, StepOp Op, int Vm, 
     public HandlingMode Mode { get; init; }
     /// <summary>The IRS frame register an mmio step names.</summary>
     public IrsRegister? Register { get; init; }
-    public DirectedProtocol.VcpuRun VcpuRun { get; init; }
+    public VcpuProtocol.VcpuRun VcpuRun { get; init; }
     public TimeSpan Wait { get; init; }
 
     /// <summary><c>guest = cdia</c> with <c>expect</c>: what it must return (<see cref="AckExpected"/> null: <c>none</c>).</summary>
@@ -70,7 +71,7 @@ public sealed record DirectedScenario(IReadOnlyList<Step> Steps, bool CheckEnd)
     /// <summary>The VM a directed scenario builds (DESIGN.md §6.4): nothing acts by itself. Rates (guest reprogramming
     /// and IPIs, vCPU exits, host preemption, device rates), budgets and the migrate schedule are not used: only the
     /// steps act.</summary>
-    public static Fabric.Actors.Vm.VmSpec Shape(DirectedScenario? directed, Fabric.Actors.Vm.VmSpec vm) => directed is null ? vm : vm with
+    public static Fabric.Hardware.Protocol.VmSpec Shape(DirectedScenario? directed, Fabric.Hardware.Protocol.VmSpec vm) => directed is null ? vm : vm with
     {
         Directed = true,
         Guest = vm.Guest with { ReprogramPerSecond = 0, IpiPerSecond = 0 },

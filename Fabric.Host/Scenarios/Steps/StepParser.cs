@@ -1,3 +1,4 @@
+using Fabric.Hardware.Protocol;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Akka.Configuration;
@@ -173,7 +174,7 @@ public static partial class StepParser
                 if (op == StepOp.MmioWrite) s = s with { Value = (long)(r.Unsigned(items, "value") ?? 0) };
                 break;
             case StepOp.VcpuState:
-                s = s with { VcpuRun = r.Choice(items, "vcpu-state", ("wfi", DirectedProtocol.VcpuRun.Wfi), ("preempt", DirectedProtocol.VcpuRun.Preempt), ("run", DirectedProtocol.VcpuRun.Run)) };
+                s = s with { VcpuRun = r.Choice(items, "vcpu-state", ("wfi", VcpuProtocol.VcpuRun.Wfi), ("preempt", VcpuProtocol.VcpuRun.Preempt), ("run", VcpuProtocol.VcpuRun.Run)) };
                 break;
             case StepOp.Exit or StepOp.Migrate:
                 if (!r.Choice(items, opKey, ("true", true), ("false", false)) && r.Errors == before)

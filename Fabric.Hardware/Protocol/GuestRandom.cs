@@ -1,4 +1,4 @@
-namespace Fabric.Actors.Vm;
+namespace Fabric.Hardware.Protocol;
 
 /// <summary>The guest's random stream (SplitMix64): seeded, and its whole state one number, so that a vCPU's context —
 /// this included — moves with its VM to another node and carries on the same schedule.</summary>

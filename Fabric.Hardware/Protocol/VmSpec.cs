@@ -1,7 +1,7 @@
 using Fabric.Hardware;
 using Fabric.Hardware.Interrupts;
 
-namespace Fabric.Actors.Vm;
+namespace Fabric.Hardware.Protocol;
 
 /// <summary>How the guest programs a range of interrupts at boot. <paramref name="Affinity"/> null = round-robin over the VPEs.</summary>
 public sealed record InterruptSpec(IntIdRange Ids, HandlingMode Mode, int Priority, int? Affinity, bool Enabled);
