@@ -1,21 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Dispatch;
+using Fabric.Hardware.Deterministic;
 
 namespace Fabric.Actors.Deterministic;
-
-/// <summary>How the next delivery is chosen among the actors that have a message ready.</summary>
-public enum ScheduleStrategy
-{
-    /// <summary>Each step, a ready actor chosen uniformly by the seed.</summary>
-    Random,
-
-    /// <summary>PCT (probabilistic concurrency testing, Burckhardt et al. 2010): every actor gets a random priority when
-    /// it first becomes ready, the highest-priority ready actor always runs, and at <see cref="DeterministicLoop.PctDepth"/>
-    /// random steps the running actor's priority drops below all others. Finds bugs that need a few specific
-    /// preemptions with far fewer schedules than a uniform choice.</summary>
-    Pct,
-}
 
 /// <summary>
 /// The deterministic schedule of DESIGN.md §6.5: every fabric actor's mailbox runs on this loop's one thread, one message
@@ -35,24 +23,15 @@ public sealed class DeterministicLoop
     /// of real time.</summary>
     public static readonly TimeSpan DeliveryCost = TimeSpan.FromMicroseconds(5);
 
-    /// <summary>Priority changes per schedule under <see cref="ScheduleStrategy.Pct"/>.</summary>
-    public const int PctDepth = 3;
-
-    private readonly List<IRunnable> _ready = new();
+    private readonly ReadySet<IRunnable> _ready;
     private readonly System.Collections.Concurrent.ConcurrentQueue<IRunnable> _foreign = new();
-    private readonly Random _rng;
-    private readonly ScheduleStrategy _strategy;
-    private readonly Dictionary<IRunnable, int> _priority = new(ReferenceEqualityComparer.Instance);
-    private readonly long[] _changeAt;
     private readonly Thread _owner = Thread.CurrentThread;
 
     public DeterministicLoop(ActorSystem system, long seed, ScheduleStrategy strategy = ScheduleStrategy.Random, long expectedSteps = 100_000)
     {
         Scheduler = system.Scheduler as VirtualScheduler
             ?? throw new InvalidOperationException($"a deterministic loop needs akka.scheduler.implementation = \"{typeof(VirtualScheduler).AssemblyQualifiedName}\"");
-        _rng = new Random(unchecked((int)(seed ^ (seed >> 32))));
-        _strategy = strategy;
-        _changeAt = [.. Enumerable.Range(0, PctDepth).Select(_ => _rng.NextInt64(1, Math.Max(2, expectedSteps)))];
+        _ready = new ReadySet<IRunnable>(seed, strategy, expectedSteps);
         var prerequisites = system.Dispatchers.Prerequisites;
         system.Dispatchers.RegisterConfigurator(DispatcherId, new Configurator(this,
             ConfigurationFactory.ParseString($"id = {DispatcherId}").WithFallback(system.Dispatchers.DefaultDispatcherConfig),
@@ -73,7 +52,7 @@ public sealed class DeterministicLoop
     public VirtualScheduler Scheduler { get; }
 
     /// <summary>Deliveries made so far.</summary>
-    public long Steps { get; private set; }
+    public long Steps => _ready.Steps;
 
     /// <summary>Runs deliveries, and timers when nothing is ready, until <paramref name="done"/> holds (true), virtual time
     /// would pass <paramref name="until"/>, or nothing is left to do (false for either).</summary>
@@ -115,30 +94,7 @@ public sealed class DeterministicLoop
     /// <summary>Nothing left to do: no message ready or arriving, no timer set.</summary>
     public bool Idle => _ready.Count == 0 && _foreign.IsEmpty && Scheduler.NextDue() is null;
 
-    private void Step()
-    {
-        var i = _strategy == ScheduleStrategy.Random ? _rng.Next(_ready.Count) : Highest();
-        var run = _ready[i];
-        _ready[i] = _ready[^1];
-        _ready.RemoveAt(_ready.Count - 1);
-        Steps++;
-        if (_strategy == ScheduleStrategy.Pct && Array.IndexOf(_changeAt, Steps) >= 0) _priority[run] = -(int)Steps;
-        run.Run();
-    }
-
-    private int Highest()
-    {
-        var best = 0;
-        for (var i = 1; i < _ready.Count; i++)
-            if (Priority(_ready[i]) > Priority(_ready[best])) best = i;
-        return best;
-    }
-
-    private int Priority(IRunnable run)
-    {
-        if (!_priority.TryGetValue(run, out var p)) _priority[run] = p = _rng.Next(1, int.MaxValue);
-        return p;
-    }
+    private void Step() => _ready.Take().Run();
 
     /// <summary>A mailbox with something to run. From the loop's own thread it joins the ready set at once; from another
     /// thread (Akka's system actors stopping the fabric at shutdown) it waits to be taken in by the loop.</summary>

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Deterministic;
 using Fabric.Hardware.Protocol;
 using Akka.Actor;
 using Akka.Configuration;
@@ -13,7 +14,7 @@ namespace Fabric.Actors.Deterministic;
 /// same VMs, spec (seed included), strategy and calls give the same event log byte for byte. Not thread-safe: one thread
 /// makes it, drives it and disposes it.
 /// </summary>
-public sealed class DeterministicRun : IDisposable
+public sealed class DeterministicRun : IDeterministicRun
 {
     private DeterministicRun(ActorSystem system, DeterministicLoop loop, EventLog log, FabricRuntime fabric)
     {
@@ -27,6 +28,14 @@ public sealed class DeterministicRun : IDisposable
     public DeterministicLoop Loop { get; }
     public EventLog Log { get; }
     public FabricRuntime Fabric { get; }
+
+    IFabric IDeterministicRun.Fabric => Fabric;
+
+    public string Interpreter => "actors";
+
+    public long Steps => Loop.Steps;
+
+    public bool Idle => Loop.Idle;
 
     /// <summary>Virtual time since the system started.</summary>
     public TimeSpan Now => Loop.Scheduler.Now;

@@ -21,7 +21,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
 
     public HostSchedulerActor(VmTopology vm, HostSpec spec, SchedulerState state, long seed, EventLog log)
     {
-        _unit = new SchedulerUnit(spec, state, unchecked(seed * 31 + vm.VmId));
+        _unit = new SchedulerUnit(spec, state, seed);
         _s = state;
         _vm = vm;
         _log = log;

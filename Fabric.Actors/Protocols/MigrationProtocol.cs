@@ -63,7 +63,7 @@ public static class MigrationProtocol
     /// <summary>From the move saga to its VmActor: build the next generation of units around <paramref name="Units"/>
     /// (by the VmActor's one build path) and retire the frozen ones; <paramref name="FirstRun"/>: the restore's first run,
     /// whose doorbells and kicks the new units owe (null when the units are rebuilt around the state they had).</summary>
-    public sealed record Rebuild(Vm.VmUnits Units, Fabric.Hardware.Migration.RunOutcome? FirstRun) : IControl, ILocalMessage;
+    public sealed record Rebuild(VmUnits Units, Fabric.Hardware.Migration.RunOutcome? FirstRun) : IControl, ILocalMessage;
 
     /// <summary>From the move saga to its VmActor: the move is over (done, refused or abandoned): run the VM again, then
     /// give whoever asked for the move <paramref name="Answer"/> (<see cref="Migrated"/> or a refusal; null: nobody asked),

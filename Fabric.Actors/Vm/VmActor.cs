@@ -155,11 +155,11 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     private void SpawnDrivers(SchedulerState scheduler, DeviceState[] devices)
     {
         var t = _topology;
-        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, scheduler, _spec.Seed ^ _vmId, _log), "scheduler");
+        t.Scheduler = Context.ActorOf(HostSchedulerActor.Props(t, _spec.Host, scheduler, VmBoot.SchedulerSeed(_spec, _vmId), _log), "scheduler");
         for (var i = 0; i < _spec.Devices.Count; i++)
         {
             var d = _spec.Devices[i];
-            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, devices[i], _spec.Seed * 7919 + _vmId * 131 + i), IrqfdActor.NameOf(d)));
+            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, devices[i], VmBoot.DeviceSeed(_spec, _vmId, i)), IrqfdActor.NameOf(d)));
         }
     }
 
@@ -207,36 +207,10 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     private static string NameOf(string[] names, string prefix, int v, string generation) =>
         generation.Length == 0 && v < names.Length ? names[v] : $"{prefix}{v}{generation}";
 
-    /// <summary>The guest's boot, as vCPU 0 runs it: program every interrupt (trigger mode, priority, affinity,
-    /// enable), then bring every vCPU up.</summary>
+    /// <summary>The guest's boot (<see cref="VmBoot.Program"/>): every interrupt programmed, then every vCPU up.</summary>
     private void Boot()
     {
-        var virs = new List<object>();
-        foreach (var s in _spec.Interrupts)
-        {
-            var n = 0;
-            foreach (var id in s.Ids.All())
-            {
-                var target = s.Affinity ?? n++ % _spec.Vcpus;
-                if (id.IsPpi)
-                {
-                    // PPIs are per PE: each vCPU programs its own.
-                    foreach (var vpe in _topology.Vpes)
-                    {
-                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
-                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
-                    }
-                    continue;
-                }
-                if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
-                else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
-                virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(_spec.VcpuIds, target)));   // the vCPU's IAFFID
-                if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
-            }
-        }
-        if (virs.Count > 0) _topology.Virs.Tell(new IrsProtocol.ProgramAtBoot(virs));
-        foreach (var vcpu in _topology.Vcpus) vcpu.Tell(VcpuProtocol.Boot.Instance);
+        foreach (var (to, message) in VmBoot.Program(_spec)) UnitEffects.Resolve(_topology, to).Tell(message);
     }
 
     protected override void OnReceive(object message)

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Deterministic;
 using System.Globalization;
 using Fabric.Actors.Deterministic;
 using Fabric.Host.Scenarios;

@@ -1,3 +1,4 @@
+using Fabric.Hardware.Deterministic;
 using Fabric.Hardware.Kvm;
 using System.CommandLine;
 using Fabric.Actors.Observation;
@@ -60,8 +61,8 @@ public static class FabricCli
         strategy.AcceptOnlyFromAmong("random", "pct");
         Option[] runOptions = [seed, set, schedule, strategy, nodes, seedNodes, port, report, events, plot, trace, verbose];
         string[] Sets(ParseResult pr) => [.. pr.GetValue(set) ?? [], .. pr.GetValue(schedule) is { } sc ? new[] { "schedule=" + sc } : []];
-        Fabric.Actors.Deterministic.ScheduleStrategy Strategy(ParseResult pr) =>
-            pr.GetValue(strategy) == "pct" ? Fabric.Actors.Deterministic.ScheduleStrategy.Pct : Fabric.Actors.Deterministic.ScheduleStrategy.Random;
+        ScheduleStrategy Strategy(ParseResult pr) =>
+            pr.GetValue(strategy) == "pct" ? ScheduleStrategy.Pct : ScheduleStrategy.Random;
 
         Task<int> Run(ParseResult pr, string? file) =>
             RunScenarioAsync(file, pr.GetValue(seed), Sets(pr), pr.GetValue(nodes), pr.GetValue(seedNodes), pr.GetValue(port),

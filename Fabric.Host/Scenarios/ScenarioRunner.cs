@@ -1,3 +1,4 @@
+using Fabric.Hardware.Deterministic;
 using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
@@ -68,8 +69,8 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     {
         var s = scenario;
         // On the deterministic schedule the log's time is the run's virtual time (its scheduler exists once the run does).
-        VirtualScheduler? virtualTime = null;
-        var log = s.Deterministic ? new EventLog(clock: () => virtualTime?.Now ?? TimeSpan.Zero) : new EventLog();
+        Func<TimeSpan>? virtualTime = null;
+        var log = s.Deterministic ? new EventLog(clock: () => virtualTime?.Invoke() ?? TimeSpan.Zero) : new EventLog();
         var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push,
             s.Vm.Policies.Kvm, DeviceOf(s));
         using var metrics = new FabricMetrics();
@@ -89,13 +90,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         var building = Stopwatch.StartNew();
         FabricCluster? cluster = null;
         IFabric fabric;
-        DeterministicRun? onLoop = null;
+        IDeterministicRun? onLoop = null;
         if (s.Deterministic)
         {
             // The deterministic schedule: its own actor system, built and driven on one thread (the loop's owner).
             var loopThread = new LoopThread();
-            onLoop = await loopThread.Run(() => DeterministicRun.Start(s.Vms, s.Vm, s.Seed, options.Strategy, NodeOverrides(null),
-                log: clock => { virtualTime = clock; return log; })).ConfigureAwait(false);
+            onLoop = await loopThread.Run(() => IDeterministicRun.Start(s.Vms, s.Vm, s.Seed, options.Strategy, NodeOverrides(null),
+                clock => { virtualTime = clock; return log; })).ConfigureAwait(false);
             fabric = onLoop.Fabric;
             _loopThread = loopThread;
         }
@@ -207,7 +208,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// stop-after (its injections, or its duration in virtual time) or a shutdown request, the devices stop, and the loop
     /// drains until nothing but exits has happened for the quiet period of virtual time, nothing is left to do, or the
     /// drain timeout passes. Every event is pumped as it is logged, so the checks see them in the order they happened.</summary>
-    private DriveOutcome DriveOnLoop(DeterministicRun run, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
+    private DriveOutcome DriveOnLoop(IDeterministicRun run, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;
         var start = run.Now;
@@ -227,12 +228,12 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             pump.Pump(PumpBatch);
             if (report.Activity != seen) (seen, since) = (report.Activity, run.Now);
             // Nothing left to do (no message, no timer) is drained too: idle, the loop would jump to the deadline.
-            return run.Now - since >= quiet || run.Loop.Idle;
+            return run.Now - since >= quiet || run.Idle;
         }, deadline);
         pump.PumpAll();
         var drained = quietReached;
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"schedule deterministic (seed {s.Seed}, {Lower(options.Strategy)}): {run.Loop.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
+            $"schedule deterministic (seed {s.Seed}, {Lower(options.Strategy)}, {run.Interpreter}): {run.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
         return new DriveOutcome(interrupted, interrupted, drained, CutShort: false, stoppedAt, stopSeq);
     }
 

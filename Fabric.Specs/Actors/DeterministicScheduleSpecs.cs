@@ -1,3 +1,4 @@
+using Fabric.Hardware.Deterministic;
 using Fabric.Actors.Deterministic;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Observation;

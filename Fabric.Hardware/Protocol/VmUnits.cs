@@ -1,17 +1,15 @@
-using Fabric.Hardware.Protocol;
-using VpeState = Fabric.Hardware.Protocol.VpeState;
 using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Irs;
 using Fabric.Hardware.Kvm;
 using Fabric.Hardware.Migration;
 
-namespace Fabric.Actors.Vm;
+namespace Fabric.Hardware.Protocol;
 
 /// <summary>
 /// The state a VM's units are built around, whatever it comes from: the boot's (<see cref="Fresh"/>), a restore's (a
 /// move or a handoff, <see cref="Restored"/>), or the state the units already had (a refused move, a crashed move saga).
-/// <see cref="VmActor"/> builds every generation of units from one of these, by one path.
+/// Every interpreter builds a VM's units from one of these (the actors' VmActor every generation, by one path).
 /// </summary>
 public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[] Vpes, VcpuState[] Vcpus)
 {
@@ -48,7 +46,47 @@ public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[
     }
 }
 
-/// <summary>A VM that arrives from another node: the snapshot it was handed, and the hardware's restore of its interrupt
-/// state (<see cref="VmRestore.RestoreAndRun"/>, done by its entity, which judged it sound); when its load began (UTC
-/// ticks), the blackout's start when the snapshot does not say when it was saved.</summary>
-public sealed record VmArrival(VmSnapshot Snapshot, RunOutcome FirstRun, long LoadStartedTicks);
+/// <summary>
+/// What every interpreter does to bring a VM's units up, so that each does it the same way: the guest's boot as vCPU 0
+/// runs it (program every interrupt — trigger mode, priority, affinity, enable — then bring every vCPU up), and the
+/// seeds of its drivers.
+/// </summary>
+public static class VmBoot
+{
+    /// <summary>The boot's messages, in order: each VPE programs its own PPIs (PPIs are per PE), the IRS slice takes the
+    /// SPIs' and LPIs' programming as one <see cref="IrsProtocol.ProgramAtBoot"/>, and every vCPU boots.</summary>
+    public static IEnumerable<(UnitAddress To, object Message)> Program(VmSpec spec)
+    {
+        var virs = new List<object>();
+        foreach (var s in spec.Interrupts)
+        {
+            var n = 0;
+            foreach (var id in s.Ids.All())
+            {
+                var target = s.Affinity ?? n++ % spec.Vcpus;
+                if (id.IsPpi)
+                {
+                    for (var vpe = 0; vpe < spec.Vcpus; vpe++)
+                    {
+                        yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
+                        yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
+                    }
+                    continue;
+                }
+                if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
+                else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
+                virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
+                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(spec.VcpuIds, target)));   // the vCPU's IAFFID
+                if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
+            }
+        }
+        if (virs.Count > 0) yield return (UnitAddress.Irs, new IrsProtocol.ProgramAtBoot(virs));
+        for (var v = 0; v < spec.Vcpus; v++) yield return (UnitAddress.Vcpu(v), VcpuProtocol.Boot.Instance);
+    }
+
+    /// <summary>The host scheduler's seed (which vCPU it preempts) for VM <paramref name="vmId"/>.</summary>
+    public static long SchedulerSeed(VmSpec spec, int vmId) => unchecked((spec.Seed ^ vmId) * 31 + vmId);
+
+    /// <summary>The seed of device <paramref name="device"/> of VM <paramref name="vmId"/> (its interrupts' phases).</summary>
+    public static long DeviceSeed(VmSpec spec, int vmId, int device) => unchecked(spec.Seed * 7919 + vmId * 131 + device);
+}

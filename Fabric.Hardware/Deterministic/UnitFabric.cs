@@ -1,0 +1,273 @@
+using Fabric.Hardware.Interrupts;
+using Fabric.Hardware.Observation;
+using Fabric.Hardware.Protocol;
+
+namespace Fabric.Hardware.Deterministic;
+
+/// <summary>Where the units' events go: the VM, and what a unit logged (DESIGN.md §5).</summary>
+public delegate void UnitEventSink(Ev ev, int vm, int? vpe, IntId? intid, string? arg);
+
+/// <summary>
+/// The deterministic scheduler as an interpreter of the units (DESIGN.md §6.3, §6.5), without Akka: every unit of every
+/// VM — IRS slice, AP list, VPEs, vCPUs, host scheduler, devices — has a mailbox (a FIFO queue, as an actor's is: in
+/// process, a message joins its receiver's queue when it is sent, so per sender-receiver pair and across senders the
+/// order is the order of sending), one message is delivered per step, and the seed chooses which ready mailbox
+/// delivers next (<see cref="ReadySet{T}"/>, the same choice the actors' deterministic loop makes). Timers run in virtual
+/// time with Akka's semantics (a timer started under a key replaces the one before; a cancelled timer's message is not
+/// delivered, even when it is already queued); each delivery costs <see cref="DeliveryCost"/> of virtual time, so a
+/// fabric that never goes idle still reaches its deadlines. The same VMs, spec, seed and strategy give the same events in
+/// the same order, every run. Holds no semantics: what a message does is its unit's.
+/// <para>It runs what a storm scenario runs: VMs built and booted, their devices started and stopped. A move (the saga
+/// of VmMoveActor), a directed scenario's steps and a cluster are the actors' (they run on the actors' deterministic
+/// loop instead); <see cref="Runs"/> says whether a VM spec is one this interpreter takes.</para>
+/// <para>Not thread-safe: one thread builds it and drives it.</para>
+/// </summary>
+public sealed class UnitFabric
+{
+    /// <summary>The virtual time one delivery takes, as on the actors' deterministic loop (a lifecycle of 13 deliveries
+    /// is 65 µs).</summary>
+    public static readonly TimeSpan DeliveryCost = TimeSpan.FromMicroseconds(5);
+
+    private readonly ReadySet<Mailbox> _ready;
+    private readonly PriorityQueue<(Mailbox Box, object Key, long Generation), (TimeSpan Due, long Order)> _timers = new();
+    private readonly Effects _fx = new();
+    private readonly VmUnitsWired[] _vms;
+    private readonly UnitEventSink _log;
+    private long _order, _generation;
+
+    /// <summary>Builds and boots <paramref name="vms"/> VMs of <paramref name="spec"/>; <paramref name="seed"/> and
+    /// <paramref name="strategy"/> choose every delivery; events go to <paramref name="log"/>.</summary>
+    public UnitFabric(int vms, VmSpec spec, long seed, ScheduleStrategy strategy, UnitEventSink log)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vms);
+        ArgumentNullException.ThrowIfNull(spec);
+        if (Refusal(spec) is { } why) throw new ArgumentException(why, nameof(spec));
+        _log = log ?? throw new ArgumentNullException(nameof(log));
+        _ready = new ReadySet<Mailbox>(seed, strategy);
+        _vms = new VmUnitsWired[vms];
+        for (var vm = 0; vm < vms; vm++)
+        {
+            var w = _vms[vm] = new VmUnitsWired(vm, spec);
+            // The drivers start (a scheduler arms its preemption timer), then the guest boots.
+            foreach (var driver in w.Drivers) Restart(driver);
+            foreach (var (to, message) in VmBoot.Program(spec)) Enqueue(w.Resolve(to), message, null);
+        }
+    }
+
+    /// <summary>Why this interpreter does not run <paramref name="spec"/> (null: it does): moves and directed steps
+    /// run on the actors' deterministic loop.</summary>
+    public static string? Refusal(VmSpec spec) =>
+        spec.Directed ? "a directed scenario's steps run on the actors' deterministic loop"
+        : spec.Migration is { } m && (m.Every > TimeSpan.Zero || m.At.Count > 0) ? "a VM that moves runs on the actors' deterministic loop (the move saga is theirs)"
+        : null;
+
+    /// <summary>Whether this interpreter runs <paramref name="spec"/>.</summary>
+    public static bool Runs(VmSpec spec) => Refusal(spec) is null;
+
+    /// <summary>Virtual time since the fabric was built.</summary>
+    public TimeSpan Now { get; private set; }
+
+    /// <summary>Deliveries made so far.</summary>
+    public long Steps => _ready.Steps;
+
+    public int VmCount => _vms.Length;
+
+    /// <summary>Nothing left to do: no message ready, no live timer.</summary>
+    public bool Idle => _ready.Count == 0 && NextDue() is null;
+
+    /// <summary>Every device starts (DeviceProtocol.Start), VM by VM.</summary>
+    public void StartDevices()
+    {
+        foreach (var vm in _vms)
+            foreach (var d in vm.Devices) Enqueue(d, DeviceProtocol.Start.Instance, null);
+    }
+
+    /// <summary>Every device, vCPU and host scheduler stops (DeviceProtocol.Stop), VM by VM, as the VM's front door tells them.</summary>
+    public void StopDevices()
+    {
+        foreach (var vm in _vms)
+        {
+            foreach (var d in vm.Devices) Enqueue(d, DeviceProtocol.Stop.Instance, null);
+            foreach (var v in vm.Vcpus) Enqueue(v, DeviceProtocol.Stop.Instance, null);
+            Enqueue(vm.Scheduler, DeviceProtocol.Stop.Instance, null);
+        }
+    }
+
+    /// <summary>Runs deliveries, and timers when nothing is ready, until <paramref name="done"/> holds (true), virtual time
+    /// would pass <paramref name="until"/>, or nothing is left to do (false for either).</summary>
+    public bool RunUntil(Func<bool> done, TimeSpan until)
+    {
+        while (!done())
+        {
+            if (_ready.Count > 0)
+            {
+                Step();
+                Now += DeliveryCost;
+                if (Now >= until) return false;
+                Fire(Now);
+                continue;
+            }
+            if (NextDue() is not { } due || due > until)
+            {
+                if (until > Now && until != TimeSpan.MaxValue) Now = until;
+                return false;
+            }
+            if (due > Now) Now = due;
+            Fire(Now);
+        }
+        return true;
+    }
+
+    private void Step()
+    {
+        var box = _ready.Take();
+        var (message, sender) = box.Queue.Dequeue();
+        if (message is TimerFired t)
+        {
+            // A timer cancelled or started again after this message was queued: Akka drops it, so does this.
+            if (box.Timers is null || !box.Timers.TryGetValue(t.Key, out var live) || live.Generation != t.Generation) message = null;
+            else
+            {
+                if (live.Period == TimeSpan.Zero) box.Timers.Remove(t.Key);
+                message = t.Message;
+            }
+        }
+        if (message is not null)
+        {
+            var fx = _fx.Begin(sender, box, Now);
+            if (!box.Unit.Handle(message, box.Vm.Shape, fx))
+                throw new InvalidOperationException($"vm-{box.Vm.Shape.VmId}/{box.Address}: {message.GetType().Name} is not one of its messages (a wiring error)");
+            Perform(box);
+        }
+        if (box.Queue.Count > 0) _ready.Add(box);
+        else box.Scheduled = false;
+    }
+
+    /// <summary>A driver's start: what its unit owes from its state (its timers), performed.</summary>
+    private void Restart(Mailbox box)
+    {
+        box.Unit.Restarted(box.Vm.Shape, _fx.Begin(null, box, Now));
+        Perform(box);
+    }
+
+    private void Perform(Mailbox box)
+    {
+        foreach (ref readonly var e in _fx.Items)
+        {
+            switch (e.Kind)
+            {
+                case EffectKind.Send:
+                    Enqueue(box.Vm.Resolve(e.To), e.Message!, box);
+                    break;
+                case EffectKind.Tell:
+                    Enqueue(e.Target as Mailbox ?? box.Vm.Resolve((UnitAddress)e.Target!), e.Message!, box);
+                    break;
+                case EffectKind.Log:
+                    _log(e.Ev, box.Vm.Shape.VmId, e.Vpe, e.IntId, e.Arg);
+                    break;
+                case EffectKind.Timer:
+                    var timer = new Timer(++_generation, e.Message!, e.Period);
+                    (box.Timers ??= new())[e.Target!] = timer;
+                    Schedule(box, e.Target!, timer.Generation, Now + e.Delay);
+                    break;
+                default:
+                    if (e.Target is null) box.Timers?.Clear();
+                    else box.Timers?.Remove(e.Target);
+                    break;
+            }
+        }
+        _fx.Clear();
+    }
+
+    private void Enqueue(Mailbox to, object message, Mailbox? from)
+    {
+        to.Queue.Enqueue((message, from));
+        if (to.Scheduled) return;
+        to.Scheduled = true;
+        _ready.Add(to);
+    }
+
+    private void Schedule(Mailbox box, object key, long generation, TimeSpan due) => _timers.Enqueue((box, key, generation), (due, _order++));
+
+    private static bool Live(Mailbox box, object key, long generation) =>
+        box.Timers is not null && box.Timers.TryGetValue(key, out var t) && t.Generation == generation;
+
+    /// <summary>When the next live timer is due (cancelled ones are dropped), or null.</summary>
+    private TimeSpan? NextDue()
+    {
+        while (_timers.TryPeek(out var t, out var at))
+        {
+            if (Live(t.Box, t.Key, t.Generation)) return at.Due;
+            _timers.Dequeue();
+        }
+        return null;
+    }
+
+    /// <summary>Every live timer due by <paramref name="now"/> queues its message (a periodic one is due again a period later).</summary>
+    private void Fire(TimeSpan now)
+    {
+        while (_timers.TryPeek(out var t, out var at) && at.Due <= now)
+        {
+            _timers.Dequeue();
+            if (!Live(t.Box, t.Key, t.Generation)) continue;
+            var timer = t.Box.Timers![t.Key];
+            Enqueue(t.Box, new TimerFired(t.Key, t.Generation, timer.Message), null);
+            if (timer.Period > TimeSpan.Zero) Schedule(t.Box, t.Key, t.Generation, now + timer.Period);
+        }
+    }
+
+    /// <summary>A timer of a unit: its generation (which start of the key it is), its message and its period (zero: once).</summary>
+    private sealed record Timer(long Generation, object Message, TimeSpan Period);
+
+    /// <summary>A timer's message as it waits in the mailbox: delivered only if its timer is still the live one.</summary>
+    private sealed record TimerFired(object Key, long Generation, object Message);
+
+    /// <summary>One unit and its mailbox; the mailbox is also the unit's token (the sender of what it sends, the party a
+    /// CDIA or a notification answers).</summary>
+    private sealed class Mailbox(VmUnitsWired vm, UnitAddress address, IVmUnit unit)
+    {
+        public readonly VmUnitsWired Vm = vm;
+        public readonly UnitAddress Address = address;
+        public readonly IVmUnit Unit = unit;
+        public readonly Queue<(object Message, Mailbox? Sender)> Queue = new();
+        /// <summary>In the ready set, or delivering.</summary>
+        public bool Scheduled;
+        public Dictionary<object, Timer>? Timers;
+
+        public override string ToString() => $"vm-{Vm.Shape.VmId}/{Address}";
+    }
+
+    /// <summary>One VM's units, built fresh from its spec, and the wiring from an address to a unit.</summary>
+    private sealed class VmUnitsWired
+    {
+        public readonly VmShape Shape;
+        public readonly Mailbox Irs, ApList, Scheduler;
+        public readonly Mailbox[] Vpes, Vcpus, Devices;
+
+        public VmUnitsWired(int vmId, VmSpec spec)
+        {
+            Shape = new VmShape(vmId, spec.Vcpus, spec.Policies);
+            var units = VmUnits.Fresh(vmId, spec);
+            Irs = new Mailbox(this, UnitAddress.Irs, units.Virs);
+            ApList = new Mailbox(this, UnitAddress.ApList, units.ApList);
+            Vpes = [.. units.Vpes.Select((u, v) => new Mailbox(this, UnitAddress.Vpe(v), u))];
+            Vcpus = [.. units.Vcpus.Select((u, v) => new Mailbox(this, UnitAddress.Vcpu(v), u))];
+            Scheduler = new Mailbox(this, UnitAddress.Scheduler, new SchedulerUnit(spec.Host, new SchedulerState(), VmBoot.SchedulerSeed(spec, vmId)));
+            Devices = [.. spec.Devices.Select((d, i) => new Mailbox(this, UnitAddress.Device(i),
+                new DeviceUnit(d, new DeviceState(spec.InjectionsPerDevice), VmBoot.DeviceSeed(spec, vmId, i))))];
+        }
+
+        /// <summary>The drivers, in the order their actors start: the host scheduler, then the devices.</summary>
+        public IEnumerable<Mailbox> Drivers => Devices.Prepend(Scheduler);
+
+        public Mailbox Resolve(UnitAddress to) => to.Kind switch
+        {
+            UnitKind.Irs => Irs,
+            UnitKind.ApList => ApList,
+            UnitKind.Vpe => Vpes[to.Index],
+            UnitKind.Vcpu => Vcpus[to.Index],
+            UnitKind.Device => Devices[to.Index],
+            _ => Scheduler,
+        };
+    }
+}
