@@ -1,6 +1,8 @@
 using Fabric.Hardware.Deterministic;
 using System.Globalization;
 using Fabric.Actors.Deterministic;
+using Fabric.Actors.Observation;
+using Fabric.Hardware.Observation;
 using Fabric.Host.Scenarios;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
@@ -37,7 +39,7 @@ public static class Explore
         for (var i = 0; i < schedules && clock.Elapsed < budget; i++)
         {
             var s = seed + i;
-            var (scenario, _) = ScenarioLoader.Load(file, s, deterministic);
+            var scenario = WithSeed(first, s);
             var result = await RunOneAsync(scenario, strategy).ConfigureAwait(false);
             if (clock.Elapsed - shown >= TimeSpan.FromSeconds(1) || !result.Passed)
             {
@@ -46,7 +48,7 @@ public static class Explore
                     $"  {i + 1:N0} schedules in {clock.Elapsed.TotalSeconds:F1} s ({(i + 1) / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F1}/s)"));
             }
             if (result.Passed) continue;
-            var v = result.Violations.FirstOrDefault();
+            var v = result.First;
             console.WriteLine(v is null ? $"seed {s}: a directed step failed"
                 : $"seed {s}: {v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}");
             console.WriteLine("replay: " + Replay(scenario, strategy));
@@ -67,8 +69,46 @@ public static class Explore
     private static string Replay(Scenario s, ScheduleStrategy strategy) =>
         s.ReplayCommand + (strategy == ScheduleStrategy.Pct ? " --strategy pct" : "");
 
-    /// <summary>One schedule, silently: the deterministic run needs no host and no actor system of the caller's.</summary>
-    private static Task<RunResult> RunOneAsync(Scenario s, ScheduleStrategy strategy)
+    /// <summary>The scenario as loaded with <paramref name="seed"/> (a seed changes nothing else the loader makes), without
+    /// parsing the file again for each schedule.</summary>
+    private static Scenario WithSeed(Scenario s, long seed) => s with { Seed = seed, Vm = s.Vm with { Seed = seed } };
+
+    /// <summary>A schedule's verdict: whether it passed, and its first violation.</summary>
+    private sealed record Outcome(bool Passed, Violation? First);
+
+    /// <summary>One schedule, silently. A storm the units' own schedule runs goes straight to the checks (no host, no
+    /// report, no actor system: thousands of schedules a second); anything else runs as <c>run</c> runs it. Both drive the
+    /// fabric by <see cref="ScenarioRunner.DriveDeterministic"/>, so a schedule's verdict here is its replay's.</summary>
+    private static async Task<Outcome> RunOneAsync(Scenario s, ScheduleStrategy strategy)
+    {
+        if (UnitFabric.Runs(s.Vm) && s.Directed is null) return OnUnits(s, strategy);
+        var result = await RunOnRunnerAsync(s, strategy).ConfigureAwait(false);
+        return new Outcome(result.Passed, result.Violations.FirstOrDefault());
+    }
+
+    private static Outcome OnUnits(Scenario s, ScheduleStrategy strategy)
+    {
+        var checker = ScenarioRunner.CheckerFor(s);
+        var events = new List<FabricEvent>();
+        long activity = 0;
+        using var run = new UnitRun(s.Vms, s.Vm, s.Seed, strategy, clock => new EventLog(clock: clock));
+        void Pump()
+        {
+            events.Clear();
+            run.Log.Drain(events);
+            foreach (var e in events)
+            {
+                if (e.Ev != Ev.Exit) activity++;
+                checker.Observe(e);
+            }
+        }
+        ScenarioRunner.DriveDeterministic(s, run, Pump, () => checker.Injected, () => activity, CancellationToken.None);
+        Pump();
+        var violations = checker.Finish();
+        return new Outcome(violations.Count == 0, violations.FirstOrDefault());
+    }
+
+    private static Task<RunResult> RunOnRunnerAsync(Scenario s, ScheduleStrategy strategy)
     {
         var quiet = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(TextWriter.Null) });
         var runner = new ScenarioRunner(s, new RunOptions { Strategy = strategy }, quiet, NullLogger.Instance);

@@ -71,8 +71,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         // On the deterministic schedule the log's time is the run's virtual time (its scheduler exists once the run does).
         Func<TimeSpan>? virtualTime = null;
         var log = s.Deterministic ? new EventLog(clock: () => virtualTime?.Invoke() ?? TimeSpan.Zero) : new EventLog();
-        var checker = new InvariantChecker(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push,
-            s.Vm.Policies.Kvm, DeviceOf(s));
+        var checker = CheckerFor(s);
         using var metrics = new FabricMetrics();
         var report = new ReportBuilder(metrics);
         using var events = options.EventsPath is { } ep ? new ArtefactSink<EventLogWriter>("--events", ep, () => new EventLogWriter(ep)) : null;
@@ -190,7 +189,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
 
     /// <summary>How the driving loop ended: a shutdown request, whether the fabric drained (and whether a shutdown
     /// request cut the drain short), and when the devices were told to stop (time since they started, the log's seq).</summary>
-    private sealed record DriveOutcome(bool Interrupted, bool StoppedEarly, bool Drained, bool CutShort, TimeSpan StoppedAt, long StopSeq);
+    internal sealed record DriveOutcome(bool Interrupted, bool StoppedEarly, bool Drained, bool CutShort, TimeSpan StoppedAt, long StopSeq);
 
     /// <summary>How long nothing may happen before the fabric counts as drained: a guest's handler runs
     /// <c>guest.handler-time</c> between an acknowledge and its end with nothing logged, so the quiet period is longer
@@ -204,37 +203,45 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
     /// would).
     /// </summary>
-    /// <summary>The deterministic schedule's drive (DESIGN.md §6.5): the devices start, the loop delivers until
-    /// stop-after (its injections, or its duration in virtual time) or a shutdown request, the devices stop, and the loop
-    /// drains until nothing but exits has happened for the quiet period of virtual time, nothing is left to do, or the
-    /// drain timeout passes. Every event is pumped as it is logged, so the checks see them in the order they happened.</summary>
+    /// <summary>A deterministic run's drive (<see cref="DriveDeterministic"/>), its events pumped to the checks and the report.</summary>
     private DriveOutcome DriveOnLoop(IDeterministicRun run, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
-        var s = scenario;
+        var drive = DriveDeterministic(scenario, run, () => pump.Pump(PumpBatch), () => checker.Injected, () => report.Activity, stopInjecting, injecting);
+        pump.PumpAll();
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"schedule deterministic (seed {scenario.Seed}, {Lower(options.Strategy)}, {run.Interpreter}): {run.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
+        return drive;
+    }
+
+    /// <summary>The deterministic schedule's drive (DESIGN.md §6.5), the same for <c>run</c> and <c>explore</c>: the devices
+    /// start, the schedule delivers until stop-after (its injections, as <paramref name="injected"/> counts them, or its
+    /// duration in virtual time) or a shutdown request, the devices stop, and it drains until nothing but exits has
+    /// happened (<paramref name="activity"/>) for the quiet period of virtual time, nothing is left to do, or the drain
+    /// timeout passes. <paramref name="pump"/> takes the events logged so far to the checks, before every decision;
+    /// <paramref name="started"/> is told when the devices have been started.</summary>
+    internal static DriveOutcome DriveDeterministic(Scenario s, IDeterministicRun run, Action pump, Func<long> injected, Func<long> activity,
+        CancellationToken stopInjecting, Action? started = null)
+    {
         var start = run.Now;
         run.Fabric.StartDevices();
-        injecting?.Invoke();
+        started?.Invoke();
         run.RunUntil(() =>
         {
-            pump.Pump(PumpBatch);
-            return checker.Injected >= s.StopAfterInjections || stopInjecting.IsCancellationRequested;
+            pump();
+            return injected() >= s.StopAfterInjections || stopInjecting.IsCancellationRequested;
         }, start + s.StopAfterDuration);
         var (stoppedAt, stopSeq, interrupted) = (run.Now - start, run.Log.LastSeq, stopInjecting.IsCancellationRequested);
         run.Fabric.StopDevices();
         var quiet = QuietPeriod(s);
-        var (seen, since, deadline) = (report.Activity, run.Now, run.Now + s.DrainTimeout);
+        var (seen, since, deadline) = (activity(), run.Now, run.Now + s.DrainTimeout);
         var quietReached = run.RunUntil(() =>
         {
-            pump.Pump(PumpBatch);
-            if (report.Activity != seen) (seen, since) = (report.Activity, run.Now);
+            pump();
+            if (activity() != seen) (seen, since) = (activity(), run.Now);
             // Nothing left to do (no message, no timer) is drained too: idle, the loop would jump to the deadline.
             return run.Now - since >= quiet || run.Idle;
         }, deadline);
-        pump.PumpAll();
-        var drained = quietReached;
-        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"schedule deterministic (seed {s.Seed}, {Lower(options.Strategy)}, {run.Interpreter}): {run.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
-        return new DriveOutcome(interrupted, interrupted, drained, CutShort: false, stoppedAt, stopSeq);
+        return new DriveOutcome(interrupted, interrupted, quietReached, CutShort: false, stoppedAt, stopSeq);
     }
 
     private LoopThread? _loopThread;
@@ -399,6 +406,10 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     }
 
     /// <summary>The device that drives an INTID, as a VM names it (irqfd-resample-spi-0-31), for the checker's messages.</summary>
+    /// <summary>The checks of I1-I8 for a run of <paramref name="s"/>: its shape, tracking, KVM design and devices.</summary>
+    public static InvariantChecker CheckerFor(Scenario s) =>
+        new(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push, s.Vm.Policies.Kvm, DeviceOf(s));
+
     public static Func<Fabric.Hardware.Interrupts.IntId, string?> DeviceOf(Scenario s) =>
         id => s.Vm.Devices.FirstOrDefault(d => d.Ids.Contains(id)) is { } d ? Fabric.Actors.Drivers.IrqfdActor.NameOf(d) : null;
 
