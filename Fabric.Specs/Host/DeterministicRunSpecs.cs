@@ -123,6 +123,25 @@ public sealed class DeterministicRunSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_storm_runs_on_the_units_own_schedule_and_a_VM_that_moves_on_the_actors_loop_both_replaying_exactly()
+    {
+        var storm = await Cli.RunAsync("run", _dir.Write("storm.hocon", Small), "--schedule", "deterministic", "--seed", "4");
+        Assert.True(storm.ExitCode == FabricCli.Ok, storm.ToString());
+        Assert.Contains("schedule deterministic (seed 4, random, units)", storm.Out);
+
+        var moving = _dir.Write("moving.hocon", Small.Replace("rate = 0 }", "rate = 400 }").Replace("host { preempt-per-second = 50 }", "host { preempt-per-second = 50 }\n  migrate { every = 0s, at = [20ms, 60ms] }"));
+        var (a, b) = (_dir.File("move-a.jsonl"), _dir.File("move-b.jsonl"));
+        foreach (var events in new[] { a, b })
+        {
+            var run = await Cli.RunAsync("run", moving, "--schedule", "deterministic", "--seed", "4", "--events", events);
+            Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+            Assert.Contains("schedule deterministic (seed 4, random, actors)", run.Out);
+        }
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+        Assert.Contains("\"ev\":\"migrate\"", File.ReadAllText(a));
+    }
+
+    [Fact]
     public async Task A_cluster_or_a_directed_scenario_on_the_deterministic_schedule_is_refused()
     {
         var cluster = await Cli.RunAsync("validate", _dir.Write("small.hocon", Small), "--set", "schedule=deterministic", "--nodes", "2");
