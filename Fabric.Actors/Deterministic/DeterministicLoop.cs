@@ -91,6 +91,10 @@ public sealed class DeterministicLoop
     /// <summary>Whether an actor has a message ready.</summary>
     public bool Busy => _ready.Count > 0;
 
+    /// <summary>No message ready or arriving: whatever is left to do waits for a timer (a directed run's settle between
+    /// two steps, DESIGN.md §6.4).</summary>
+    public bool Settled => _ready.Count == 0 && _foreign.IsEmpty;
+
     /// <summary>Nothing left to do: no message ready or arriving, no timer set.</summary>
     public bool Idle => _ready.Count == 0 && _foreign.IsEmpty && Scheduler.NextDue() is null;
 

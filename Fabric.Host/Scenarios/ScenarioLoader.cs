@@ -99,8 +99,10 @@ public static class ScenarioLoader
         Scenario scenario;
         try
         {
-            scenario = Parse(config, where, seedOverride, file, sets, errors) with { NodesOption = nodes };
-            if (scenario is { Deterministic: true, Cluster: not null })
+            var scheduleSet = scenarioText.HasPath(Root + ".schedule") || (sets ?? []).Any(x => x.Split('=')[0].Trim() == "schedule");
+            scenario = Parse(config, where, seedOverride, file, sets, errors, scheduleSet) with { NodesOption = nodes };
+            // A directed scenario with a cluster is refused by the steps' parser (it runs on the local fabric).
+            if (scenario is { Deterministic: true, Cluster: not null, Directed: null })
                 errors.Add($"{where}: {Root}.schedule: a cluster runs threaded (its nodes talk over TCP): expected threaded, or the cluster off");
         }
         catch (Exception e) when (e is not ScenarioException)
@@ -389,7 +391,11 @@ public static class ScenarioLoader
 
     private static readonly string[] NodeExitKeys = ["node", "at"];
 
-    private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors)
+    /// <summary>The scenario from the merged <paramref name="config"/>. <paramref name="scheduleSet"/>: the scenario file or
+    /// a <c>--set</c> (<c>--schedule</c>) names <c>schedule</c>; when none does, a directed scenario runs on the
+    /// deterministic schedule, a storm threaded (akka.hocon's default).</summary>
+    private static Scenario Parse(Config config, string where, long? seedOverride, string? file, IReadOnlyList<string>? sets, List<string> errors,
+        bool scheduleSet)
     {
         var r = new Reader(ScenarioConfig(config, errors), where, Root, errors);
         var name = r.String("name");
@@ -486,9 +492,8 @@ public static class ScenarioLoader
 
         var perDevice = Math.Max(1, injections / Math.Max(1, (long)vms * Math.Max(1, devices.Count)));
         var directed = Steps.StepParser.Parse(config.GetConfig(Root) ?? Config.Empty, config, where, file, devices, errors);
-        var deterministic = r.Enum("schedule", ("threaded", false), ("deterministic", true));
-        if (deterministic && directed is not null)
-            r.Error("schedule", "a directed scenario runs on the threaded fabric, settling after every step (its steps do not run on the deterministic schedule yet): expected threaded");
+        // A directed scenario runs on the deterministic schedule unless it (or --schedule) says threaded (DESIGN.md §6.5).
+        var deterministic = r.Enum("schedule", ("threaded", false), ("deterministic", true)) || directed is not null && !scheduleSet;
         return new Scenario(name, seed, vms, Steps.DirectedScenario.Shape(directed, new VmSpec(vcpus, spis, policies, interrupts, devices, guest, vcpu, host, seed, perDevice, migration) { VcpuIds = vcpuIds }),
             injections, duration, file, sets is { Count: > 0 } ? sets.ToArray() : null)
         {

@@ -124,9 +124,23 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
             {
                 // A directed scenario: its steps, on the local fabric (the loader refuses a cluster), then the end checks.
                 // A shutdown request stops it between two steps (each step settles the fabric, so nothing is left to drain).
+                // On the deterministic schedule the steps run on the loop's thread, which delivers their answers too.
                 injecting?.Invoke();
-                directed = await new Steps.DirectedRunner(s, (FabricRuntime)fabric, pump, checker, counts!, console).RunAsync(stopInjecting).ConfigureAwait(false);
+                directed = onLoop is null
+                    ? await RunSteps(new Steps.ThreadedSteps((FabricRuntime)fabric, stopInjecting)).ConfigureAwait(false)
+                    : await _loopThread!.Run(() =>
+                    {
+                        var outcome = RunSteps(new Steps.LoopSteps((DeterministicRun)onLoop, stopInjecting)).GetAwaiter().GetResult();
+                        PrintDeliveries(onLoop);
+                        return outcome;
+                    }).ConfigureAwait(false);
                 drive = new DriveOutcome(Interrupted: directed.Stopped, StoppedEarly: directed.Stopped, Drained: true, CutShort: false, TimeSpan.Zero, log.LastSeq);
+
+                async Task<Steps.DirectedOutcome> RunSteps(Steps.IStepSchedule steps)
+                {
+                    using (steps)
+                        return await new Steps.DirectedRunner(s, (FabricRuntime)fabric, steps, pump, checker, counts!, console).RunAsync(stopInjecting).ConfigureAwait(false);
+                }
             }
             else if (onLoop is not null) drive = await _loopThread!.Run(() => DriveOnLoop(onLoop, pump, checker, report, stopInjecting)).ConfigureAwait(false);
             else drive = await Task.Factory.StartNew(() => Drive(fabric, exits, pump, checker, report, stopInjecting),
@@ -208,8 +222,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     {
         var drive = DriveDeterministic(scenario, run, () => pump.Pump(PumpBatch), () => checker.Injected, () => report.Activity, stopInjecting, injecting);
         pump.PumpAll();
-        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"schedule deterministic (seed {scenario.Seed}, {Lower(options.Strategy)}, {run.Interpreter}): {run.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
+        PrintDeliveries(run);
         return drive;
     }
 
@@ -243,6 +256,11 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         }, deadline);
         return new DriveOutcome(interrupted, interrupted, quietReached, CutShort: false, stoppedAt, stopSeq);
     }
+
+    /// <summary>What the deterministic schedule did: its seed and strategy, deliveries and virtual time.</summary>
+    private void PrintDeliveries(IDeterministicRun run) =>
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"schedule deterministic (seed {scenario.Seed}, {Lower(options.Strategy)}, {run.Interpreter}): {run.Steps:N0} deliveries in {run.Now.TotalSeconds:F3} s of virtual time"));
 
     private LoopThread? _loopThread;
 

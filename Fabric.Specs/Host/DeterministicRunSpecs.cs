@@ -122,6 +122,8 @@ public sealed class DeterministicRunSpecs : IDisposable
         Assert.Contains("no violation", outcome.Out);
     }
 
+    private static string Conformance(string name) => Path.Combine(ScenarioValidationSpecs.RepositoryRoot(), "scenarios", "conformance", name);
+
     [Fact]
     public async Task A_storm_runs_on_the_units_own_schedule_and_a_VM_that_moves_on_the_actors_loop_both_replaying_exactly()
     {
@@ -142,7 +144,67 @@ public sealed class DeterministicRunSpecs : IDisposable
     }
 
     [Fact]
-    public async Task A_cluster_or_a_directed_scenario_on_the_deterministic_schedule_is_refused()
+    public async Task Two_runs_of_a_directed_scenario_with_a_move_write_the_same_event_log_byte_for_byte_on_its_default_schedule()
+    {
+        // irq-restore-active moves its VM between two steps: the move saga and the fresh units run on the loop too.
+        var file = Conformance("irq-restore-active.hocon");
+        var (a, b) = (_dir.File("directed-a.jsonl"), _dir.File("directed-b.jsonl"));
+        foreach (var events in new[] { a, b })
+        {
+            var run = await Cli.RunAsync("run", file, "--events", events);
+            Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+            Assert.Contains("schedule deterministic (seed 1", run.Out);
+            Assert.Contains("20 steps passed", run.Out);
+        }
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+        Assert.Contains(File.ReadAllLines(a), l => l.Contains("\"ev\":\"migrate\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_directed_scenario_runs_threaded_when_its_schedule_says_so()
+    {
+        var file = Conformance("irq-restore-active.hocon");
+        Assert.True(Fabric.Host.Scenarios.ScenarioLoader.Load(file).Scenario.Deterministic);
+        Assert.False(Fabric.Host.Scenarios.ScenarioLoader.Load(file, sets: ["schedule=threaded"]).Scenario.Deterministic);
+        Assert.False(Fabric.Host.Scenarios.ScenarioLoader.Load(_dir.Write("storm.hocon", Small)).Scenario.Deterministic);
+
+        var run = await Cli.RunAsync("run", file, "--schedule", "threaded");
+        Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+        Assert.Contains("20 steps passed", run.Out);
+        Assert.DoesNotContain("schedule deterministic", run.Out);
+    }
+
+    [Fact]
+    public async Task A_wait_step_on_the_deterministic_schedule_passes_in_virtual_time_and_fires_the_timers_due()
+    {
+        // A handler of 10 s: its end (the CDDI) is a timer, which no settle fires and the 10 s wait does, at once.
+        var file = _dir.Write("wait.hocon", """
+            fabric.scenario {
+              name = "handler-wait"
+              vms = 1
+              vcpus-per-vm = 1
+              spis-per-vm = 32
+              guest { handler-time = 10s }
+              interrupts = [ { intids = "spi:3", mode = edge, priority = 8, affinity = 0, enabled = true } ]
+              steps = [
+                { line = "spi:3", level = high }
+                { guest = handle }
+                { expect = { count = { ack = 1, deactivate = 0 } } }
+                { wait = 10s }
+                { expect = { count = { ack = 1, deactivate = 1 }, "spi:3" = { pending = false, active = false } } }
+              ]
+            }
+            """);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var run = await Cli.RunAsync("run", file);
+        Assert.True(run.ExitCode == FabricCli.Ok, run.ToString());
+        Assert.Contains("5 steps passed", run.Out);
+        Assert.Matches(@"deliveries in 10\.0\d\d s of virtual time", run.Out);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the run took {clock.Elapsed.TotalSeconds:F1} s of wall time");
+    }
+
+    [Fact]
+    public async Task A_cluster_on_the_deterministic_schedule_is_refused()
     {
         var cluster = await Cli.RunAsync("validate", _dir.Write("small.hocon", Small), "--set", "schedule=deterministic", "--nodes", "2");
         Assert.True(cluster.ExitCode == FabricCli.BadInput, cluster.ToString());

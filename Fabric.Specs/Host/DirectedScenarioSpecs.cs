@@ -33,11 +33,14 @@ public sealed class DirectedScenarioSpecs : IDisposable
 
     private static string Conformance => Path.Combine(ScenarioValidationSpecs.RepositoryRoot(), "scenarios", "conformance");
 
-    [Fact]
-    public async Task The_conformance_suite_passes_as_TAP_with_a_test_per_scenario()
+    /// <summary>On the deterministic schedule, the directed scenarios' default, and threaded.</summary>
+    [Theory]
+    [InlineData("deterministic")]
+    [InlineData("threaded")]
+    public async Task The_conformance_suite_passes_as_TAP_with_a_test_per_scenario(string schedule)
     {
         var files = Directory.GetFiles(Conformance, "*.hocon");
-        var r = await Cli.RunAsync("run", Conformance, "--tap");
+        var r = await Cli.RunAsync("run", Conformance, "--tap", "--schedule", schedule);
 
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -28,35 +28,32 @@ public sealed record DirectedOutcome(IReadOnlyList<StepResult> Steps, bool Stopp
 }
 
 /// <summary>
-/// Runs a directed scenario's steps (DESIGN.md §6.4) on the actor fabric, in order. Each operation is a message to the
-/// actor that owns what it acts on — a line to the AP list (KVM's injection entry), an irqfd write to its device, a CD*
-/// instruction to the IRS slice or (a PPI's) VPE, CDIA and PCR to the VPE, a vCPU's state, exit and handler loop to the
-/// vCPU, a move to the VM — sent with <see cref="StepInbox"/> as the sender, so refusals and results come back. After
-/// each step the fabric settles: every unit and driver of every VM answers the quiescence question of a move
-/// (<see cref="MigrationProtocol.Quiesce"/>) until two rounds in a row count the same messages processed, i.e. nothing is
-/// in flight. Expectations then read the state from its owners (<see cref="ReadEntry"/>, <see cref="ReadCpu"/>,
-/// <see cref="ReadApList"/>) and the VM's events from the log; the invariant checker sees every event as it is pumped, and
-/// the first step after which it found a violation fails. Runs on the threaded fabric: the deterministic schedule
-/// of DESIGN.md §6.5 does not exist yet, and the settle after every step is what makes a run repeatable.
+/// Runs a directed scenario's steps (DESIGN.md §6.4) on the actor fabric, in order: the one interpreter of the steps,
+/// whichever schedule runs the fabric. Each operation is a message to the actor that owns what it acts on — a line to the
+/// AP list (KVM's injection entry), an irqfd write to its device, a CD* instruction to the IRS slice or (a PPI's) VPE,
+/// CDIA and PCR to the VPE, a vCPU's state, exit and handler loop to the vCPU, a move to the VM — sent with the
+/// schedule's <see cref="StepInbox"/> as the sender, so refusals and results come back. After each step the fabric
+/// settles, as <paramref name="schedule"/> does it: <see cref="ThreadedSteps"/> on the threaded fabric (quiescence
+/// rounds), <see cref="LoopSteps"/> on the deterministic schedule (the loop with nothing ready). Expectations then read
+/// the state from its owners (<see cref="ReadEntry"/>, <see cref="ReadCpu"/>, <see cref="ReadApList"/>) and the VM's
+/// events from the log; the invariant checker sees every event as it is pumped, and the first step after which it found
+/// a violation fails.
 /// </summary>
-public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, EventPump pump, InvariantChecker checker, StepEventCounts counts, IAnsiConsole console)
+public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, IStepSchedule schedule, EventPump pump, InvariantChecker checker, StepEventCounts counts,
+    IAnsiConsole console)
 {
     /// <summary>How long an answer may take (a move, a state read): far beyond any step on a loaded machine.</summary>
     public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(60);
-    private const int MaxSettleRounds = 100_000;
 
     private readonly DirectedScenario _directed = scenario.Directed ?? throw new ArgumentException("not a directed scenario", nameof(scenario));
-    private StepInbox _inbox = null!;
-    private long _round;
+    private StepInbox Inbox => schedule.Inbox;
 
     /// <summary>Runs the steps in order until one fails, or <paramref name="stop"/> (a shutdown request) is seen between
     /// two steps; a step under way runs to its end and settles, so the fabric is left as after a step.</summary>
     public async Task<DirectedOutcome> RunAsync(CancellationToken stop = default)
     {
-        _stop = stop;
-        using var inbox = _inbox = new StepInbox(fabric.System);
-        foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Attach.Instance, inbox.Ref));
-        await SettleAsync().ConfigureAwait(false);
+        foreach (var vm in fabric.Vms) vm.Devices.ForEach(d => d.Tell(DeviceProtocol.Attach.Instance, Inbox.Ref));
+        await schedule.SettleAsync().ConfigureAwait(false);
         var results = new List<StepResult>();
         var steps = _directed.Steps;
         string? owed = null;   // the previous step's refusal, which this step must expect
@@ -103,7 +100,6 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
     }
 
     private string? _refusal;
-    private CancellationToken _stop;
 
     /// <summary>Runs one step and checks it; returns why it failed, or null. <paramref name="owed"/>: the refusal of the
     /// step before, which only an <c>expect = { error = ... }</c> step may follow.</summary>
@@ -148,7 +144,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         var spec = scenario.Vm;
         if (UsesVcpu(s) && (s.Vcpu < 0 || s.Vcpu >= vm.Vcpus.Length))
             return ($"{Name(s)}: vCPU {s.Vcpu} does not exist (0..{vm.Vcpus.Length - 1})", null);
-        var me = _inbox.Ref;
+        var me = Inbox.Ref;
         IActorRef Vpe() => vm.Vpes[s.Vcpu];
         IActorRef Vcpu() => vm.Vcpus[s.Vcpu];
         var ppi = s.Id.IsPpi;
@@ -162,7 +158,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                     fabric.Log.Log(Ev.Inject, s.Vm, ppi ? s.Vcpu : null, s.Id, "edge");
                 if (!ppi) vm.ApList.Tell(new ApListProtocol.SetIrq(s.Id.Id, s.On), me);
                 else if (s.On) Vpe().Tell(new CpuInterfaceProtocol.PpiOp(s.Id, PpiOperation.Pend, 1), me);
-                await SettleAsync().ConfigureAwait(false);
+                await schedule.SettleAsync().ConfigureAwait(false);
                 // KVM_IRQ_LINE fails with EINVAL for what kvm_vgic_inject_irq refuses (an SPI beyond the VM's).
                 return (Refusals() is { } line ? "KVM_IRQ_LINE: EINVAL: " + line : null, null);
             case StepOp.Irqfd:
@@ -171,8 +167,8 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 break;
             case StepOp.Cdia:
                 Vpe().Tell(CpuInterfaceProtocol.Cdia.Instance, me);
-                var result = await _inbox.NextAsync<CpuInterfaceProtocol.CdiaResult>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
-                await SettleAsync().ConfigureAwait(false);
+                var result = await schedule.AnswerAsync<CpuInterfaceProtocol.CdiaResult>(_ => true).ConfigureAwait(false);
+                await schedule.SettleAsync().ConfigureAwait(false);
                 // CDIA with nothing to take returns VALID=0: a refusal, unless the step expects none.
                 var others = Refusals();
                 return (result.Id is null && !s.ChecksAck ? "CDIA: nothing to acknowledge (VALID=0: no interrupt signals to this vCPU)" : others, result);
@@ -217,8 +213,8 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
             case StepOp.MmioRead or StepOp.MmioWrite:
                 var r = s.Register!;
                 vm.Virs.Tell(s.Op == StepOp.MmioRead ? new IrsProtocol.MmioRead(r.Offset, r.SizeBytes) : new IrsProtocol.MmioWrite(r.Offset, (ulong)s.Value, r.SizeBytes), me);
-                var done = await _inbox.NextAsync<IrsProtocol.MmioDone>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
-                await SettleAsync().ConfigureAwait(false);
+                var done = await schedule.AnswerAsync<IrsProtocol.MmioDone>(_ => true).ConfigureAwait(false);
+                await schedule.SettleAsync().ConfigureAwait(false);
                 var refused = done.Result.Ok ? Refusals() : $"{r.Name}: {done.Result.Refusal}";
                 return (refused, done);
             case StepOp.VcpuState:
@@ -229,21 +225,21 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
                 break;
             case StepOp.Migrate:
                 fabric.Migrate(s.Vm, me);
-                var moved = await _inbox.NextAsync<object>(m => m is MigrationProtocol.Migrated or IrsProtocol.Refused { Operation: "migrate" }, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
-                await SettleAsync().ConfigureAwait(false);
+                var moved = await schedule.AnswerAsync<object>(m => m is MigrationProtocol.Migrated or IrsProtocol.Refused { Operation: "migrate" }).ConfigureAwait(false);
+                await schedule.SettleAsync().ConfigureAwait(false);
                 return (moved is IrsProtocol.Refused no ? $"migrate: {no.Reason}" : Refusals(), moved);
             case StepOp.Wait:
-                await Task.Delay(s.Wait).ConfigureAwait(false);
+                await schedule.WaitAsync(s.Wait).ConfigureAwait(false);
                 break;
         }
-        await SettleAsync().ConfigureAwait(false);
+        await schedule.SettleAsync().ConfigureAwait(false);
         return (Refusals(), null);
     }
 
     /// <summary>What the fabric refused during the step (every answer it sent back but the ones a step waits for).</summary>
     private string? Refusals()
     {
-        var refused = _inbox.TakeAll().OfType<IrsProtocol.Refused>().Select(r => $"{r.Operation}: {r.Reason}").ToList();
+        var refused = Inbox.TakeAll().OfType<IrsProtocol.Refused>().Select(r => $"{r.Operation}: {r.Reason}").ToList();
         return refused.Count == 0 ? null : string.Join("; ", refused);
     }
 
@@ -263,34 +259,6 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
     private HandlingMode ProgrammedMode(IntId id) =>
         id.IsPpi ? HandlingMode.Edge : scenario.Vm.Interrupts.FirstOrDefault(i => i.Ids.Contains(id))?.Mode ?? HandlingMode.Edge;
 
-    /// <summary>
-    /// Settles: asks every unit and driver of every VM how many messages it has processed, round after round, each round
-    /// asked once the previous one is answered, until two rounds count the same: a unit only sends while it processes a
-    /// message, so nothing is then in flight (the argument of <see cref="MigrationProtocol.Quiesce"/>, extended to the
-    /// drivers, through which a doorbell passes on its way to the vCPU).
-    /// </summary>
-    private async Task SettleAsync()
-    {
-        long previous = -1;
-        for (var i = 0; i < MaxSettleRounds; i++)
-        {
-            var round = ++_round;
-            var asked = 0;
-            foreach (var vm in fabric.Vms)
-                foreach (var actor in vm.Vpes.Concat(vm.Vcpus).Append(vm.Virs).Append(vm.ApList).Append(vm.Scheduler).Concat(vm.Devices))
-                {
-                    actor.Tell(new MigrationProtocol.Quiesce(round), _inbox.Ref);
-                    asked++;
-                }
-            long total = 0;
-            for (var k = 0; k < asked; k++)
-                total += (await _inbox.NextAsync<MigrationProtocol.Quiet>(q => q.Round == round, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false)).Processed;
-            if (total == previous) return;
-            previous = total;
-        }
-        throw new TimeoutException($"the fabric was still busy after {MaxSettleRounds} quiescence rounds");
-    }
-
     /// <summary>Compares an expectation with the state its owners hold now and the VM's events; returns every mismatch,
     /// or null. <paramref name="refusal"/>: the refusal <c>error</c> is compared with — the step's own, or (an
     /// <c>expect</c> step, <paramref name="errorOfPrevious"/>) the step before's.</summary>
@@ -305,14 +273,14 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         }
         if (IFabric.MissingVm("expect", step.Vm, fabric.VmCount) is { } noVm) return noVm;
         var vm = fabric.Vms[step.Vm];
-        var me = _inbox.Ref;
+        var me = Inbox.Ref;
         foreach (var (id, e) in x.Entries)
         {
             var key = $"\"{id}\"";
             var owner = id.IsPpi ? (step.Vcpu < vm.Vpes.Length ? vm.Vpes[step.Vcpu] : null) : vm.Virs;
             if (owner is null) { bad.Add($"{key}: expected a PPI of vCPU {step.Vcpu}, actual: no such vCPU (0..{vm.Vpes.Length - 1})"); continue; }
             owner.Tell(new ReadEntry(id), me);
-            var read = await _inbox.NextAsync<EntryRead>(r => r.Id == id, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
+            var read = await schedule.AnswerAsync<EntryRead>(r => r.Id == id).ConfigureAwait(false);
             if (read.Error is { } missing) { bad.Add($"{key}: expected an interrupt, actual: {missing}"); continue; }
             var en = read.Entry;
             Compare(bad, $"{key}.pending", e.Pending, en.Pending);
@@ -325,7 +293,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         if (x.ApList is { } expected)
         {
             vm.ApList.Tell(ReadApList.Instance, me);
-            var list = await _inbox.NextAsync<ApListRead>(_ => true, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
+            var list = await schedule.AnswerAsync<ApListRead>(_ => true).ConfigureAwait(false);
             var want = expected.Select(i => i.ToString()).Order().ToList();
             var have = list.Spis.Select(spi => IntId.Spi(spi).ToString()).Order().ToList();
             if (!want.SequenceEqual(have)) bad.Add($"ap-list: expected [{string.Join(", ", want)}], actual [{string.Join(", ", have)}]");
@@ -334,7 +302,7 @@ public sealed class DirectedRunner(Scenario scenario, FabricRuntime fabric, Even
         {
             if (n >= vm.Vpes.Length) { bad.Add($"vcpu-{n}: expected a vCPU, actual: VM {step.Vm} has vCPUs 0..{vm.Vpes.Length - 1}"); continue; }
             vm.Vpes[n].Tell(ReadCpu.Instance, me);
-            var cpu = await _inbox.NextAsync<CpuRead>(r => r.Vpe == n, ReplyTimeout, _stop, ScenarioRunner.DrainAfterSignal).ConfigureAwait(false);
+            var cpu = await schedule.AnswerAsync<CpuRead>(r => r.Vpe == n).ConfigureAwait(false);
             var key = $"vcpu-{n}";
             Compare(bad, $"{key}.resident", c.Resident, cpu.Resident);
             Compare(bad, $"{key}.doorbell-requested", c.DoorbellRequested, cpu.DoorbellRequested);
