@@ -28,6 +28,11 @@ public sealed class ReadySet<T> where T : class
     private readonly ScheduleStrategy _strategy;
     private readonly Dictionary<T, int> _priority = new(ReferenceEqualityComparer.Instance);
     private readonly long[] _changeAt;
+    private readonly Func<List<T>, int>? _guide;
+
+    /// <summary>A set whose every choice <paramref name="guide"/> makes (an index into the ready parties, in the order they
+    /// became ready): an exhaustive exploration's.</summary>
+    public ReadySet(Func<List<T>, int> guide) : this(0, ScheduleStrategy.Random) => _guide = guide;
 
     /// <summary>An empty set whose choices <paramref name="seed"/> and <paramref name="strategy"/> decide;
     /// <paramref name="expectedSteps"/>: about how many deliveries a schedule makes (PCT's change points fall among them).</summary>
@@ -48,7 +53,7 @@ public sealed class ReadySet<T> where T : class
     /// <summary>The party that delivers next, taken out of the set.</summary>
     public T Take()
     {
-        var i = _strategy == ScheduleStrategy.Random ? _rng.Next(_ready.Count) : Highest();
+        var i = _guide is not null ? _guide(_ready) : _strategy == ScheduleStrategy.Random ? _rng.Next(_ready.Count) : Highest();
         var run = _ready[i];
         _ready[i] = _ready[^1];
         _ready.RemoveAt(_ready.Count - 1);

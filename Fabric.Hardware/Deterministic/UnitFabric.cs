@@ -7,6 +7,18 @@ namespace Fabric.Hardware.Deterministic;
 /// <summary>Where the units' events go: the VM, and what a unit logged (DESIGN.md §5).</summary>
 public delegate void UnitEventSink(Ev ev, int vm, int? vpe, IntId? intid, string? arg);
 
+/// <summary>What chooses every delivery of a <see cref="UnitFabric"/> instead of a seed (an exhaustive exploration), and
+/// learns what each did. Units are named by their place among the fabric's units, in the order they were built.</summary>
+public interface IDeliveryGuide
+{
+    /// <summary>Which of <paramref name="ready"/> (the units with a message ready) delivers next: an index into it.</summary>
+    int Choose(IReadOnlyList<int> ready);
+
+    /// <summary>Unit <paramref name="unit"/> took one message and sent to <paramref name="sentTo"/> (in order; a unit may
+    /// appear more than once).</summary>
+    void Delivered(int unit, IReadOnlyList<int> sentTo);
+}
+
 /// <summary>
 /// The deterministic scheduler as an interpreter of the units (DESIGN.md §6.3, §6.5), without Akka: every unit of every
 /// VM — IRS slice, AP list, VPEs, vCPUs, host scheduler, devices — has a mailbox (a FIFO queue, as an actor's is: in
@@ -33,21 +45,42 @@ public sealed class UnitFabric
     private readonly Effects _fx = new();
     private readonly VmUnitsWired[] _vms;
     private readonly UnitEventSink _log;
+    private readonly IDeliveryGuide? _guide;
+    private readonly List<int>? _sentTo;
     private long _order, _generation;
+    private int _units;
 
     /// <summary>Builds and boots <paramref name="vms"/> VMs of <paramref name="spec"/>; <paramref name="seed"/> and
     /// <paramref name="strategy"/> choose every delivery; events go to <paramref name="log"/>.</summary>
-    public UnitFabric(int vms, VmSpec spec, long seed, ScheduleStrategy strategy, UnitEventSink log)
+    public UnitFabric(int vms, VmSpec spec, long seed, ScheduleStrategy strategy, UnitEventSink log) : this(vms, spec, log, seed, strategy, null) { }
+
+    /// <summary>Builds and boots <paramref name="vms"/> VMs of <paramref name="spec"/> whose every delivery
+    /// <paramref name="guide"/> chooses, and is told of (an exhaustive exploration); events go to <paramref name="log"/>.</summary>
+    public UnitFabric(int vms, VmSpec spec, IDeliveryGuide guide, UnitEventSink log) : this(vms, spec, log, 0, ScheduleStrategy.Random, guide) { }
+
+    private UnitFabric(int vms, VmSpec spec, UnitEventSink log, long seed, ScheduleStrategy strategy, IDeliveryGuide? guide)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vms);
         ArgumentNullException.ThrowIfNull(spec);
         if (Refusal(spec) is { } why) throw new ArgumentException(why, nameof(spec));
         _log = log ?? throw new ArgumentNullException(nameof(log));
-        _ready = new ReadySet<Mailbox>(seed, strategy);
+        _guide = guide;
+        if (guide is null) _ready = new ReadySet<Mailbox>(seed, strategy);
+        else
+        {
+            _sentTo = new();
+            var ids = new List<int>();
+            _ready = new ReadySet<Mailbox>(ready =>
+            {
+                ids.Clear();
+                foreach (var b in ready) ids.Add(b.Id);
+                return guide.Choose(ids);
+            });
+        }
         _vms = new VmUnitsWired[vms];
         for (var vm = 0; vm < vms; vm++)
         {
-            var w = _vms[vm] = new VmUnitsWired(vm, spec);
+            var w = _vms[vm] = new VmUnitsWired(vm, spec, () => _units++);
             // The drivers start (a scheduler arms its preemption timer), then the guest boots.
             foreach (var driver in w.Drivers) Restart(driver);
             foreach (var (to, message) in VmBoot.Program(spec)) Enqueue(w.Resolve(to), message, null);
@@ -137,8 +170,11 @@ public sealed class UnitFabric
             var fx = _fx.Begin(sender, box, Now);
             if (!box.Unit.Handle(message, box.Vm.Shape, fx))
                 throw new InvalidOperationException($"vm-{box.Vm.Shape.VmId}/{box.Address}: {message.GetType().Name} is not one of its messages (a wiring error)");
+            _sentTo?.Clear();
             Perform(box);
+            _guide?.Delivered(box.Id, _sentTo!);
         }
+        else _guide?.Delivered(box.Id, []);
         if (box.Queue.Count > 0) _ready.Add(box);
         else box.Scheduled = false;
     }
@@ -162,6 +198,10 @@ public sealed class UnitFabric
                 case EffectKind.Tell:
                     Enqueue(e.Target as Mailbox ?? box.Vm.Resolve((UnitAddress)e.Target!), e.Message!, box);
                     break;
+                case EffectKind.Timer when _guide is not null:
+                    throw new InvalidOperationException($"{box}: started a timer ({e.Message!.GetType().Name}); an exhaustive exploration " +
+                        "enumerates orders of messages only: give it a scenario without timers (no exits, preemption, reprogramming, IPIs, " +
+                        "handler time or device rates)");
                 case EffectKind.Log:
                     _log(e.Ev, box.Vm.Shape.VmId, e.Vpe, e.IntId, e.Arg);
                     break;
@@ -181,6 +221,7 @@ public sealed class UnitFabric
 
     private void Enqueue(Mailbox to, object message, Mailbox? from)
     {
+        if (from is not null) _sentTo?.Add(to.Id);
         to.Queue.Enqueue((message, from));
         if (to.Scheduled) return;
         to.Scheduled = true;
@@ -224,8 +265,10 @@ public sealed class UnitFabric
 
     /// <summary>One unit and its mailbox; the mailbox is also the unit's token (the sender of what it sends, the party a
     /// CDIA or a notification answers).</summary>
-    private sealed class Mailbox(VmUnitsWired vm, UnitAddress address, IVmUnit unit)
+    private sealed class Mailbox(VmUnitsWired vm, UnitAddress address, IVmUnit unit, int id)
     {
+        /// <summary>The unit's place among all the fabric's units, in the order they were built.</summary>
+        public readonly int Id = id;
         public readonly VmUnitsWired Vm = vm;
         public readonly UnitAddress Address = address;
         public readonly IVmUnit Unit = unit;
@@ -244,17 +287,17 @@ public sealed class UnitFabric
         public readonly Mailbox Irs, ApList, Scheduler;
         public readonly Mailbox[] Vpes, Vcpus, Devices;
 
-        public VmUnitsWired(int vmId, VmSpec spec)
+        public VmUnitsWired(int vmId, VmSpec spec, Func<int> id)
         {
             Shape = new VmShape(vmId, spec.Vcpus, spec.Policies);
             var units = VmUnits.Fresh(vmId, spec);
-            Irs = new Mailbox(this, UnitAddress.Irs, units.Virs);
-            ApList = new Mailbox(this, UnitAddress.ApList, units.ApList);
-            Vpes = [.. units.Vpes.Select((u, v) => new Mailbox(this, UnitAddress.Vpe(v), u))];
-            Vcpus = [.. units.Vcpus.Select((u, v) => new Mailbox(this, UnitAddress.Vcpu(v), u))];
-            Scheduler = new Mailbox(this, UnitAddress.Scheduler, new SchedulerUnit(spec.Host, new SchedulerState(), VmBoot.SchedulerSeed(spec, vmId)));
+            Irs = new Mailbox(this, UnitAddress.Irs, units.Virs, id());
+            ApList = new Mailbox(this, UnitAddress.ApList, units.ApList, id());
+            Vpes = [.. units.Vpes.Select((u, v) => new Mailbox(this, UnitAddress.Vpe(v), u, id()))];
+            Vcpus = [.. units.Vcpus.Select((u, v) => new Mailbox(this, UnitAddress.Vcpu(v), u, id()))];
+            Scheduler = new Mailbox(this, UnitAddress.Scheduler, new SchedulerUnit(spec.Host, new SchedulerState(), VmBoot.SchedulerSeed(spec, vmId)), id());
             Devices = [.. spec.Devices.Select((d, i) => new Mailbox(this, UnitAddress.Device(i),
-                new DeviceUnit(d, new DeviceState(spec.InjectionsPerDevice), VmBoot.DeviceSeed(spec, vmId, i))))];
+                new DeviceUnit(d, new DeviceState(spec.InjectionsPerDevice), VmBoot.DeviceSeed(spec, vmId, i)), id()))];
         }
 
         /// <summary>The drivers, in the order their actors start: the host scheduler, then the devices.</summary>

@@ -66,6 +66,54 @@ public static class Explore
         return FabricCli.Ok;
     }
 
+    /// <summary><c>explore SCENARIO --strategy exhaustive</c>: every delivery order of a tiny scenario without timers, on the
+    /// units' own interpreter, with partial-order reduction (<see cref="ExhaustiveExploration"/>), until every order has run,
+    /// one breaks an invariant, <paramref name="maxOrders"/> have run or the budget is spent. The search is itself
+    /// deterministic: the same command finds the same failing order again.</summary>
+    public static async Task<int> ExhaustiveAsync(string file, int maxOrders, TimeSpan budget, string[] sets, IAnsiConsole console, TextWriter error)
+    {
+        Scenario s;
+        try
+        {
+            (s, _) = ScenarioLoader.Load(file, null, sets.Append("schedule=deterministic").ToArray());
+        }
+        catch (ScenarioException ex)
+        {
+            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
+            return FabricCli.BadInput;
+        }
+        if (UnitFabric.Refusal(s.Vm) is { } why)
+        {
+            await error.WriteLineAsync($"{file}: --strategy exhaustive runs on the units' own interpreter: {why}").ConfigureAwait(false);
+            return FabricCli.BadInput;
+        }
+        console.WriteLine($"explore {s.Name}: every delivery order (partial-order reduction), up to {maxOrders:N0} orders, budget {ScenarioLoader.Show(budget)}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ExhaustiveResult result;
+        try
+        {
+            result = ExhaustiveExploration.Run(s.Vms, s.Vm with { InjectionsPerDevice = Math.Min(s.Vm.InjectionsPerDevice, s.StopAfterInjections) },
+                () => ScenarioRunner.CheckerFor(s), maxOrders, budget,
+                progress: (orders, pruned) => console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {orders:N0} orders run, {pruned:N0} cut as equivalent, in {clock.Elapsed.TotalSeconds:F1} s")));
+        }
+        catch (InvalidOperationException ex)
+        {
+            await error.WriteLineAsync($"{file}: {ex.Message}").ConfigureAwait(false);
+            return FabricCli.BadInput;
+        }
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.Orders:N0} distinct orders run ({result.Pruned:N0} cut as equivalent to one run, {result.Deliveries:N0} deliveries) in {clock.Elapsed.TotalSeconds:F1} s; ") +
+            (result.Complete ? "every order enumerated" : result.Passed ? "stopped before every order was enumerated (--schedules or --budget)" : "stopped at a violation"));
+        if (result.Passed) return FabricCli.Ok;
+        var v = result.Violations[0];
+        console.WriteLine($"order {result.Orders}: {v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}");
+        console.WriteLine($"its deliveries (units in build order): {string.Join(' ', result.FailingOrder!)}");
+        console.WriteLine($"replay: the same command finds it again: dotnet run --project Fabric.Host -- explore {file} --strategy exhaustive" +
+                          string.Concat(sets.Select(x => " --set " + x)));
+        return FabricCli.Violated;
+    }
+
     private static string Replay(Scenario s, ScheduleStrategy strategy) =>
         s.ReplayCommand + (strategy == ScheduleStrategy.Pct ? " --strategy pct" : "");
 

@@ -103,8 +103,15 @@ public static class FabricCli
         var schedules = new Option<int>("--schedules") { Description = "How many schedules (seeds) to try at most", DefaultValueFactory = _ => 1000 };
         var budget = new Option<string>("--budget") { Description = "How long to explore at most (a duration: 60s, 5m)", DefaultValueFactory = _ => "60s" };
         var outFile = new Option<string?>("--out") { Description = "Where to write the smallest failing scenario (default: NAME.explore-seedS.hocon here)", HelpName = "FILE.hocon" };
+        var exploreStrategy = new Option<string>("--strategy")
+        {
+            Description = "How schedules are chosen: random or pct (one seeded schedule per seed), or exhaustive (every delivery order of a tiny " +
+                          "scenario without timers, with partial-order reduction; --schedules bounds the orders)",
+            DefaultValueFactory = _ => "random",
+        };
+        exploreStrategy.AcceptOnlyFromAmong("random", "pct", "exhaustive");
         var explore = new Command("explore", "Run deterministic schedules of a scenario, seeds S, S+1, ..., until an invariant breaks; then shrink it and write the smallest failing case")
-            { exploreArg, seed, schedules, strategy, budget, set, outFile };
+            { exploreArg, seed, schedules, exploreStrategy, budget, set, outFile };
         explore.SetAction(async (pr, _) =>
         {
             if (pr.GetValue(schedules) < 1) { await error.WriteLineAsync("--schedules: expected 1 or more").ConfigureAwait(false); return BadInput; }
@@ -113,7 +120,10 @@ public static class FabricCli
                 await error.WriteLineAsync($"--budget {pr.GetValue(budget)}: expected a positive duration such as 60s or 5m").ConfigureAwait(false);
                 return BadInput;
             }
-            return await Explore.RunAsync(pr.GetValue(exploreArg)!, pr.GetValue(seed) ?? 1, pr.GetValue(schedules), Strategy(pr), limit,
+            if (pr.GetValue(exploreStrategy) == "exhaustive")
+                return await Explore.ExhaustiveAsync(pr.GetValue(exploreArg)!, pr.GetValue(schedules), limit, pr.GetValue(set) ?? [], console, error).ConfigureAwait(false);
+            return await Explore.RunAsync(pr.GetValue(exploreArg)!, pr.GetValue(seed) ?? 1, pr.GetValue(schedules),
+                pr.GetValue(exploreStrategy) == "pct" ? ScheduleStrategy.Pct : ScheduleStrategy.Random, limit,
                 pr.GetValue(set) ?? [], console, error, pr.GetValue(outFile)).ConfigureAwait(false);
         });
 

@@ -125,6 +125,21 @@ public sealed class DeterministicRunSpecs : IDisposable
     private static string Conformance(string name) => Path.Combine(ScenarioValidationSpecs.RepositoryRoot(), "scenarios", "conformance", name);
 
     [Fact]
+    public async Task Explore_exhaustive_enumerates_every_order_of_a_tiny_scenario_and_refuses_one_with_timers()
+    {
+        var tiny = _dir.Write("tiny.hocon", Small.Replace("spi:0-3", "spi:0-1").Replace("injections = 200", "injections = 1")
+            .Replace("vcpu { exits-per-second = 200 }", "").Replace("host { preempt-per-second = 50 }", ""));
+        var all = await Cli.RunAsync("explore", tiny, "--strategy", "exhaustive");
+        Assert.True(all.ExitCode == FabricCli.Ok, all.ToString());
+        Assert.Matches(@"\d+ distinct orders run \(", all.Out);
+        Assert.Contains("every order enumerated", all.Out);
+
+        var timed = await Cli.RunAsync("explore", _dir.Write("small.hocon", Small), "--strategy", "exhaustive");
+        Assert.True(timed.ExitCode == FabricCli.BadInput, timed.ToString());
+        Assert.Contains("without timers", timed.Err);
+    }
+
+    [Fact]
     public async Task A_storm_runs_on_the_units_own_schedule_and_a_VM_that_moves_on_the_actors_loop_both_replaying_exactly()
     {
         var storm = await Cli.RunAsync("run", _dir.Write("storm.hocon", Small), "--schedule", "deterministic", "--seed", "4");
