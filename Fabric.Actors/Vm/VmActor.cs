@@ -210,30 +210,18 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
     /// enable), then bring every vCPU up.</summary>
     private void Boot()
     {
-        var virs = new List<object>();
+        // PPIs are per PE: each vCPU programs its own.
         foreach (var s in _spec.Interrupts)
         {
-            var n = 0;
+            if (s.Ids.Type != IntIdType.Ppi) continue;
             foreach (var id in s.Ids.All())
-            {
-                var target = s.Affinity ?? n++ % _spec.Vcpus;
-                if (id.IsPpi)
+                foreach (var vpe in _topology.Vpes)
                 {
-                    // PPIs are per PE: each vCPU programs its own.
-                    foreach (var vpe in _topology.Vpes)
-                    {
-                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
-                        vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
-                    }
-                    continue;
+                    vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
+                    vpe.Tell(new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
                 }
-                if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
-                else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
-                virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(_spec.VcpuIds, target)));   // the vCPU's IAFFID
-                if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
-            }
         }
+        var virs = VmUnits.IrsBootProgram(_spec);
         if (virs.Count > 0) _topology.Virs.Tell(new IrsProtocol.ProgramAtBoot(virs));
         foreach (var vcpu in _topology.Vcpus) vcpu.Tell(VcpuProtocol.Boot.Instance);
     }

@@ -35,6 +35,29 @@ public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[
     public static VmUnits Restored(RestoredVm vm, long foldId, VcpuState[] vcpus) =>
         new(new VirtualIrsState(vm.Irs), new ApListState(vm.ApList) { FoldId = foldId }, [.. vm.Cpus.Select(c => new VpeState(c))], vcpus);
 
+    /// <summary>The guest's boot-time programming of its IRS interrupts (SPIs and LPIs; PPIs are each vCPU's own), as vCPU 0
+    /// issues it: each SPI's trigger mode (IRS_SPI_CFGR) or LPI's handling mode, its priority, its affinity (the vCPU the
+    /// spec names, or round-robin over the vCPUs, by IAFFID) and its enable — for the IRS slice to run as one
+    /// <see cref="IrsProtocol.ProgramAtBoot"/>.</summary>
+    public static List<object> IrsBootProgram(VmSpec spec)
+    {
+        var ops = new List<object>();
+        foreach (var s in spec.Interrupts)
+        {
+            if (s.Ids.Type == IntIdType.Ppi) continue;
+            var n = 0;
+            foreach (var id in s.Ids.All())
+            {
+                var target = s.Affinity ?? n++ % spec.Vcpus;
+                ops.Add(id.IsSpi ? new IrsProtocol.ConfigureSpi(id.Id, s.Mode) : new IrsProtocol.CdHandlingMode(id, s.Mode));
+                ops.Add(new IrsProtocol.CdPriority(id, s.Priority));
+                ops.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(spec.VcpuIds, target)));   // the vCPU's IAFFID
+                if (s.Enabled) ops.Add(new IrsProtocol.CdEnable(id, true));
+            }
+        }
+        return ops;
+    }
+
     /// <summary>A vCPU's CPU interface as the guest's early boot leaves it: out of reset (PCR 0, EN 0), then programmed by
     /// the guest (ICC_PCR_EL1 = its priority mask, ICC_CR0_EL1.EN = 1) and loaded with the IRS's IRSEN.</summary>
     private static VirtualCpuInterface GuestCpuInterface(int v, VirtualIrs irs, VmSpec spec) =>
