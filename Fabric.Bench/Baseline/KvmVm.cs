@@ -20,8 +20,8 @@ namespace Fabric.Bench.Baseline;
 /// <item><c>vgic_v5_spi_ap_list_lock</c> (<see cref="_apListLock"/>): under the seed's design (<see cref="KvmDesign.ApList"/>)
 /// every step of the AP-list unit — the list is one object (links, count, fold state), and an injection's step queues
 /// on it, a report's step may take an entry off, so the lock must cover the whole unit for no step to race another.
-/// KVM takes it only on the queue path, after VDPEND; here an injection holds it across its VDPEND (the price of one
-/// unit step, measured against the former hand-written copy in the report). Under the merged design the unit
+/// KVM takes it only on the queue path, after VDPEND; here an injection holds it across its VDPEND (in the closed-loop
+/// storms every injection queues, so KVM takes it for each of them too: only the hold is longer). Under the merged design the unit
 /// keeps no list and its per-SPI steps never touch one, so only its list-wide steps (a vCPU exit) take this lock.</item>
 /// <item>the SPI's <c>irq_lock</c> (<see cref="_irqLocks"/>): around every step of the AP-list unit on one SPI (an
 /// injection, a report of its end, its trigger mode), and around the fold's step for each of its entries. Under the
