@@ -28,7 +28,7 @@ public sealed record BaselineResult(int Vms, BaselineThreading Threading, int Th
 /// Runs the lock-based baseline on a workload given as the same <see cref="VmSpec"/> the fabric is built from: the
 /// irqfd side (one injector per device, on injector threads) writes one edge per SPI and one more each time the
 /// SPI's notifier fires (<see cref="DeviceSpec.Window"/> edges in flight per SPI); each vCPU runs the guest's loop
-/// (CDIA, CDEOI, CDDI while its IRQ line is asserted), and when idle enters WFI (a put with a doorbell request, the
+/// (CDIA, CDEOI, CDDI each time its VPE asserts the virtual IRQ), and when idle enters WFI (a put with a doorbell request, the
 /// exit's fold, then blocks until its doorbell) or, without WFI, exits once (the fold) and polls its line.
 /// </summary>
 public sealed class BaselineRun
@@ -187,13 +187,9 @@ public sealed class BaselineRun
         vm.Load(vpe);
         while (!_done)
         {
-            if (vm.LineAsserted(vpe))
+            if (vm.TakeIrq(vpe))
             {
-                if (vm.Cdia(vpe) is { } id)
-                {
-                    vm.Cdeoi(vpe);
-                    vm.Cddi(id);
-                }
+                Handle(vm, vpe);
                 continue;
             }
             if (_wfi)
@@ -203,7 +199,7 @@ public sealed class BaselineRun
                 while (!_done)
                 {
                     wake.Reset();
-                    if (vm.DoorbellFired(vpe)) break;
+                    if (vm.Woken(vpe)) break;
                     if (_draining) vm.Exit();
                     wake.Wait();
                 }
@@ -213,13 +209,21 @@ public sealed class BaselineRun
             {
                 vm.Exit();
                 var spin = new SpinWait();
-                while (!_done && !vm.LineAsserted(vpe))
+                while (!_done && !vm.IrqPending(vpe))
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                     if (_draining && spin.Count % 64 == 0) vm.Exit();
                 }
             }
         }
+    }
+
+    /// <summary>The guest's answer to its virtual IRQ: CDIA, and for what it acknowledged the handler (no time), CDEOI, CDDI.</summary>
+    private static void Handle(KvmVm vm, int vpe)
+    {
+        if (vm.Cdia(vpe) is not { } id) return;
+        vm.Cdeoi(vpe);
+        vm.Cddi(vpe, id);
     }
 
     private void InjectorThread(Injector inj)
@@ -260,7 +264,7 @@ public sealed class BaselineRun
             {
                 if (x.InWfi)
                 {
-                    if (!x.Vm.DoorbellFired(x.Vpe))
+                    if (!x.Vm.Woken(x.Vpe))
                     {
                         if (_draining) x.Vm.Exit();
                         continue;
@@ -268,14 +272,9 @@ public sealed class BaselineRun
                     x.InWfi = false;
                 }
                 x.Vm.Load(x.Vpe);
-                for (var n = 0; n < Slice && x.Vm.LineAsserted(x.Vpe); n++)
-                    if (x.Vm.Cdia(x.Vpe) is { } id)
-                    {
-                        x.Vm.Cdeoi(x.Vpe);
-                        x.Vm.Cddi(id);
-                    }
+                for (var n = 0; n < Slice && x.Vm.TakeIrq(x.Vpe); n++) Handle(x.Vm, x.Vpe);
                 // Switch to the next vCPU: a put (with a doorbell request when this one is idle and uses WFI) and the exit's fold.
-                var idle = !x.Vm.LineAsserted(x.Vpe);
+                var idle = !x.Vm.IrqPending(x.Vpe);
                 x.Vm.Put(x.Vpe, wfi: idle && _wfi);
                 x.InWfi = idle && _wfi;
             }

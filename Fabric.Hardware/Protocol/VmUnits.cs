@@ -33,6 +33,29 @@ public sealed record VmUnits(VirtualIrsState Virs, ApListState ApList, VpeState[
     public static VmUnits Restored(RestoredVm vm, long foldId, VcpuState[] vcpus) =>
         new(new VirtualIrsState(vm.Irs), new ApListState(vm.ApList) { FoldId = foldId }, [.. vm.Cpus.Select(c => new VpeState(c))], vcpus);
 
+    /// <summary>The guest's boot-time programming of its IRS interrupts (SPIs and LPIs; PPIs are each vCPU's own), as vCPU 0
+    /// issues it: each SPI's trigger mode (IRS_SPI_CFGR) or LPI's handling mode, its priority, its affinity (the vCPU the
+    /// spec names, or round-robin over the vCPUs, by IAFFID) and its enable — for the IRS slice to run as one
+    /// <see cref="IrsProtocol.ProgramAtBoot"/>.</summary>
+    public static List<object> IrsBootProgram(VmSpec spec)
+    {
+        var ops = new List<object>();
+        foreach (var s in spec.Interrupts)
+        {
+            if (s.Ids.Type == IntIdType.Ppi) continue;
+            var n = 0;
+            foreach (var id in s.Ids.All())
+            {
+                var target = s.Affinity ?? n++ % spec.Vcpus;
+                ops.Add(id.IsSpi ? new IrsProtocol.ConfigureSpi(id.Id, s.Mode) : new IrsProtocol.CdHandlingMode(id, s.Mode));
+                ops.Add(new IrsProtocol.CdPriority(id, s.Priority));
+                ops.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(spec.VcpuIds, target)));   // the vCPU's IAFFID
+                if (s.Enabled) ops.Add(new IrsProtocol.CdEnable(id, true));
+            }
+        }
+        return ops;
+    }
+
     /// <summary>A vCPU's CPU interface as the guest's early boot leaves it: out of reset (PCR 0, EN 0), then programmed by
     /// the guest (ICC_PCR_EL1 = its priority mask, ICC_CR0_EL1.EN = 1) and loaded with the IRS's IRSEN.</summary>
     private static VirtualCpuInterface GuestCpuInterface(int v, VirtualIrs irs, VmSpec spec) =>
@@ -57,29 +80,17 @@ public static class VmBoot
     /// SPIs' and LPIs' programming as one <see cref="IrsProtocol.ProgramAtBoot"/>, and every vCPU boots.</summary>
     public static IEnumerable<(UnitAddress To, object Message)> Program(VmSpec spec)
     {
-        var virs = new List<object>();
         foreach (var s in spec.Interrupts)
         {
-            var n = 0;
+            if (s.Ids.Type != IntIdType.Ppi) continue;
             foreach (var id in s.Ids.All())
-            {
-                var target = s.Affinity ?? n++ % spec.Vcpus;
-                if (id.IsPpi)
+                for (var vpe = 0; vpe < spec.Vcpus; vpe++)
                 {
-                    for (var vpe = 0; vpe < spec.Vcpus; vpe++)
-                    {
-                        yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
-                        yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
-                    }
-                    continue;
+                    yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Priority, s.Priority));
+                    yield return (UnitAddress.Vpe(vpe), new CpuInterfaceProtocol.PpiOp(id, PpiOperation.Enable, s.Enabled ? 1 : 0));
                 }
-                if (id.IsSpi) virs.Add(new IrsProtocol.ConfigureSpi(id.Id, s.Mode));
-                else virs.Add(new IrsProtocol.CdHandlingMode(id, s.Mode));
-                virs.Add(new IrsProtocol.CdPriority(id, s.Priority));
-                virs.Add(new IrsProtocol.CdAffinity(id, VcpuIdMap.IaffidOf(spec.VcpuIds, target)));   // the vCPU's IAFFID
-                if (s.Enabled) virs.Add(new IrsProtocol.CdEnable(id, true));
-            }
         }
+        var virs = VmUnits.IrsBootProgram(spec);
         if (virs.Count > 0) yield return (UnitAddress.Irs, new IrsProtocol.ProgramAtBoot(virs));
         for (var v = 0; v < spec.Vcpus; v++) yield return (UnitAddress.Vcpu(v), VcpuProtocol.Boot.Instance);
     }

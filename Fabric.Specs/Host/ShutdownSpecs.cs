@@ -27,13 +27,13 @@ public sealed class ShutdownSpecs : IDisposable
 
     /// <summary>Starts the host, stops it (what Ctrl-C does through the console lifetime) 300 ms after the run began to
     /// inject or to run its steps, and returns the run's result.</summary>
-    private static async Task<Fabric.Host.Scenarios.RunResult> StopWhileItRuns(IHost host, FabricRun run, TimeSpan reportWithin)
+    private static async Task<Fabric.Host.Scenarios.RunResult> StopWhileItRuns(IHost host, FabricRun run, TimeSpan reportWithin, int runForMs = 300)
     {
         using (host)
         {
             await host.StartAsync();
             await run.Injecting.WaitAsync(TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            await Task.Delay(TimeSpan.FromMilliseconds(runForMs));
             await host.StopAsync();
         }
         return await run.Completion.WaitAsync(reportWithin);
@@ -101,7 +101,8 @@ public sealed class ShutdownSpecs : IDisposable
             }
             """);
         var (host, run, output) = HostedRun.Create(file);
-        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(60));
+        // A second of steps before the stop: on a loaded machine 300 ms once passed before the first step did.
+        var result = await StopWhileItRuns(host, run, TimeSpan.FromSeconds(60), runForMs: 1000);
 
         var directed = Assert.IsType<Fabric.Host.Scenarios.Steps.DirectedOutcome>(result.Directed);
         Assert.True(directed.Stopped);
