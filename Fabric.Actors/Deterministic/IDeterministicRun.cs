@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Fabric.Actors.Observation;
 using Fabric.Hardware.Deterministic;
+using Fabric.Hardware.Observation;
 using Fabric.Hardware.Protocol;
 
 namespace Fabric.Actors.Deterministic;
@@ -49,6 +50,16 @@ public sealed class UnitRun : IDeterministicRun, IFabric
         Log = log(() => units?.Now ?? TimeSpan.Zero);
         var events = Log;
         _units = units = new UnitFabric(vms, spec, seed, strategy, (ev, vm, vpe, id, arg) => events.Log(ev, vm, vpe, id, arg));
+    }
+
+    /// <summary>A run whose events go to <paramref name="observe"/> as they happen, numbered by a log that keeps none (what
+    /// explore checks at thousands of schedules a second: no queue between the units and the checks).</summary>
+    public UnitRun(int vms, VmSpec spec, long seed, ScheduleStrategy strategy, Action<FabricEvent> observe)
+    {
+        UnitFabric? units = null;
+        var events = Log = new EventLog(record: false);
+        _units = units = new UnitFabric(vms, spec, seed, strategy, (ev, vm, vpe, id, arg) =>
+            observe(new FabricEvent(events.Log(ev, vm, vpe, id, arg), (long)units!.Now.TotalNanoseconds, ev, vm, vpe, id, arg)));
     }
 
     public IFabric Fabric => this;
