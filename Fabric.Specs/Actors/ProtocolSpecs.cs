@@ -83,9 +83,26 @@ public class VirtualIrsActorSpecs : ProtocolSpec
         virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
         Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>();
         virs.Tell(new IrsProtocol.Activate(Spi(5), 1), Vpes[1].Ref);
-        Assert.Equal(Spi(5), Vpes[1].ExpectMsg<IrsProtocol.Activated>().Id);
-        Assert.Null(Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi);
+        var activated = Vpes[1].ExpectMsg<IrsProtocol.Activated>();
+        Assert.Equal(Spi(5), activated.Id);
+        Assert.Null(activated.Next!.Hppi);                            // the withdrawal rides with the answer ...
+        Vpes[1].ExpectNoMsg(TimeSpan.FromMilliseconds(100));          // ... not as an offer of its own
         Assert.True(_state.Irs.Entry(Spi(5)).Active);
+    }
+
+    [Fact]
+    public void An_activation_carries_the_vpes_next_offer_with_its_answer()
+    {
+        var virs = Start();
+        virs.Tell(new IrsProtocol.CdPriority(Spi(6), 8));
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(6), 1));
+        virs.Tell(new IrsProtocol.CdEnable(Spi(6), true));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(6), true, 1));
+        Assert.Equal(Spi(5), Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 1), Vpes[1].Ref);
+        Assert.Equal(Spi(6), Vpes[1].ExpectMsg<IrsProtocol.Activated>().Next!.Hppi!.Value.Id);   // the next one, at once
+        Vpes[1].ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]

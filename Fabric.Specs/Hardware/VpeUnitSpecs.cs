@@ -58,6 +58,28 @@ public class VpeUnitSpecs
     }
 
     [Fact]
+    public void The_next_offer_carried_by_an_activation_is_what_the_next_cdia_takes()
+    {
+        var vpe = Start();
+        vpe.Step(OfferOf(5, 8));
+        vpe.Step(Cdia.Instance, Guest);
+        vpe.Step(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8), OfferOf(6, 4)));   // spi:6 was pending behind it
+        Assert.Equal(IntId.Spi(6), _cpu.Offered!.Value.Id);
+        Assert.Equal(IntId.Spi(6), Assert.IsType<IrsProtocol.Activate>(Assert.Single(vpe.Step(Cdia.Instance, Guest).To(UnitAddress.Irs))).Id);
+    }
+
+    [Fact]
+    public void A_refused_activation_carries_the_offer_as_it_is_now_and_the_cdia_returns_nothing()
+    {
+        var vpe = Start();
+        vpe.Step(OfferOf(5, 8));
+        vpe.Step(Cdia.Instance, Guest);
+        var fx = vpe.Step(new IrsProtocol.ActivateRefused(IntId.Spi(5), new Offer(null)));   // spi:5 was disabled meanwhile
+        Assert.Null(_cpu.Offered);
+        Assert.Null(Assert.IsType<CdiaResult>(Assert.Single(fx.To(Vcpu0))).Id);
+    }
+
+    [Fact]
     public void A_cdia_while_another_awaits_the_irs_returns_nothing()
     {
         var vpe = Start();
