@@ -130,6 +130,19 @@ public class PeActorSpecs : ProtocolSpec
     }
 
     [Fact]
+    public void A_vm_is_built_with_one_pe_per_vcpu_at_both_of_its_addresses_named_in_the_tree()
+    {
+        Sys.ActorOf(VmActor.Props(0, VmSpec.Simple(vcpus: 2), Events, TestActor), "vm-0");
+        var t = ExpectMsg<HostIrsProtocol.VmCreated>().Topology;
+        for (var v = 0; v < 2; v++)
+        {
+            Assert.Same(t.Vpes[v], t.Vcpus[v]);
+            Assert.EndsWith($"/vm-0/pe-{v}", t.Vpes[v].Path.ToStringWithoutAddress());
+        }
+        Assert.Equal(4, t.UnitActors().Length);   // the two PEs, the IRS slice, the AP list
+    }
+
+    [Fact]
     public void A_pe_is_one_vcpu_and_its_own_vpe()
     {
         var other = new VcpuState(1, VmSpec.Simple(vcpus: 2));
