@@ -13,17 +13,18 @@ public static class UnitEffects
 {
     [ThreadStatic] private static Effects? _spare;
 
-    /// <summary>A cleared buffer for one step of a unit, its replies going to <paramref name="sender"/> (none for Nobody).</summary>
-    public static Effects Begin(IActorRef sender, in UnitWiring w)
+    /// <summary>A cleared buffer for one step of a unit, its replies going to <paramref name="sender"/> (an actor, or the
+    /// address of a unit hosted in the same actor; none for null or Nobody).</summary>
+    public static Effects Begin(object? sender, in UnitWiring w)
     {
         var fx = _spare ?? new Effects();
         _spare = null;
-        return fx.Begin(sender.IsNobody() ? null : sender, w.Self, w.Clock?.MonotonicClock ?? TimeSpan.Zero);
+        return fx.Begin(sender is IActorRef r && r.IsNobody() ? null : sender, w.Self, w.Clock?.MonotonicClock ?? TimeSpan.Zero);
     }
 
     /// <summary>One step of <paramref name="unit"/> on <paramref name="message"/> from <paramref name="sender"/>, its
     /// effects performed through <paramref name="w"/>; false (nothing done) when the unit does not take the message.</summary>
-    public static bool Step(IVmUnit unit, object message, IActorRef sender, VmShape shape, in UnitWiring w)
+    public static bool Step(IVmUnit unit, object message, object? sender, VmShape shape, in UnitWiring w)
     {
         var fx = Begin(sender, w);
         var handled = unit.Handle(message, shape, fx);
@@ -48,10 +49,15 @@ public static class UnitEffects
             switch (e.Kind)
             {
                 case EffectKind.Send:
+                    if (w.Local?.TryKeep(e.To, e.Message!) == true) break;
                     if (w.Held?.TryHold(e.To, e.Message!) != true) Resolve(w.Vm, e.To).Tell(e.Message, w.Self);
                     break;
                 case EffectKind.Tell:
-                    (e.Target is UnitAddress a ? Resolve(w.Vm, a) : (IActorRef)e.Target!).Tell(e.Message, w.Self);
+                    if (e.Target is UnitAddress a)
+                    {
+                        if (w.Local?.TryKeep(a, e.Message!) != true) Resolve(w.Vm, a).Tell(e.Message, w.Self);
+                    }
+                    else ((IActorRef)e.Target!).Tell(e.Message, w.Self);
                     break;
                 case EffectKind.Log:
                     w.Log.Log(e.Ev, w.Vm.VmId, e.Vpe, e.IntId, e.Arg);
@@ -76,7 +82,7 @@ public static class UnitEffects
     {
         UnitKind.Irs => vm.Virs,
         UnitKind.ApList => vm.ApList,
-        UnitKind.Vpe => vm.Vpes[to.Index],
+        UnitKind.Vpe => vm.Vpes[to.Index],     // in the product both are the PE of that vCPU
         UnitKind.Vcpu => vm.Vcpus[to.Index],
         UnitKind.Device => vm.Devices[to.Index],
         _ => vm.Scheduler,
@@ -91,5 +97,16 @@ public static class UnitEffects
 
 /// <summary>How one actor performs its unit's effects: its VM's topology (addresses), the event log, itself (the token it
 /// gives for itself and the sender of what it sends), its timers (a unit that starts none needs none), what it holds
-/// while its VM moves (a driver), and the clock a unit paces rates by.</summary>
-public readonly record struct UnitWiring(VmTopology Vm, EventLog Log, IActorRef Self, ITimerScheduler? Timers = null, HeldMessages? Held = null, IScheduler? Clock = null);
+/// while its VM moves (a driver), the clock a unit paces rates by, and the units it hosts itself (a PE's two), whose
+/// messages it delivers within the turn.</summary>
+public readonly record struct UnitWiring(VmTopology Vm, EventLog Log, IActorRef Self, ITimerScheduler? Timers = null, HeldMessages? Held = null,
+    IScheduler? Clock = null, ILocalUnits? Local = null);
+
+/// <summary>Units that one actor hosts together (a PE's VPE and vCPU, <see cref="PeActor"/>): a message to one of their
+/// addresses — a Send, or a Tell whose token is such an address — is kept by the actor and delivered to that unit in the
+/// same turn, not told.</summary>
+public interface ILocalUnits
+{
+    /// <summary>True when <paramref name="to"/> is a unit this actor hosts: it keeps <paramref name="message"/> for it.</summary>
+    bool TryKeep(UnitAddress to, object message);
+}

@@ -18,8 +18,8 @@ using static Fabric.Actors.Protocols.MigrationProtocol;
 namespace Fabric.Actors.Vm;
 
 /// <summary>
-/// One VM: the supervisor of its interrupt actors (virs, ap-list, vpe-N, vcpu-N, scheduler, devices), each around the
-/// hardware state it owns, and the VM's front door for the host (start, stop, an injection from outside, a move). It
+/// One VM: the supervisor of its interrupt actors (virs, ap-list, pe-N — vCPU N's guest and its VPE, <see cref="PeActor"/>
+/// —, scheduler, devices), each around the hardware state it owns, and the VM's front door for the host (start, stop, an injection from outside, a move). It
 /// builds every generation of units by one path (<see cref="Build"/>) from a <see cref="VmUnits"/>: the boot's, a
 /// restore's, or the state the units had; then a new VM's guest boots and its devices start. A crashed child is
 /// restarted around the same state, so nothing it owned is lost.
@@ -165,7 +165,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
 
     /// <summary>The one path that builds a VM's units: around the state they will own — the boot's, a restore's, or
     /// what they had — recording their addresses; then the doorbells and kicks the restore's first run owes, if any.
-    /// Generation g > 0 names them virs@g, vpe-0@g, ... beside the units they succeed.</summary>
+    /// Generation g > 0 names them virs@g, pe-0@g, ... beside the units they succeed.</summary>
     private void Build(VmUnits units, RunOutcome? firstRun)
     {
         var t = _topology;
@@ -174,8 +174,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         var g = t.Generation == 0 ? "" : "@" + t.Generation;
         for (var v = 0; v < _spec.Vcpus; v++)
         {
-            t.Vpes[v] = Context.ActorOf(VpeActor.Props(units.Vpes[v], t, p, _log), NameOf(VpeNames, "vpe-", v, g));
-            t.Vcpus[v] = Context.ActorOf(VcpuActor.Props(units.Vcpus[v], t, _log), NameOf(VcpuNames, "vcpu-", v, g));
+            t.Vpes[v] = t.Vcpus[v] = Context.ActorOf(PeActor.Props(units.Vpes[v], units.Vcpus[v], t, _log), PeActor.NameOf(v, t.Generation));
         }
         t.Virs = Context.ActorOf(VirtualIrsActor.Props(units.Virs, t, p, _log), "virs" + g);
         t.ApList = Context.ActorOf(SpiApListActor.Props(units.ApList, t, p, _log), "ap-list" + g);
@@ -196,16 +195,6 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         for (var vpe = 0; vpe < run.Vm!.Cpus.Length; vpe++)
             if (CpuInterfaceRules.PpiKicks(run.Vm.Cpus[vpe])) _topology.Scheduler.Tell(new ResidencyProtocol.Kick(vpe));
     }
-
-    private IEnumerable<IActorRef> Units => _topology.Vpes.Concat(_topology.Vcpus).Append(_topology.Virs).Append(_topology.ApList);
-
-    /// <summary>The first generation's unit names for the first 64 vCPUs, made once: each actor keeps its name, and 100k
-    /// VMs would otherwise keep 100k copies of each.</summary>
-    private static readonly string[] VpeNames = [.. Enumerable.Range(0, 64).Select(v => $"vpe-{v}")];
-    private static readonly string[] VcpuNames = [.. Enumerable.Range(0, 64).Select(v => $"vcpu-{v}")];
-
-    private static string NameOf(string[] names, string prefix, int v, string generation) =>
-        generation.Length == 0 && v < names.Length ? names[v] : $"{prefix}{v}{generation}";
 
     /// <summary>The guest's boot (<see cref="VmBoot.Program"/>): every interrupt programmed, then every vCPU up.</summary>
     private void Boot()
@@ -277,10 +266,10 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
                 _life.Move?.Forward(message);
                 break;
             case Rebuild r when Sender.Equals(_life.Move):
-                var old = Units.ToArray();
+                var old = _topology.UnitActors();
                 _topology.Generation++;
                 Build(r.Units, r.FirstRun);
-                var fresh = Units.ToArray();
+                var fresh = _topology.UnitActors();
                 for (var i = 0; i < old.Length; i++) old[i].Tell(new Retire(fresh[i]));
                 _life.Rebuilt = true;
                 break;

@@ -62,8 +62,10 @@ public sealed class VmMoveActor : UntypedActor
     public static Props Props(VmTopology topology, VmSpec spec, EventLog log, IActorRef requester, Mode mode) =>
         DirectProps.Of((topology, spec, log, requester, mode), static a => new VmMoveActor(a.topology, a.spec, a.log, a.requester, a.mode));
 
-    private IEnumerable<IActorRef> Units => _t.Vpes.Concat(_t.Vcpus).Append(_t.Virs).Append(_t.ApList);
-    private int UnitCount => 2 * _spec.Vcpus + 2;
+    private IActorRef[] Units => _t.UnitActors();
+    /// <summary>The states a freeze collects, one <see cref="Frozen"/> each (a PE hands over its VPE's and its vCPU's): a
+    /// VPE and a vCPU per vCPU, the IRS slice and the AP list.</summary>
+    private int StateCount => 2 * _spec.Vcpus + 2;
 
     /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU; a recovery, whose crashed
     /// predecessor did that, goes straight to the quiescence check.</summary>
@@ -134,14 +136,15 @@ public sealed class VmMoveActor : UntypedActor
     {
         _round++;
         _total = 0;
-        _awaiting = UnitCount;
-        foreach (var u in Units) u.Tell(new Quiesce(_round));
+        var units = Units;
+        _awaiting = units.Length;
+        foreach (var u in units) u.Tell(new Quiesce(_round));
         Become(Quiescing);
     }
 
     private void FreezeUnits()
     {
-        _awaiting = UnitCount;
+        _awaiting = StateCount;
         foreach (var u in Units) u.Tell(Freeze.Instance);
         Become(FreezingUnits);
     }

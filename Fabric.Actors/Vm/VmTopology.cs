@@ -22,7 +22,13 @@ public sealed class VmTopology(int vmId, int vcpus, FabricPolicies? policies = n
     public IActorRef Virs { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ApList { get; internal set; } = ActorRefs.Nobody;
     public IActorRef Scheduler { get; internal set; } = ActorRefs.Nobody;
+    /// <summary>Where <see cref="UnitAddress.Vpe"/>(N) and <see cref="UnitAddress.Vcpu"/>(N) go: in the product both are
+    /// vCPU N's PE (<see cref="PeActor"/>), which hosts the two units; a spec may stand a probe in for either.</summary>
     public IActorRef[] Vpes { get; } = new IActorRef[vcpus];
     public IActorRef[] Vcpus { get; } = new IActorRef[vcpus];
     public List<IActorRef> Devices { get; } = new();
+
+    /// <summary>The actors of the VM's units, each once, in a fixed order (the VPEs' and vCPUs' actors, the IRS slice, the
+    /// AP list): what a move quiesces, freezes and retires, one by one against their successors.</summary>
+    public IActorRef[] UnitActors() => [.. Vpes.Concat(Vcpus).Append(Virs).Append(ApList).Distinct()];
 }

@@ -68,9 +68,9 @@ public static class MemoryBench
         Collect();
         var hardware = (GC.GetTotalMemory(true) - b) / (double)models.Length;
         GC.KeepAlive(models);
-        // VmActor, virs, ap-list, scheduler, a vpe and a vcpu per vCPU, one actor per device; those with Akka's timers
-        // (IWithTimers): the VmActor, the scheduler, each vCPU and each device.
-        var actors = 4 + 2 * spec.Vcpus + spec.Devices.Count;
+        // VmActor, virs, ap-list, scheduler, a PE per vCPU (its VPE and its guest in one actor), one actor per device;
+        // those with Akka's timers (IWithTimers): the VmActor, the scheduler, each PE and each device.
+        var actors = 4 + spec.Vcpus + spec.Devices.Count;
         return new Reporting.MemoryBreakdown
         {
             ActorsPerVm = actors, BytesPerEmptyActor = emptyActor, HardwareStateBytesPerVm = hardware,

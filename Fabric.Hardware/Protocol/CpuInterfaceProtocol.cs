@@ -3,7 +3,8 @@ using Fabric.Hardware.Interrupts;
 
 namespace Fabric.Hardware.Protocol;
 
-/// <summary>Messages to a VpeActor: the IRS's offers, the guest's CPU-interface instructions, residency.</summary>
+/// <summary>Messages to a VPE and its CPU interface (the VPE unit of a PE, <see cref="VpeState"/>): the IRS's offers, the
+/// guest's CPU-interface instructions, residency; and its IRQ line and CDIA's answer, to its vCPU.</summary>
 public static class CpuInterfaceProtocol
 {
     /// <summary>Stream: the IRS forwards this HPPI to the VPE (null: nothing pending for it).</summary>

@@ -36,12 +36,16 @@ public static class IrsProtocol
     /// <summary>GIC CDDI.</summary>
     public sealed record Cddi(IntId Id, int Vpe) : IUnitMessage;
 
-    /// <summary>Stream: the CPU interface of <paramref name="Vpe"/> acknowledges the interrupt the IRS offered it.</summary>
+    /// <summary>Stream: the CPU interface of <paramref name="Vpe"/> acknowledges the interrupt the IRS offered it. Only that
+    /// VPE sends it: the answer (<see cref="Activated"/>, <see cref="ActivateRefused"/>) carries its next offer.</summary>
     public sealed record Activate(IntId Id, int Vpe, Fabric.Hardware.Irs.CdiaView? View = null) : IUnitMessage;
-    /// <summary>Stream: the IRS activated it (Edge: Pending cleared).</summary>
-    public sealed record Activated(IntId Id, Priority Priority) : IUnitMessage;
-    /// <summary>Stream: the offer was stale (disabled, retargeted, unpended, or no longer the highest); nothing changed.</summary>
-    public sealed record ActivateRefused(IntId Id) : IUnitMessage;
+    /// <summary>Stream: the IRS activated it (Edge: Pending cleared); <paramref name="Next"/>: the VPE's HPPI changed with it
+    /// (the next pending interrupt, or none), carried with the answer instead of following it as an
+    /// <see cref="CpuInterfaceProtocol.Offer"/> of its own — so the CPU interface's next CDIA sees it (null: unchanged).</summary>
+    public sealed record Activated(IntId Id, Priority Priority, CpuInterfaceProtocol.Offer? Next = null) : IUnitMessage;
+    /// <summary>Stream: the offer was stale (disabled, retargeted, unpended, or no longer the highest); nothing changed but
+    /// the VPE's offer, carried in <paramref name="Next"/> when it changed (null: unchanged).</summary>
+    public sealed record ActivateRefused(IntId Id, CpuInterfaceProtocol.Offer? Next = null) : IUnitMessage;
 
     /// <summary>The reply to any operation the fabric refuses (bad VM, VPE, INTID or value): it names the operation and why.</summary>
     public sealed record Refused(string Operation, string Reason) : IWireMessage;

@@ -52,13 +52,11 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState, IVmUnit
             case Activate m:
                 var a = Irs.Activate(m.Id, m.Vpe, m.View);
                 if (!a.Ok) { fx.Reply(new Refused("CDIA", a.Error!)); fx.Reply(new ActivateRefused(m.Id)); return true; }
-                if (a.Has(IstEffect.Activated))
-                {
-                    fx.Log(Ev.Ack, m.Vpe, a.Id, a.Transition.Entry.HandlingMode == HandlingMode.Edge ? "edge" : "level");
-                    fx.Reply(new Activated(a.Id, a.Transition.Entry.Priority));
-                }
-                else fx.Reply(new ActivateRefused(m.Id));
-                Offers(a, fx);
+                var activated = a.Has(IstEffect.Activated);
+                if (activated) fx.Log(Ev.Ack, m.Vpe, a.Id, a.Transition.Entry.HandlingMode == HandlingMode.Edge ? "edge" : "level");
+                // The acknowledging VPE's own offer change rides with the answer; another VPE's goes as an offer.
+                var next = Offers(a, fx, except: m.Vpe);
+                fx.Reply(activated ? new Activated(a.Id, a.Transition.Entry.Priority, next) : new ActivateRefused(m.Id, next));
                 return true;
             case Cddi m:
                 var d = Irs.Deactivate(m.Id);
@@ -127,17 +125,29 @@ public sealed class VirtualIrsState(VirtualIrs irs) : UnitState, IVmUnit
     }
 
     /// <summary>The outcome's (up to two) offer changes, read from its fields: <see cref="IrsOutcome.Offers"/> is an
-    /// iterator, whose state machine (a copy of the outcome, about 170 bytes) would be allocated per operation.</summary>
-    private static void Offers(IrsOutcome o, Effects fx)
+    /// iterator, whose state machine (a copy of the outcome, about 170 bytes) would be allocated per operation.
+    /// <para>The change for <paramref name="except"/> (a VPE that is answered anyway, -1: none) is logged but not sent: it
+    /// is returned, for the answer to carry.</para></summary>
+    private static CpuInterfaceProtocol.Offer? Offers(IrsOutcome o, Effects fx, int except = -1)
     {
-        if (o.First is { } first) Offer(first, fx);
-        if (o.Second is { } second) Offer(second, fx);
+        CpuInterfaceProtocol.Offer? kept = null;
+        if (o.First is { } first) Offer(first, fx, except, ref kept);
+        if (o.Second is { } second) Offer(second, fx, except, ref kept);
+        return kept;
+    }
+
+    private static void Offer(OfferChange change, Effects fx, int except, ref CpuInterfaceProtocol.Offer? kept)
+    {
+        fx.Log(Ev.Offer, change.Vpe, change.Hppi?.Id, change.Hppi?.Priority.ToString());
+        var offer = new CpuInterfaceProtocol.Offer(change.Hppi);
+        if (change.Vpe == except) kept = offer;
+        else fx.Send(UnitAddress.Vpe(change.Vpe), offer);
     }
 
     private static void Offer(OfferChange change, Effects fx)
     {
-        fx.Log(Ev.Offer, change.Vpe, change.Hppi?.Id, change.Hppi?.Priority.ToString());
-        fx.Send(UnitAddress.Vpe(change.Vpe), new CpuInterfaceProtocol.Offer(change.Hppi));
+        CpuInterfaceProtocol.Offer? none = null;
+        Offer(change, fx, -1, ref none);
     }
 
     /// <summary>Tell the AP list how a tracked SPI ended (deactivated, or idle without being consumed): under push every

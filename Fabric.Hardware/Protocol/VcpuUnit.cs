@@ -39,21 +39,24 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
     private Pacer? _exitPace, _reprogramPace, _ipiPace;
     private IntId[]? _programmed, _lpis;
 
+    /// <summary>What the guest's own timers deliver to it (a handler's end, the paced exits, reprogrammings and IPIs, the
+    /// re-enable of what it disabled): its interpreter routes them by this type, not by each one.</summary>
+    public abstract record GuestTimer : IUnitMessage;
     /// <summary>The handler of <paramref name="Id"/> has run its course (the guest's handler time, a timer).</summary>
-    public sealed record HandlerDone(IntId Id) : IUnitMessage;
-    private sealed record ExitTick : IUnitMessage
+    public sealed record HandlerDone(IntId Id) : GuestTimer;
+    private sealed record ExitTick : GuestTimer
     {
         public static readonly ExitTick Instance = new();
     }
-    private sealed record ReprogramTick : IUnitMessage
+    private sealed record ReprogramTick : GuestTimer
     {
         public static readonly ReprogramTick Instance = new();
     }
-    private sealed record IpiTick : IUnitMessage
+    private sealed record IpiTick : GuestTimer
     {
         public static readonly IpiTick Instance = new();
     }
-    private sealed record Reenable : IUnitMessage
+    private sealed record Reenable : GuestTimer
     {
         public static readonly Reenable Instance = new();
     }

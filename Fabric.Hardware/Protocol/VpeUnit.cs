@@ -41,9 +41,11 @@ public sealed class VpeState(VirtualCpuInterface cpu) : UnitState, IVmUnit
                 return true;
             case IrsProtocol.Activated m:
                 CpuInterfaceRules.CompleteAck(Cpu, m.Priority);
+                if (m.Next is { } next) Cpu.Offered = next.Hppi;
                 Answer(m.Id, vm, fx);
                 return true;
-            case IrsProtocol.ActivateRefused:
+            case IrsProtocol.ActivateRefused m:
+                if (m.Next is { } now) Cpu.Offered = now.Hppi;
                 Answer(null, vm, fx);
                 return true;
             case IrsProtocol.Refused:

@@ -9,64 +9,6 @@ using Xunit;
 
 namespace Fabric.Specs.Actors;
 
-public class VcpuActorSpecs : ProtocolSpec
-{
-    private IActorRef Start(VmSpec? spec = null)
-    {
-        var s = spec ?? VmSpec.Simple(vcpus: 2);
-        var vcpu = Sys.ActorOf(VcpuActor.Props(new VcpuState(0, s), Vm, Events));
-        vcpu.Tell(VcpuProtocol.Boot.Instance);
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.SetPriorityMask>();
-        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
-        return vcpu;
-    }
-
-    [Fact]
-    public void The_handler_loop_acknowledges_drops_priority_deactivates_and_asks_again()
-    {
-        var vcpu = Start();
-        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
-        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(IntId.Spi(5)), Vpes[0].Ref);
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdeoi>();
-        Assert.Equal(new IrsProtocol.Cddi(IntId.Spi(5), 0), Virs.ExpectMsg<IrsProtocol.Cddi>());
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
-    }
-
-    [Fact]
-    public void An_idle_vcpu_blocks_in_wfi_with_a_doorbell_request_and_exits_to_kvm()
-    {
-        var vcpu = Start();
-        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
-        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(null));
-        Assert.True(Vpes[0].ExpectMsg<ResidencyProtocol.MakeNonResident>().Wfi);
-        ApList.ExpectMsg<ApListProtocol.VcpuExit>();
-        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);             // asleep: only a doorbell wakes it
-        Vpes[0].ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        vcpu.Tell(ResidencyProtocol.Wake.Instance);
-        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
-    }
-
-    [Fact]
-    public void A_preempted_vcpu_is_put_without_a_doorbell_and_finishes_its_handler_after_resuming()
-    {
-        var vcpu = Start();
-        vcpu.Tell(CpuInterfaceProtocol.IrqAsserted.Instance);
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdia>();
-        vcpu.Tell(ResidencyProtocol.Preempt.Instance);
-        Assert.False(Vpes[0].ExpectMsg<ResidencyProtocol.MakeNonResident>().Wfi);
-        ApList.ExpectMsg<ApListProtocol.VcpuExit>();
-        vcpu.Tell(new CpuInterfaceProtocol.CdiaResult(IntId.Spi(5)));     // the CDIA issued before the put
-        Virs.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        vcpu.Tell(ResidencyProtocol.Resume.Instance);
-        Vpes[0].ExpectMsg<ResidencyProtocol.MakeResident>();
-        Vpes[0].ExpectMsg<CpuInterfaceProtocol.Cdeoi>();
-        Assert.Equal(IntId.Spi(5), Virs.ExpectMsg<IrsProtocol.Cddi>().Id);
-    }
-}
-
 public class IrqfdActorSpecs : ProtocolSpec
 {
     private IActorRef Start(DeviceSpec spec, long budget = long.MaxValue) =>

@@ -47,15 +47,6 @@ public abstract class ProtocolSpec : TestKit
     /// <summary>The IRS forwards spi:<paramref name="spi"/> at <paramref name="prio"/> as the VPE's HPPI.</summary>
     protected static CpuInterfaceProtocol.Offer OfferOf(uint spi, int prio) => new(new Hppi(IntId.Spi(spi), Priority.Of(prio)));
 
-    /// <summary>VPE 0's vCPU acknowledges an offered spi: CDIA, the IRS's activation (played by the probe), the result.</summary>
-    protected void Acknowledge(IActorRef vpe, uint spi, int prio)
-    {
-        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
-        Assert.Equal(IntId.Spi(spi), Virs.ExpectMsg<IrsProtocol.Activate>().Id);
-        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(spi), Priority.Of(prio)), Virs.Ref);
-        Assert.Equal(IntId.Spi(spi), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
-    }
-
     /// <summary>A VirtualIrsActor around <paramref name="state"/>, with the guest's boot of spi:5 (priority 8, enabled,
     /// routed to <paramref name="target"/>).</summary>
     protected IActorRef StartVirs(VirtualIrsState state, FabricPolicies policies, int target)
@@ -92,9 +83,26 @@ public class VirtualIrsActorSpecs : ProtocolSpec
         virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
         Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>();
         virs.Tell(new IrsProtocol.Activate(Spi(5), 1), Vpes[1].Ref);
-        Assert.Equal(Spi(5), Vpes[1].ExpectMsg<IrsProtocol.Activated>().Id);
-        Assert.Null(Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi);
+        var activated = Vpes[1].ExpectMsg<IrsProtocol.Activated>();
+        Assert.Equal(Spi(5), activated.Id);
+        Assert.Null(activated.Next!.Hppi);                            // the withdrawal rides with the answer ...
+        Vpes[1].ExpectNoMsg(TimeSpan.FromMilliseconds(100));          // ... not as an offer of its own
         Assert.True(_state.Irs.Entry(Spi(5)).Active);
+    }
+
+    [Fact]
+    public void An_activation_carries_the_vpes_next_offer_with_its_answer()
+    {
+        var virs = Start();
+        virs.Tell(new IrsProtocol.CdPriority(Spi(6), 8));
+        virs.Tell(new IrsProtocol.CdAffinity(Spi(6), 1));
+        virs.Tell(new IrsProtocol.CdEnable(Spi(6), true));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(5), true, 1));
+        virs.Tell(new IrsProtocol.Vdpend(Spi(6), true, 1));
+        Assert.Equal(Spi(5), Vpes[1].ExpectMsg<CpuInterfaceProtocol.Offer>().Hppi!.Value.Id);
+        virs.Tell(new IrsProtocol.Activate(Spi(5), 1), Vpes[1].Ref);
+        Assert.Equal(Spi(6), Vpes[1].ExpectMsg<IrsProtocol.Activated>().Next!.Hppi!.Value.Id);   // the next one, at once
+        Vpes[1].ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
@@ -279,108 +287,3 @@ public class SpiApListActorSpecs : ProtocolSpec
     }
 }
 
-public class VpeActorSpecs : ProtocolSpec
-{
-    private readonly VirtualCpuInterface _cpu = CpuInterfaceRules.GuestEnable(new(0) { IrsEnabled = true }, Priority.Lowest);   // the guest's boot enabled its IRS and CPU interface
-
-    private IActorRef Start(DbpmComparison dbpm = DbpmComparison.Inclusive) =>
-        Sys.ActorOf(VpeActor.Props(new VpeState(_cpu), Vm, new FabricPolicies(Dbpm: dbpm), Events));
-
-
-    [Fact]
-    public void A_resident_vpe_asserts_its_vcpus_irq_for_an_offer_that_signals()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(OfferOf(5, 8));
-        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();
-        Scheduler.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-    }
-
-    [Fact]
-    public void Cdia_activates_through_the_irs_and_sets_the_apr()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(OfferOf(5, 8));
-        Vcpus[0].ExpectMsg<CpuInterfaceProtocol.IrqAsserted>();
-        vpe.Tell(CpuInterfaceProtocol.Cdia.Instance, Vcpus[0].Ref);
-        var activate = Virs.ExpectMsg<IrsProtocol.Activate>();
-        Assert.Equal((IntId.Spi(5), 0, 32), (activate.Id, activate.Vpe, activate.View!.Value.Mask));   // idle APR, PCR 31: mask 32
-        vpe.Tell(new IrsProtocol.Activated(IntId.Spi(5), Priority.Of(8)), Virs.Ref);
-        Assert.Equal(IntId.Spi(5), Vcpus[0].ExpectMsg<CpuInterfaceProtocol.CdiaResult>().Id);
-        AwaitAssert(() => Assert.Equal(1u << 8, _cpu.Apr));
-    }
-
-    [Fact]
-    public void A_PPI_pended_for_a_vcpu_in_WFI_kicks_it_through_KVM_and_rings_no_doorbell()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Priority, 4));
-        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Enable, 1));
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
-        vpe.Tell(new CpuInterfaceProtocol.PpiOp(IntId.Ppi(3), PpiOperation.Pend, 1));
-        Assert.Equal(0, Scheduler.ExpectMsg<ResidencyProtocol.Kick>().Vpe);
-        var logged = new List<FabricEvent>();
-        Events.Drain(logged);
-        Assert.DoesNotContain(logged, e => e.Ev == Ev.Doorbell);
-    }
-
-    [Fact]
-    public void A_wfi_put_with_the_guests_IRS_disabled_requests_no_doorbell()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(new CpuInterfaceProtocol.IrsEnabled(false));
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
-        AwaitAssert(() => Assert.False(_cpu.Resident));
-        Assert.False(_cpu.Doorbell.Armed);
-    }
-
-    [Fact]
-    public void A_wfi_put_with_an_offer_already_there_rings_the_doorbell_at_once()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(OfferOf(5, 8));
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
-        Assert.Equal(0, Scheduler.ExpectMsg<ResidencyProtocol.Doorbell>().Vpe);
-    }
-
-    [Fact]
-    public void A_doorbell_rings_once_per_non_resident_period()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));
-        vpe.Tell(OfferOf(5, 8));
-        Scheduler.ExpectMsg<ResidencyProtocol.Doorbell>();
-        vpe.Tell(OfferOf(4, 2));
-        Scheduler.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
-        AwaitAssert(() => Assert.True(_cpu.DbFired));
-    }
-
-    [Fact]
-    public void A_preemption_put_requests_no_doorbell()
-    {
-        var vpe = Start();
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: false));
-        vpe.Tell(OfferOf(5, 8));
-        Scheduler.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
-    }
-
-    [Theory]
-    [InlineData(DbpmComparison.Inclusive, true)]
-    [InlineData(DbpmComparison.Strict, false)]
-    public void An_interrupt_at_exactly_dbpm_rings_only_under_the_inclusive_comparison(DbpmComparison cmp, bool rings)
-    {
-        var vpe = Start(cmp);
-        vpe.Tell(ResidencyProtocol.MakeResident.Instance);
-        vpe.Tell(new ResidencyProtocol.MakeNonResident(Wfi: true));   // PCR 31, idle: DBPM = 31
-        vpe.Tell(OfferOf(5, 31));
-        if (rings) Scheduler.ExpectMsg<ResidencyProtocol.Doorbell>();
-        else Scheduler.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
-    }
-}

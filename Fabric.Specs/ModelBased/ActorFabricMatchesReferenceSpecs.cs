@@ -34,7 +34,7 @@ public readonly record struct Op(OpKind Kind, int Vpe, uint Spi, int Value)
 
 /// <summary>
 /// Model-based: random sequences of operations applied to <see cref="VmModel"/> (the sequential oracle) and to one VM's
-/// actors (VirtualIrsActor, VpeActors, SpiApListActor; TestProbes play the vCPUs and the host), which run on the
+/// actors (VirtualIrsActor, PeActors whose guests never boot, SpiApListActor; TestProbes play the guests and the host), which run on the
 /// calling thread so that every operation's cascade of messages completes before the next: each point between
 /// operations is a quiescent point. There the whole observable state must be equal: every ISTE, the AP list and
 /// KVM's per-SPI state, every CPU interface (APR, PCR, offer, residency, doorbell request, db_fired), what every CDIA

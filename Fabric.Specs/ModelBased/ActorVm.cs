@@ -13,7 +13,7 @@ using Fabric.Hardware.Kvm;
 
 namespace Fabric.Specs.ModelBased;
 
-/// <summary>One VM's actors on the calling thread, with probes for the vCPUs and the host scheduler.</summary>
+/// <summary>One VM's actors on the calling thread, with probes for the vCPUs' guests and the host scheduler.</summary>
 public sealed class ActorVm
 {
     private readonly TestKitBase _kit;
@@ -25,7 +25,7 @@ public sealed class ActorVm
     public ActorVm(TestKitBase kit, FabricPolicies policies, int vpes, int spis, int vmId = 0)
     {
         _kit = kit;
-        var vm = new VmTopology(vmId, vpes);
+        var vm = new VmTopology(vmId, vpes, policies);
         _vcpus = Enumerable.Range(0, vpes).Select(_ => kit.CreateTestProbe()).ToArray();
         var irs = new VirtualIrs(new VirtualIrsConfig(spis, vpes, VirtualLevel: policies.VirtualLevel));
         irs.EnableIrs();
@@ -35,8 +35,9 @@ public sealed class ActorVm
         vm.Scheduler = kit.CreateTestProbe().Ref;
         for (var v = 0; v < vpes; v++)
         {
-            vm.Vcpus[v] = _vcpus[v].Ref;
-            vm.Vpes[v] = Spawn(VpeActor.Props(new VpeState(Cpus[v]), vm, policies, _log));
+            // A PE whose guest never boots: the probes play the guest (their CDIAs reach its VPE from outside), and its
+            // vCPU unit ignores the IRQ its VPE asserts, as a vCPU that is not running does.
+            vm.Vpes[v] = vm.Vcpus[v] = Spawn(PeActor.Props(new VpeState(Cpus[v]), new VcpuState(v, VmSpec.Simple(vpes, spis, policies)), vm, _log));
         }
         vm.Virs = Spawn(VirtualIrsActor.Props(Irs, vm, policies, _log));
         vm.ApList = Spawn(SpiApListActor.Props(ApList, vm, policies, _log));

@@ -301,6 +301,26 @@ public class InvariantCheckerDesignSpecs
     }
 
     [Fact]
+    public void A_wfi_ended_by_a_kick_of_an_earlier_period_owes_no_doorbell_but_one_never_rung_is_caught_at_the_end()
+    {
+        var p3 = IntId.Ppi(3);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
+            .E(Ev.Nonresident, 0, null, "nodb")                 // preempted, or stopped for a move
+            .E(Ev.Pend, 0, p3).E(Ev.Coalesce, 0, p3)            // KVM kicks the vCPU, twice
+            .E(Ev.Resident, 0)                                  // one kick's wake ...
+            .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell ...
+            .E(Ev.Resident, 0)                                  // ... but the other kick's wake ended this WFI
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
+
+        E(Ev.Nonresident, 0, null, "db:31").E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5);   // never woken, never rung
+        Assert.Contains(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End, v => v.Invariant == "I7" && v.Message.Contains("still owed at the end"));
+    }
+
+    [Fact]
     public void Under_merged_an_edge_irqfd_keeps_every_invariant()
     {
         Consumed("edge");
