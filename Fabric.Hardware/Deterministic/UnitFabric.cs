@@ -20,8 +20,10 @@ public interface IDeliveryGuide
 }
 
 /// <summary>
-/// The deterministic scheduler as an interpreter of the units (DESIGN.md §6.3, §6.5), without Akka: every unit of every
-/// VM — IRS slice, AP list, VPEs, vCPUs, host scheduler, devices — has a mailbox (a FIFO queue, as an actor's is: in
+/// The deterministic scheduler as an interpreter of the units (DESIGN.md §6.3, §6.5), without Akka, wired as the actors
+/// are: the IRS slice, the AP list, each PE (a vCPU's guest and its VPE, one mailbox: what one of them sends the other is
+/// delivered within the same step, as the PE actor delivers it within its turn; a message from outside goes to the unit
+/// <see cref="PeRouting"/> names), the host scheduler and each device have a mailbox (a FIFO queue, as an actor's is: in
 /// process, a message joins its receiver's queue when it is sent, so per sender-receiver pair and across senders the
 /// order is the order of sending), one message is delivered per step, and the seed chooses which ready mailbox
 /// delivers next (<see cref="ReadySet{T}"/>, the same choice the actors' deterministic loop makes). Timers run in virtual
@@ -43,6 +45,8 @@ public sealed class UnitFabric
     private readonly ReadySet<Mailbox> _ready;
     private readonly PriorityQueue<(Mailbox Box, object Key, long Generation), (TimeSpan Due, long Order)> _timers = new();
     private readonly Effects _fx = new();
+    /// <summary>What a PE's two units sent each other during the current step, to deliver before it ends.</summary>
+    private readonly Queue<(UnitToken To, object Message, UnitToken From)> _local = new();
     private readonly VmUnitsWired[] _vms;
     private readonly UnitEventSink _log;
     private readonly IDeliveryGuide? _guide;
@@ -121,7 +125,7 @@ public sealed class UnitFabric
         foreach (var vm in _vms)
         {
             foreach (var d in vm.Devices) Enqueue(d, DeviceProtocol.Stop.Instance, null);
-            foreach (var v in vm.Vcpus) Enqueue(v, DeviceProtocol.Stop.Instance, null);
+            foreach (var pe in vm.Pes) Enqueue(pe, DeviceProtocol.Stop.Instance, null);
             Enqueue(vm.Scheduler, DeviceProtocol.Stop.Instance, null);
         }
     }
@@ -165,38 +169,54 @@ public sealed class UnitFabric
                 message = t.Message;
             }
         }
-        if (message is not null)
+        _sentTo?.Clear();
+        if (message is not null && box.For(message) is { } unit)
         {
-            var fx = _fx.Begin(sender, box, Now);
-            if (!box.Unit.Handle(message, box.Vm.Shape, fx))
-                throw new InvalidOperationException($"vm-{box.Vm.Shape.VmId}/{box.Address}: {message.GetType().Name} is not one of its messages (a wiring error)");
-            _sentTo?.Clear();
-            Perform(box);
-            _guide?.Delivered(box.Id, _sentTo!);
+            Run(unit, message, sender);
+            // What the PE's two units sent each other, delivered within this step.
+            while (_local.TryDequeue(out var l)) Run(l.To, l.Message, l.From);
         }
-        else _guide?.Delivered(box.Id, []);
+        _guide?.Delivered(box.Id, _sentTo ?? []);
         if (box.Queue.Count > 0) _ready.Add(box);
         else box.Scheduled = false;
+    }
+
+    /// <summary>One step of <paramref name="unit"/>, its effects performed.</summary>
+    private void Run(UnitToken unit, object message, object? sender)
+    {
+        var fx = _fx.Begin(sender, unit, Now);
+        if (!unit.Unit.Handle(message, unit.Box.Vm.Shape, fx))
+            throw new InvalidOperationException($"{unit}: {message.GetType().Name} is not one of its messages (a wiring error)");
+        Perform(unit);
     }
 
     /// <summary>A driver's start: what its unit owes from its state (its timers), performed.</summary>
     private void Restart(Mailbox box)
     {
-        box.Unit.Restarted(box.Vm.Shape, _fx.Begin(null, box, Now));
-        Perform(box);
+        foreach (var unit in box.Units)
+        {
+            unit.Unit.Restarted(box.Vm.Shape, _fx.Begin(null, unit, Now));
+            Perform(unit);
+        }
     }
 
-    private void Perform(Mailbox box)
+    private void Perform(UnitToken from)
     {
+        var box = from.Box;
         foreach (ref readonly var e in _fx.Items)
         {
             switch (e.Kind)
             {
                 case EffectKind.Send:
-                    Enqueue(box.Vm.Resolve(e.To), e.Message!, box);
+                    Deliver(box.Vm.Resolve(e.To), e.To, e.Message!, from);
+                    break;
+                case EffectKind.Tell when e.Target is UnitToken to:
+                    if (to.Box == box) _local.Enqueue((to, e.Message!, from));
+                    else Enqueue(to.Box, e.Message!, from);
                     break;
                 case EffectKind.Tell:
-                    Enqueue(e.Target as Mailbox ?? box.Vm.Resolve((UnitAddress)e.Target!), e.Message!, box);
+                    var address = (UnitAddress)e.Target!;
+                    Deliver(box.Vm.Resolve(address), address, e.Message!, from);
                     break;
                 case EffectKind.Timer when _guide is not null:
                     throw new InvalidOperationException($"{box}: started a timer ({e.Message!.GetType().Name}); an exhaustive exploration " +
@@ -219,7 +239,15 @@ public sealed class UnitFabric
         _fx.Clear();
     }
 
-    private void Enqueue(Mailbox to, object message, Mailbox? from)
+    /// <summary>A message to the unit at <paramref name="address"/>, in <paramref name="to"/>: within the step when both are
+    /// the same PE's, queued otherwise.</summary>
+    private void Deliver(Mailbox to, UnitAddress address, object message, UnitToken from)
+    {
+        if (to == from.Box) _local.Enqueue((to.Unit(address), message, from));
+        else Enqueue(to, message, from);
+    }
+
+    private void Enqueue(Mailbox to, object message, UnitToken? from)
     {
         if (from is not null) _sentTo?.Add(to.Id);
         to.Queue.Enqueue((message, from));
@@ -263,41 +291,70 @@ public sealed class UnitFabric
     /// <summary>A timer's message as it waits in the mailbox: delivered only if its timer is still the live one.</summary>
     private sealed record TimerFired(object Key, long Generation, object Message);
 
-    /// <summary>One unit and its mailbox; the mailbox is also the unit's token (the sender of what it sends, the party a
-    /// CDIA or a notification answers).</summary>
-    private sealed class Mailbox(VmUnitsWired vm, UnitAddress address, IVmUnit unit, int id)
+    /// <summary>A unit in its mailbox: the token the unit is known by (the sender of what it sends, the party a CDIA or a
+    /// notification answers).</summary>
+    private sealed class UnitToken(Mailbox box, IVmUnit unit, UnitAddress address)
     {
-        /// <summary>The unit's place among all the fabric's units, in the order they were built.</summary>
-        public readonly int Id = id;
-        public readonly VmUnitsWired Vm = vm;
-        public readonly UnitAddress Address = address;
+        public readonly Mailbox Box = box;
         public readonly IVmUnit Unit = unit;
-        public readonly Queue<(object Message, Mailbox? Sender)> Queue = new();
+        public readonly UnitAddress Address = address;
+
+        public override string ToString() => $"vm-{Box.Vm.Shape.VmId}/{Address}";
+    }
+
+    /// <summary>A mailbox and the units it serves: one, or a PE's two (its VPE, then its vCPU).</summary>
+    private sealed class Mailbox
+    {
+        /// <summary>The mailbox's place among all the fabric's, in the order they were built.</summary>
+        public readonly int Id;
+        public readonly VmUnitsWired Vm;
+        public readonly UnitToken[] Units;
+        public readonly Queue<(object Message, UnitToken? Sender)> Queue = new();
         /// <summary>In the ready set, or delivering.</summary>
         public bool Scheduled;
         public Dictionary<object, Timer>? Timers;
 
-        public override string ToString() => $"vm-{Vm.Shape.VmId}/{Address}";
+        public Mailbox(VmUnitsWired vm, int id, params (UnitAddress Address, IVmUnit Unit)[] units)
+        {
+            Vm = vm;
+            Id = id;
+            Units = [.. units.Select(u => new UnitToken(this, u.Unit, u.Address))];
+        }
+
+        /// <summary>The unit at <paramref name="address"/>.</summary>
+        public UnitToken Unit(UnitAddress address) => Units.Length == 1 || Units[0].Address == address ? Units[0] : Units[1];
+
+        /// <summary>The unit a message from outside is for: the only one, or the one <see cref="PeRouting"/> names (null: an
+        /// answer both of a PE's units ignore).</summary>
+        public UnitToken? For(object message) => Units.Length == 1 ? Units[0] : PeRouting.Of(message) switch
+        {
+            PeUnit.Vpe => Units[0],
+            PeUnit.Vcpu => Units[1],
+            PeUnit.Ignored => null,
+            _ => throw new InvalidOperationException($"{this}: {message.GetType().Name} is not a message of its VPE or its vCPU (a wiring error)"),
+        };
+
+        public override string ToString() => Units.Length == 1 ? Units[0].ToString() : $"vm-{Vm.Shape.VmId}/PE{Units[0].Address.Index}";
     }
 
-    /// <summary>One VM's units, built fresh from its spec, and the wiring from an address to a unit.</summary>
+    /// <summary>One VM's units, built fresh from its spec, in their mailboxes, and the wiring from an address to a mailbox.</summary>
     private sealed class VmUnitsWired
     {
         public readonly VmShape Shape;
         public readonly Mailbox Irs, ApList, Scheduler;
-        public readonly Mailbox[] Vpes, Vcpus, Devices;
+        /// <summary>PE i: VPE i and vCPU i.</summary>
+        public readonly Mailbox[] Pes, Devices;
 
         public VmUnitsWired(int vmId, VmSpec spec, Func<int> id)
         {
             Shape = new VmShape(vmId, spec.Vcpus, spec.Policies);
             var units = VmUnits.Fresh(vmId, spec);
-            Irs = new Mailbox(this, UnitAddress.Irs, units.Virs, id());
-            ApList = new Mailbox(this, UnitAddress.ApList, units.ApList, id());
-            Vpes = [.. units.Vpes.Select((u, v) => new Mailbox(this, UnitAddress.Vpe(v), u, id()))];
-            Vcpus = [.. units.Vcpus.Select((u, v) => new Mailbox(this, UnitAddress.Vcpu(v), u, id()))];
-            Scheduler = new Mailbox(this, UnitAddress.Scheduler, new SchedulerUnit(spec.Host, new SchedulerState(), VmBoot.SchedulerSeed(spec, vmId)), id());
-            Devices = [.. spec.Devices.Select((d, i) => new Mailbox(this, UnitAddress.Device(i),
-                new DeviceUnit(d, new DeviceState(spec.InjectionsPerDevice), VmBoot.DeviceSeed(spec, vmId, i)), id()))];
+            Irs = new Mailbox(this, id(), (UnitAddress.Irs, units.Virs));
+            ApList = new Mailbox(this, id(), (UnitAddress.ApList, units.ApList));
+            Pes = [.. Enumerable.Range(0, spec.Vcpus).Select(v => new Mailbox(this, id(), (UnitAddress.Vpe(v), units.Vpes[v]), (UnitAddress.Vcpu(v), units.Vcpus[v])))];
+            Scheduler = new Mailbox(this, id(), (UnitAddress.Scheduler, new SchedulerUnit(spec.Host, new SchedulerState(), VmBoot.SchedulerSeed(spec, vmId))));
+            Devices = [.. spec.Devices.Select((d, i) => new Mailbox(this, id(),
+                (UnitAddress.Device(i), new DeviceUnit(d, new DeviceState(spec.InjectionsPerDevice), VmBoot.DeviceSeed(spec, vmId, i)))))];
         }
 
         /// <summary>The drivers, in the order their actors start: the host scheduler, then the devices.</summary>
@@ -307,8 +364,7 @@ public sealed class UnitFabric
         {
             UnitKind.Irs => Irs,
             UnitKind.ApList => ApList,
-            UnitKind.Vpe => Vpes[to.Index],
-            UnitKind.Vcpu => Vcpus[to.Index],
+            UnitKind.Vpe or UnitKind.Vcpu => Pes[to.Index],
             UnitKind.Device => Devices[to.Index],
             _ => Scheduler,
         };

@@ -139,11 +139,11 @@ public class ExhaustiveExplorationSpecs
     [Fact]
     public void A_tiny_scenario_is_enumerated_to_its_end_the_same_way_twice_and_reduction_runs_fewer_orders()
     {
-        var spec = Tiny(injections: 1);
+        var spec = Tiny(injections: 2);
         var reduced = ExhaustiveExploration.Run(1, spec, () => Checker(spec), long.MaxValue, TimeSpan.FromMinutes(1));
         var again = ExhaustiveExploration.Run(1, spec, () => Checker(spec), long.MaxValue, TimeSpan.FromMinutes(1));
-        // Without reduction, the interleavings of the same single injection: far more than 1,000 (over 500,000 in a
-        // minute, not finished), each a reordering of commuting deliveries of one of the few distinct orders.
+        // Without reduction, the interleavings of the same two injections: far more than 1,000, each a reordering of
+        // commuting deliveries of one of the few distinct orders.
         var every = ExhaustiveExploration.Run(1, spec, () => Checker(spec), 1_000, TimeSpan.FromSeconds(30), reduce: false);
         Assert.True(reduced.Complete && reduced.Passed && every.Passed, $"{reduced} / {every}");
         Assert.Equal(reduced, again with { Violations = reduced.Violations });
