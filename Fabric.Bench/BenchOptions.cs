@@ -15,7 +15,10 @@ public sealed record BenchOptions(bool Quick, string? JsonPath, IReadOnlySet<str
     public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(1);
     public TimeSpan Measure => Quick ? TimeSpan.FromMilliseconds(800) : TimeSpan.FromSeconds(3);
     public int[] StormVms => [1, 16, 256, 4096];
-    public int[] MemoryVms => Quick ? [10_000] : [10_000, 100_000];
+    /// <summary>The memory section's fabric sizes. The full run's largest is the most VMs one IRS can hold
+    /// (<see cref="Fabric.Hardware.Kvm.VmLimits.MaxVms"/>: a 16-bit VM_ID, 65,536), which the 100k exceeds: the IRS
+    /// refuses VM_ID 65536.</summary>
+    public int[] MemoryVms => Quick ? [10_000] : [10_000, Fabric.Hardware.Kvm.VmLimits.MaxVms];
     /// <summary>The cluster section: VMs of the throughput runs (local and sharded), nodes, local moves, VMs of the leave.</summary>
     public int ClusterVms => 48;
     public int ClusterNodes => 3;

@@ -179,7 +179,7 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
 
     private async Task MemoryAsync()
     {
-        // The breakdown first: a 100k-VM system still being torn down would be counted in its heap measurements.
+        // The breakdown first: a 65,536-VM system still being torn down would be counted in its heap measurements.
         _report.MemoryBreakdown = await MemoryBench.BreakdownAsync().ConfigureAwait(false);
         var b = _report.MemoryBreakdown;
         Note($"memory breakdown: {b.ActorsPerVm} actors x {b.BytesPerEmptyActor:N0} bytes (empty actor) = {b.ActorBytesPerVm:N0}; hardware state {b.HardwareStateBytesPerVm:N0} bytes");
@@ -274,15 +274,15 @@ public sealed class BenchRunner(BenchOptions options, TextWriter output, TextWri
                 Met = Math.Max(c.PushOverBaseline, c.FoldOverBaseline) >= 1,
                 Reached = F($"fold tracking/baseline {c.FoldOverBaseline:F2}, push tracking/baseline {c.PushOverBaseline:F2}; notifier p50 push {c.PushNotifyLatencyMicrosP50:F1} us, fold {c.FoldNotifyLatencyMicrosP50:F1} us, baseline {c.BaselineNotifyLatencyMicrosP50:F1} us"),
             });
-        if (_report.Memory.FirstOrDefault(m => m.Vms == 100_000) is { } big)
+        if (_report.Memory.FirstOrDefault(m => m.Vms == Fabric.Hardware.Kvm.VmLimits.MaxVms) is { } big)
         {
-            t.Add(new TargetRow { Target = "<= 8 KiB per VM at 100k VMs", Met = big.BytesPerVm <= 8192, Reached = F($"{big.BytesPerVm:N0} bytes per VM") });
-            t.Add(new TargetRow { Target = "100k VMs built in under 10 s", Met = big.BuildSeconds < 10, Reached = F($"{big.BuildSeconds:F1} s") });
+            t.Add(new TargetRow { Target = "<= 8 KiB per VM at 65,536 VMs (the issue's 100k: one IRS holds 65,536)", Met = big.BytesPerVm <= 8192, Reached = F($"{big.BytesPerVm:N0} bytes per VM") });
+            t.Add(new TargetRow { Target = "65,536 VMs built in under 10 s (100k: beyond one IRS's 16-bit VM_ID)", Met = big.BuildSeconds < 10, Reached = F($"{big.BuildSeconds:F1} s") });
         }
         else if (_report.Memory.Count > 0)
         {
             var m = _report.Memory[^1];
-            t.Add(new TargetRow { Target = "<= 8 KiB per VM (100k VMs: full run only)", Met = m.BytesPerVm <= 8192, Reached = F($"{m.BytesPerVm:N0} bytes per VM at {m.Vms:N0} VMs") });
+            t.Add(new TargetRow { Target = "<= 8 KiB per VM (65,536 VMs: full run only)", Met = m.BytesPerVm <= 8192, Reached = F($"{m.BytesPerVm:N0} bytes per VM at {m.Vms:N0} VMs") });
         }
     }
 
