@@ -18,10 +18,8 @@ public sealed class DeterministicLoop
     /// <summary>The dispatcher id the fabric's actors are deployed on in a deterministic actor system.</summary>
     public const string DispatcherId = "fabric-deterministic-dispatcher";
 
-    /// <summary>The virtual time one delivery takes: a few real mailbox turns on a loaded machine (a lifecycle of 13
-    /// deliveries is 65 µs), so that a fabric that never goes idle reaches a drain timeout of seconds in a few seconds
-    /// of real time.</summary>
-    public static readonly TimeSpan DeliveryCost = TimeSpan.FromMicroseconds(5);
+    /// <summary>The virtual time one delivery takes: the units' schedule's (<see cref="UnitFabric.DeliveryCost"/>).</summary>
+    public static readonly TimeSpan DeliveryCost = UnitFabric.DeliveryCost;
 
     private readonly ReadySet<IRunnable> _ready;
     private readonly System.Collections.Concurrent.ConcurrentQueue<IRunnable> _foreign = new();
@@ -96,7 +94,7 @@ public sealed class DeterministicLoop
     public bool Settled => _ready.Count == 0 && _foreign.IsEmpty;
 
     /// <summary>Nothing left to do: no message ready or arriving, no timer set.</summary>
-    public bool Idle => _ready.Count == 0 && _foreign.IsEmpty && Scheduler.NextDue() is null;
+    public bool Idle => Settled && Scheduler.NextDue() is null;
 
     private void Step() => _ready.Take().Run();
 

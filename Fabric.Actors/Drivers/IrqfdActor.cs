@@ -36,9 +36,6 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
 
     private UnitWiring Wiring => new(_vm, _log, Self, Timers, _s.Held, Context.System.Scheduler);
 
-    /// <summary>The device's name in the VM: irqfd-spi-40, or irqfd-spi-0-31 for a range.</summary>
-    public static string NameOf(DeviceSpec spec) => DeviceUnit.NameOf(spec);
-
     /// <summary>A restarted device — or one that took over a VM from another node — re-arms its rate timers.</summary>
     protected override void PreStart() => UnitEffects.Restarted(_unit, _shape, Wiring);
 

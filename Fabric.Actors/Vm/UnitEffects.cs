@@ -49,15 +49,13 @@ public static class UnitEffects
             switch (e.Kind)
             {
                 case EffectKind.Send:
-                    if (w.Local?.TryKeep(e.To, e.Message!) == true) break;
-                    if (w.Held?.TryHold(e.To, e.Message!) != true) Resolve(w.Vm, e.To).Tell(e.Message, w.Self);
+                    ToUnit(e.To, e.Message!, w, hold: true);
+                    break;
+                case EffectKind.Tell when e.Target is UnitAddress a:
+                    ToUnit(a, e.Message!, w, hold: false);
                     break;
                 case EffectKind.Tell:
-                    if (e.Target is UnitAddress a)
-                    {
-                        if (w.Local?.TryKeep(a, e.Message!) != true) Resolve(w.Vm, a).Tell(e.Message, w.Self);
-                    }
-                    else ((IActorRef)e.Target!).Tell(e.Message, w.Self);
+                    ((IActorRef)e.Target!).Tell(e.Message, w.Self);
                     break;
                 case EffectKind.Log:
                     w.Log.Log(e.Ev, w.Vm.VmId, e.Vpe, e.IntId, e.Arg);
@@ -75,6 +73,15 @@ public static class UnitEffects
         }
         fx.Clear();
         _spare = fx;
+    }
+
+    /// <summary>A message to the unit at <paramref name="to"/>: kept for a unit this actor hosts, held while a driver's VM
+    /// moves (<paramref name="hold"/>: a driver's own sends), or told to the actor the address resolves to.</summary>
+    private static void ToUnit(UnitAddress to, object message, in UnitWiring w, bool hold)
+    {
+        if (w.Local?.TryKeep(to, message) == true) return;
+        if (hold && w.Held?.TryHold(to, message) == true) return;
+        Resolve(w.Vm, to).Tell(message, w.Self);
     }
 
     /// <summary>The wiring of the actor fabric: which actor a unit's address is.</summary>

@@ -159,7 +159,7 @@ public sealed class VmActor : UntypedActor, IWithUnboundedStash, IWithTimers
         for (var i = 0; i < _spec.Devices.Count; i++)
         {
             var d = _spec.Devices[i];
-            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, devices[i], VmBoot.DeviceSeed(_spec, _vmId, i)), IrqfdActor.NameOf(d)));
+            t.Devices.Add(Context.ActorOf(IrqfdActor.Props(_vmId, d, t, _log, devices[i], VmBoot.DeviceSeed(_spec, _vmId, i)), DeviceUnit.NameOf(d)));
         }
     }
 

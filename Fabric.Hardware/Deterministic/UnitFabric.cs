@@ -7,6 +7,10 @@ namespace Fabric.Hardware.Deterministic;
 /// <summary>Where the units' events go: the VM, and what a unit logged (DESIGN.md §5).</summary>
 public delegate void UnitEventSink(Ev ev, int vm, int? vpe, IntId? intid, string? arg);
 
+/// <summary>A unit started a timer in a fabric whose deliveries a guide chooses (an exhaustive exploration enumerates
+/// orders of messages only): the scenario is refused, by the timer's name.</summary>
+public sealed class TimerRefusedException(string message) : InvalidOperationException(message);
+
 /// <summary>What chooses every delivery of a <see cref="UnitFabric"/> instead of a seed (an exhaustive exploration), and
 /// learns what each did. Units are named by their place among the fabric's units, in the order they were built.</summary>
 public interface IDeliveryGuide
@@ -38,8 +42,9 @@ public interface IDeliveryGuide
 /// </summary>
 public sealed class UnitFabric
 {
-    /// <summary>The virtual time one delivery takes, as on the actors' deterministic loop (a lifecycle of 13 deliveries
-    /// is 65 µs).</summary>
+    /// <summary>The virtual time one delivery takes, on this schedule and the actors' deterministic loop alike: a few real
+    /// mailbox turns on a loaded machine, so that a fabric that never goes idle reaches a drain timeout of seconds in a
+    /// few seconds of real time.</summary>
     public static readonly TimeSpan DeliveryCost = TimeSpan.FromMicroseconds(5);
 
     private readonly ReadySet<Mailbox> _ready;
@@ -219,7 +224,7 @@ public sealed class UnitFabric
                     Deliver(box.Vm.Resolve(address), address, e.Message!, from);
                     break;
                 case EffectKind.Timer when _guide is not null:
-                    throw new InvalidOperationException($"{box}: started a timer ({e.Message!.GetType().Name}); an exhaustive exploration " +
+                    throw new TimerRefusedException($"{box}: started a timer ({e.Message!.GetType().Name}); an exhaustive exploration " +
                         "enumerates orders of messages only: give it a scenario without timers (no exits, preemption, reprogramming, IPIs, " +
                         "handler time or device rates)");
                 case EffectKind.Log:

@@ -48,6 +48,10 @@ public sealed class DeviceUnit(DeviceSpec spec, DeviceState state, long seed) : 
     public static string NameOf(DeviceSpec spec) =>
         (spec.Kind == DeviceKind.Irqfd ? "irqfd-" : "irqfd-resample-") + spec.Ids.ToString().Replace(':', '-');
 
+    /// <summary>The name of the device of <paramref name="vm"/> that drives <paramref name="id"/> (null: none does) — what
+    /// the checks name in a consumption never notified.</summary>
+    public static string? Driving(VmSpec vm, IntId id) => vm.Devices.FirstOrDefault(d => d.Ids.Contains(id)) is { } d ? NameOf(d) : null;
+
     /// <summary>A restarted device — or one that took over a VM from another node — re-arms its rate timers; lines and
     /// windows carry on through notifications.</summary>
     public void Restarted(VmShape vm, Effects fx)

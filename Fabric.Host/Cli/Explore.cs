@@ -22,16 +22,7 @@ public static class Explore
         IAnsiConsole console, TextWriter error, string? output = null)
     {
         var deterministic = sets.Append("schedule=deterministic").ToArray();
-        Scenario first;
-        try
-        {
-            (first, _) = ScenarioLoader.Load(file, seed, deterministic);
-        }
-        catch (ScenarioException ex)
-        {
-            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
-            return FabricCli.BadInput;
-        }
+        if (await LoadAsync(file, seed, deterministic, error).ConfigureAwait(false) is not { } first) return FabricCli.BadInput;
         var strategyName = ScenarioRunner.Lower(strategy);
         console.WriteLine($"explore {first.Name}: up to {schedules:N0} schedules from seed {seed}, strategy {strategyName}, budget {ScenarioLoader.Show(budget)}");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -49,8 +40,7 @@ public static class Explore
             }
             if (result.Passed) continue;
             var v = result.First;
-            console.WriteLine(v is null ? $"seed {s}: a directed step failed"
-                : $"seed {s}: {v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}");
+            console.WriteLine(v is null ? $"seed {s}: a directed step failed" : $"seed {s}: {Describe(v)}");
             console.WriteLine("replay: " + Replay(scenario, strategy));
             var (smallest, extra) = await ShrinkAsync(file, s, deterministic, scenario, strategy, () => clock.Elapsed < budget).ConfigureAwait(false);
             var path = Path.GetFullPath(output ?? $"{Path.GetFileNameWithoutExtension(file)}.explore-seed{s}.hocon");
@@ -72,16 +62,7 @@ public static class Explore
     /// deterministic: the same command finds the same failing order again.</summary>
     public static async Task<int> ExhaustiveAsync(string file, int maxOrders, TimeSpan budget, string[] sets, IAnsiConsole console, TextWriter error)
     {
-        Scenario s;
-        try
-        {
-            (s, _) = ScenarioLoader.Load(file, null, sets.Append("schedule=deterministic").ToArray());
-        }
-        catch (ScenarioException ex)
-        {
-            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
-            return FabricCli.BadInput;
-        }
+        if (await LoadAsync(file, null, sets.Append("schedule=deterministic").ToArray(), error).ConfigureAwait(false) is not { } s) return FabricCli.BadInput;
         if (UnitFabric.Refusal(s.Vm) is { } why)
         {
             await error.WriteLineAsync($"{file}: --strategy exhaustive runs on the units' own interpreter: {why}").ConfigureAwait(false);
@@ -97,7 +78,7 @@ public static class Explore
                 progress: (orders, pruned) => console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {orders:N0} orders run, {pruned:N0} cut as equivalent, in {clock.Elapsed.TotalSeconds:F1} s")));
         }
-        catch (InvalidOperationException ex)
+        catch (TimerRefusedException ex)
         {
             await error.WriteLineAsync($"{file}: {ex.Message}").ConfigureAwait(false);
             return FabricCli.BadInput;
@@ -107,12 +88,30 @@ public static class Explore
             (result.Complete ? "every order enumerated" : result.Passed ? "stopped before every order was enumerated (--schedules or --budget)" : "stopped at a violation"));
         if (result.Passed) return FabricCli.Ok;
         var v = result.Violations[0];
-        console.WriteLine($"order {result.Orders}: {v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}");
+        console.WriteLine($"order {result.Orders}: {Describe(v)}");
         console.WriteLine($"its deliveries (units in build order): {string.Join(' ', result.FailingOrder!)}");
         console.WriteLine($"replay: the same command finds it again: dotnet run --project Fabric.Host -- explore {file} --strategy exhaustive" +
                           string.Concat(sets.Select(x => " --set " + x)));
         return FabricCli.Violated;
     }
+
+    /// <summary>The scenario, or null once its errors are written.</summary>
+    private static async Task<Scenario?> LoadAsync(string file, long? seed, string[] sets, TextWriter error)
+    {
+        try
+        {
+            return ScenarioLoader.Load(file, seed, sets).Scenario;
+        }
+        catch (ScenarioException ex)
+        {
+            foreach (var e in ex.Errors) await error.WriteLineAsync(e).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>A violation as explore prints it.</summary>
+    private static string Describe(Violation v) =>
+        $"{v.Invariant} violated: VM {v.Vm}, VPE {v.Vpe?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {v.IntId?.ToString() ?? "-"}: {v.Message}";
 
     private static string Replay(Scenario s, ScheduleStrategy strategy) =>
         s.ReplayCommand + (strategy == ScheduleStrategy.Pct ? " --strategy pct" : "");

@@ -210,13 +210,6 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
     /// than two of them (a handler, and the timer tick that ends it late).</summary>
     public static TimeSpan QuietPeriod(Scenario s) => Quiet + 2 * s.Vm.Guest.HandlerTime;
 
-    /// <summary>
-    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
-    /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
-    /// as often as each of the actors' threads: the pump must keep pace with a storm that keeps every core busy, or the
-    /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
-    /// would).
-    /// </summary>
     /// <summary>A deterministic run's drive (<see cref="DriveDeterministic"/>), its events pumped to the checks and the report.</summary>
     private DriveOutcome DriveOnLoop(IDeterministicRun run, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
@@ -291,6 +284,13 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         public void Dispose() => _work.CompleteAdding();
     }
 
+    /// <summary>
+    /// Starts the devices, pumps the event stream and shows progress until stop-after (or a shutdown request), taking a
+    /// cluster's leaves and kills at their times, then stops the devices and drains. On a thread of its own, scheduled
+    /// as often as each of the actors' threads: the pump must keep pace with a storm that keeps every core busy, or the
+    /// checks and the progress would lag behind the run (a thread-pool continuation, queued behind the storm's work,
+    /// would).
+    /// </summary>
     private DriveOutcome Drive(IFabric fabric, NodeExits exits, EventPump pump, InvariantChecker checker, ReportBuilder report, CancellationToken stopInjecting)
     {
         var s = scenario;
@@ -429,7 +429,7 @@ public sealed class ScenarioRunner(Scenario scenario, RunOptions options, IAnsiC
         new(new FabricShape(s.Vms, s.Vm.Vcpus, s.Vm.Spis), s.Vm.Policies.Tracking == TrackingPolicy.Push, s.Vm.Policies.Kvm, DeviceOf(s));
 
     public static Func<Fabric.Hardware.Interrupts.IntId, string?> DeviceOf(Scenario s) =>
-        id => s.Vm.Devices.FirstOrDefault(d => d.Ids.Contains(id)) is { } d ? Fabric.Actors.Drivers.IrqfdActor.NameOf(d) : null;
+        id => Fabric.Hardware.Protocol.DeviceUnit.Driving(s.Vm, id);
 
     /// <summary>A policy as the scenario names it: InactiveAndLineLow -> inactive-and-line-low.</summary>
     public static string Lower(Enum value) =>

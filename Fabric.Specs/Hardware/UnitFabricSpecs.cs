@@ -50,7 +50,7 @@ public class UnitFabricSpecs
     private static IReadOnlyList<Violation> Check(VmSpec spec, IEnumerable<FabricEvent> events, int vms = 2)
     {
         var checker = new InvariantChecker(new FabricShape(vms, spec.Vcpus, spec.Spis), spec.Policies.Tracking == TrackingPolicy.Push, spec.Policies.Kvm,
-            id => spec.Devices.FirstOrDefault(d => d.Ids.Contains(id)) is { } d ? DeviceUnit.NameOf(d) : null);
+            id => DeviceUnit.Driving(spec, id));
         foreach (var e in events) checker.Observe(e);
         return checker.Finish();
     }
@@ -169,7 +169,7 @@ public class ExhaustiveExplorationSpecs
     public void A_scenario_with_a_timer_is_refused_by_name()
     {
         var spec = Tiny(injections: 1) with { Vcpu = new VcpuSpec(ExitsPerSecond: 100) };
-        var e = Assert.Throws<InvalidOperationException>(() => ExhaustiveExploration.Run(1, spec, () => Checker(spec), 10, TimeSpan.FromSeconds(10)));
+        var e = Assert.Throws<TimerRefusedException>(() => ExhaustiveExploration.Run(1, spec, () => Checker(spec), 10, TimeSpan.FromSeconds(10)));
         Assert.Contains("without timers", e.Message);
     }
 }
