@@ -19,8 +19,8 @@ namespace Fabric.Actors.Vm;
 /// handoff — freezes the drivers too and hands the saved VM up to be stored. It ends by telling its VmActor
 /// (<see cref="MoveEnded"/>, <see cref="HandOffTaken"/>), which runs the VM again or lets it go.
 /// <para>In <see cref="Mode.Recover"/> it finishes what a crashed saga left: the drivers were told to hold and the vCPUs
-/// to stop when that saga began, and the units may be frozen already; it waits until nothing is in flight (a frozen unit
-/// answers as a quiet one), freezes the units and has them rebuilt around the state they hold, so a crash of a move
+/// to stop when that saga began, and the units may be frozen already; it waits until the drivers hold (that saga may not
+/// have lived to see it) and nothing is in flight (a frozen unit answers as a quiet one), freezes the units and has them rebuilt around the state they hold, so a crash of a move
 /// loses nothing.</para>
 /// </summary>
 public sealed class VmMoveActor : UntypedActor
@@ -67,16 +67,20 @@ public sealed class VmMoveActor : UntypedActor
     /// VPE and a vCPU per vCPU, the IRS slice and the AP list.</summary>
     private int StateCount => 2 * _spec.Vcpus + 2;
 
-    /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU; a recovery, whose crashed
-    /// predecessor did that, goes straight to the quiescence check.</summary>
+    /// <summary>Detach the injectors (they hold what they would send) and stop every vCPU, then wait until each has.
+    /// <para>A recovery waits for the injectors again: its crashed predecessor told them to hold, but may have crashed
+    /// before they had, and an injector still sending while the units are frozen and retired would send to a unit that
+    /// is gone. It does not stop the vCPUs again: its predecessor's stop reached each PE before anything it sends (the
+    /// predecessor sent it when it began), and a second stop that reached a frozen PE would be handed to its successor
+    /// after the VM was told to run, and stop it for good.</para></summary>
     protected override void PreStart()
     {
         _startedAt = Context.System.Scheduler.MonotonicClock;
-        if (_mode == Mode.Recover) { NextRound(); return; }
-        _awaiting = _t.Devices.Count + 1 + _t.Vcpus.Length;
+        _awaiting = _t.Devices.Count + 1 + (_mode == Mode.Recover ? 0 : _t.Vcpus.Length);
         _t.Devices.ForEach(d => d.Tell(Hold.Instance));
         _t.Scheduler.Tell(Hold.Instance);
-        foreach (var v in _t.Vcpus) v.Tell(VcpuProtocol.StopVcpu.Instance);
+        if (_mode != Mode.Recover)
+            foreach (var v in _t.Vcpus) v.Tell(VcpuProtocol.StopVcpu.Instance);
         Become(Stopping);
     }
 
