@@ -12,7 +12,7 @@ namespace Fabric.Actors.Drivers;
 /// timers; holds what the unit sends while the VM moves, and sends it after; answers the quiescence question; and hands
 /// over its state when frozen. One per VM, so that no doorbell crosses anything global.
 /// </summary>
-public sealed class HostSchedulerActor : UntypedActor, IWithTimers
+public sealed class HostSchedulerActor : TimedActor
 {
     private readonly SchedulerUnit _unit;
     private readonly SchedulerState _s;
@@ -30,9 +30,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
     public static Props Props(VmTopology vm, HostSpec spec, SchedulerState state, long seed, EventLog log) =>
         DirectProps.Of((vm, spec, state, seed, log), static a => new HostSchedulerActor(a.vm, a.spec, a.state, a.seed, a.log));
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private UnitWiring Wiring => new(_vm, _log, Self, Timers, _s.Held, Context.System.Scheduler);
+    private UnitWiring Wiring => new(_vm, _log, Self, this, _s.Held, Context.System.Scheduler);
 
     /// <summary>Starts preempting; a scheduler that lost its resume timers — restarted, or taking over a VM from another
     /// node — re-arms one for every vCPU it had preempted.</summary>
@@ -54,7 +52,7 @@ public sealed class HostSchedulerActor : UntypedActor, IWithTimers
                 UnitEffects.Release(_s.Held, _vm, Self);
                 break;
             case MigrationProtocol.Freeze:
-                Timers.CancelAll();
+                StartedTimers?.CancelAll();
                 Sender.Tell(new MigrationProtocol.Frozen(_s));
                 Become(_ => { });
                 break;

@@ -12,7 +12,7 @@ namespace Fabric.Actors.Drivers;
 /// timers; holds what the unit sends while its VM moves, and sends it after; answers the quiescence question; and hands
 /// over its state when frozen.
 /// </summary>
-public sealed class IrqfdActor : UntypedActor, IWithTimers
+public sealed class IrqfdActor : TimedActor
 {
     private readonly DeviceUnit _unit;
     private readonly DeviceState _s;
@@ -32,9 +32,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
     public static Props Props(int vmId, DeviceSpec spec, VmTopology vm, EventLog log, DeviceState state, long seed) =>
         DirectProps.Of((vmId, spec, vm, log, state, seed), static a => new IrqfdActor(a.vmId, a.spec, a.vm, a.log, a.state, a.seed));
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private UnitWiring Wiring => new(_vm, _log, Self, Timers, _s.Held, Context.System.Scheduler);
+    private UnitWiring Wiring => new(_vm, _log, Self, this, _s.Held, Context.System.Scheduler);
 
     /// <summary>A restarted device — or one that took over a VM from another node — re-arms its rate timers.</summary>
     protected override void PreStart() => UnitEffects.Restarted(_unit, _shape, Wiring);
@@ -56,7 +54,7 @@ public sealed class IrqfdActor : UntypedActor, IWithTimers
                 UnitEffects.Release(_s.Held, _vm, Self, m => m is ApListProtocol.RegisterNotifier r && ((IActorRef)r.Device).IsNobody() ? r with { Device = Self } : m);
                 break;
             case MigrationProtocol.Freeze:
-                Timers.CancelAll();
+                StartedTimers?.CancelAll();
                 Sender.Tell(new MigrationProtocol.Frozen(_s));
                 Become(_ => { });
                 break;

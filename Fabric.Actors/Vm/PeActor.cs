@@ -21,7 +21,7 @@ namespace Fabric.Actors.Vm;
 /// queued when it crashed (the queue is kept with the Props, as a mailbox outlives a restart); a freeze hands over both
 /// states.</para>
 /// </summary>
-public sealed class PeActor : VmUnitActor, IWithTimers, ILocalUnits
+public sealed class PeActor : VmUnitActor, ILocalUnits
 {
     private readonly VpeState _vpe;
     private readonly VcpuState _vcpu;
@@ -60,12 +60,10 @@ public sealed class PeActor : VmUnitActor, IWithTimers, ILocalUnits
 
     private static readonly string[] Names = [.. Enumerable.Range(0, 64).Select(v => $"pe-{v}")];
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
     /// <summary>The VPE's state carries the PE's message count (the quiescence check's).</summary>
     protected override UnitState Unit => _vpe;
 
-    private UnitWiring Wiring => new(_vm, _log, Self, Timers, null, Context.System.Scheduler, this);
+    private UnitWiring Wiring => new(_vm, _log, Self, this, null, Context.System.Scheduler, this);
 
     protected override void HandOver(IActorRef to)
     {

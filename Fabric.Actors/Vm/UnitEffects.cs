@@ -61,13 +61,13 @@ public static class UnitEffects
                     w.Log.Log(e.Ev, w.Vm.VmId, e.Vpe, e.IntId, e.Arg);
                     break;
                 case EffectKind.Timer:
-                    var timers = w.Timers ?? throw new InvalidOperationException($"{w.Self.Path}: its unit started a timer, and this actor has none");
+                    var timers = (w.Timers ?? throw new InvalidOperationException($"{w.Self.Path}: its unit started a timer, and this actor has none")).Timers;
                     if (e.Period > TimeSpan.Zero) timers.StartPeriodicTimer(e.Target!, e.Message!, e.Delay, e.Period);
                     else timers.StartSingleTimer(e.Target!, e.Message!, e.Delay);
                     break;
                 default:
-                    if (e.Target is null) w.Timers?.CancelAll();
-                    else w.Timers?.Cancel(e.Target);
+                    if (e.Target is null) w.Timers?.StartedTimers?.CancelAll();
+                    else w.Timers?.StartedTimers?.Cancel(e.Target);
                     break;
             }
         }
@@ -106,7 +106,7 @@ public static class UnitEffects
 /// gives for itself and the sender of what it sends), its timers (a unit that starts none needs none), what it holds
 /// while its VM moves (a driver), the clock a unit paces rates by, and the units it hosts itself (a PE's two), whose
 /// messages it delivers within the turn.</summary>
-public readonly record struct UnitWiring(VmTopology Vm, EventLog Log, IActorRef Self, ITimerScheduler? Timers = null, HeldMessages? Held = null,
+public readonly record struct UnitWiring(VmTopology Vm, EventLog Log, IActorRef Self, ITimerOwner? Timers = null, HeldMessages? Held = null,
     IScheduler? Clock = null, ILocalUnits? Local = null);
 
 /// <summary>Units that one actor hosts together (a PE's VPE and vCPU, <see cref="PeActor"/>): a message to one of their

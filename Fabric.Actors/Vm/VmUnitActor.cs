@@ -11,7 +11,7 @@ namespace Fabric.Actors.Vm;
 /// processes nothing more. A message that reaches a frozen unit is kept and forwarded to its successor, so a move
 /// loses nothing even if something was still on its way.
 /// </summary>
-public abstract class VmUnitActor : UntypedActor
+public abstract class VmUnitActor : TimedActor
 {
     private List<(object Message, IActorRef Sender)>? _afterFreeze;
 

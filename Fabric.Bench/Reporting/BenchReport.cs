@@ -179,7 +179,8 @@ public sealed class MemoryBreakdown
     /// <summary>An empty actor on the fabric's settings (its linked mailbox), and on Akka's own unbounded mailbox.</summary>
     public double BytesPerEmptyActor { get; set; }
     public double BytesPerEmptyActorAkkaMailbox { get; set; }
-    /// <summary>Akka's timer scheduler, made for every actor that declares IWithTimers, idle or not.</summary>
+    /// <summary>Akka's timer scheduler, made for every actor that declares IWithTimers, idle or not: a VM's VmActor only (its
+    /// units' actors make their own timers when one first starts).</summary>
     public int TimerSchedulersPerVm { get; set; }
     public double BytesPerTimerScheduler { get; set; }
     public double HardwareStateBytesPerVm { get; set; }

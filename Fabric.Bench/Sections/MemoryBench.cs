@@ -69,12 +69,13 @@ public static class MemoryBench
         var hardware = (GC.GetTotalMemory(true) - b) / (double)models.Length;
         GC.KeepAlive(models);
         // VmActor, virs, ap-list, scheduler, a PE per vCPU (its VPE and its guest in one actor), one actor per device;
-        // those with Akka's timers (IWithTimers): the VmActor, the scheduler, each PE and each device.
+        // only the VmActor has Akka's timers (IWithTimers); the units' actors make their own on the first timer started
+        // (ActorTimers), so an idle VM's PEs, devices and scheduler carry none.
         var actors = 4 + spec.Vcpus + spec.Devices.Count;
         return new Reporting.MemoryBreakdown
         {
             ActorsPerVm = actors, BytesPerEmptyActor = emptyActor, HardwareStateBytesPerVm = hardware,
-            BytesPerEmptyActorAkkaMailbox = akkaMailbox, TimerSchedulersPerVm = 2 + spec.Vcpus + spec.Devices.Count,
+            BytesPerEmptyActorAkkaMailbox = akkaMailbox, TimerSchedulersPerVm = 1,
             BytesPerTimerScheduler = withTimers - emptyActor,
         };
     }
