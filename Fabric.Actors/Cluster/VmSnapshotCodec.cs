@@ -139,6 +139,7 @@ public static class VmSnapshotCodec
             case ApListProtocol.SetIrq s: m.SetIrq = FabricSerializer.SetIrq(s); break;
             case ApListProtocol.RegisterNotifier r: m.RegisterNotifier = new Wire.RegisterNotifier { Spi = r.Spi }; break;
             case CpuInterfaceProtocol.PpiOp p: m.PpiOp = new Wire.PpiOp { Id = p.Id.Encode(), Operation = (int)p.Operation, Value = p.Value }; break;
+            case ResidencyProtocol.Wake { Kicked: true }: m.WakeByKick = new Wire.Empty(); break;
             case ResidencyProtocol.Wake: m.Wake = new Wire.Empty(); break;
             case ResidencyProtocol.Preempt: m.Preempt = new Wire.Empty(); break;
             case ResidencyProtocol.Resume: m.Resume = new Wire.Empty(); break;
@@ -183,6 +184,7 @@ public static class VmSnapshotCodec
             m.PpiOp.HasId ? IntId.Decode(m.PpiOp.Id) : throw new InvalidDataException("a held PpiOp has no INTID"),
             Defined<PpiOperation>(m.PpiOp.Operation, "PPI operation"), m.PpiOp.Value),
         Wire.HeldSend.MessageOneofCase.Wake => ResidencyProtocol.Wake.Instance,
+        Wire.HeldSend.MessageOneofCase.WakeByKick => ResidencyProtocol.Wake.ByKick,
         Wire.HeldSend.MessageOneofCase.Preempt => ResidencyProtocol.Preempt.Instance,
         Wire.HeldSend.MessageOneofCase.Resume => ResidencyProtocol.Resume.Instance,
         _ => throw new InvalidDataException($"held send {position} carries no message this build knows"),

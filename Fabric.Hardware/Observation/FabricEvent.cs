@@ -26,6 +26,9 @@ public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? 
     /// <summary>The arg of a <c>pend</c> event that KVM's VDPEND caused (a guest's CDPEND writes none): under the seed's
     /// design such an SPI is on the AP list when it becomes pending (I3).</summary>
     public const string ByVdpend = "vdpend";
+    /// <summary>The arg of a <c>resident</c> event whose load a kick caused (KVM kicks a vCPU in WFI for a PPI that can
+    /// signal, and the restore for one that was pending): the WFI it ends owes no doorbell (I7).</summary>
+    public const string ByKick = "kick";
     /// <summary>A <c>migrate</c> event's typed fields (<see cref="MigrateArg"/>); null for any other event, or an arg
     /// that does not read as one.</summary>
     public MigrateArg? Migration => Ev == Ev.Migrate && MigrateArg.TryParse(Arg, out var m) ? m : null;

@@ -40,10 +40,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
 
     private sealed class Vpe
     {
-        public bool Resident, Armed, Rung, Owed, Kicked;
-        /// <summary>A kick was possible in some non-resident period: its wake (which the log does not show either, and which
-        /// KVM may send more than once) can still be on its way and end a later WFI without a doorbell.</summary>
-        public bool LateWake;
+        public bool Resident, Armed, Rung, Owed;
         public int Dbpm;
         public uint Apr;
     }
@@ -162,14 +159,14 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
             case Ev.Resample: Resampled++; s!.LineLow = true; break;
             case Ev.Resident:
                 ResidencyChanges++;
-                EndPeriod(e.Vm, e.Vpe ?? 0);
+                EndPeriod(e.Vm, e.Vpe ?? 0, kicked: e.Arg == FabricEvent.ByKick);
                 V(e.Vm, e.Vpe ?? 0).Resident = true;
                 break;
             case Ev.Nonresident:
                 ResidencyChanges++;
                 var n = V(e.Vm, e.Vpe ?? 0);
                 n.Resident = false;
-                n.Rung = n.Owed = n.Kicked = false;
+                n.Rung = n.Owed = false;
                 n.Armed = e.Arg is { } a && a.StartsWith("db:", StringComparison.Ordinal);
                 n.Dbpm = n.Armed ? int.Parse(e.Arg![3..], System.Globalization.CultureInfo.InvariantCulture) : -1;
                 if (n.Armed)
@@ -226,19 +223,12 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
     /// non-resident VPE that requested a doorbell is owed one before that VPE runs again. A PPI is owed none: PPIs never
     /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).
-    /// A kick (which the log does not show) may wake the vCPU before an IRS interrupt's offer reaches its VPE: that
-    /// period owes no doorbell, for the VPE runs again and takes the interrupt. So may a kick of an earlier period (KVM
-    /// kicks on every PPI change that can signal, and a wake the host scheduler held during a move arrives after it): once
-    /// a VPE could have been kicked, a WFI of its that ends without a doorbell is not judged, as a wake late to one period
-    /// ends a later one (a spurious wake, as WFI allows); an owed doorbell never rung is still caught at the end.</summary>
+    /// A WFI that a kick ends (its <c>resident</c> says <see cref="FabricEvent.ByKick"/>) owes no doorbell either: the
+    /// VPE runs again and takes the interrupt. That holds for a kick late to an earlier period too (a wake the host
+    /// scheduler held during a move): a spurious wake, as WFI allows. Any other WFI that ends owing one fails.</summary>
     private void CheckOwed(int vm, Irq s)
     {
-        if (!(s.P && s.E && !s.A)) return;
-        if (s.IsPpi)
-        {
-            if (_vpes.TryGetValue((vm, s.Target), out var woken) && !woken.Resident) woken.Kicked = woken.LateWake = true;
-            return;
-        }
+        if (!(s.P && s.E && !s.A) || s.IsPpi) return;
         if (!_vpes.TryGetValue((vm, s.Target), out var v) || v.Resident || !v.Armed) return;
         if (s.Priority <= v.Dbpm) v.Owed = true;
     }
@@ -281,10 +271,10 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         _perVm.Remove(vm);
     }
 
-    private void EndPeriod(int vm, int vpe)
+    private void EndPeriod(int vm, int vpe, bool kicked)
     {
         var v = V(vm, vpe);
-        if (v.Owed && !v.Rung && !v.Kicked && !v.LateWake) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
+        if (v.Owed && !v.Rung && !kicked) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
         v.Owed = false;
     }
 

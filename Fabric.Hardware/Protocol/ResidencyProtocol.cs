@@ -6,9 +6,12 @@ namespace Fabric.Hardware.Protocol;
 /// <summary>Residency (vgic_v5_load / vgic_v5_put, make_resident / make_non_resident) and doorbells.</summary>
 public static class ResidencyProtocol
 {
-    public sealed record MakeResident : IUnitMessage
+    /// <summary>A load; <paramref name="Kicked"/>: the vCPU runs because a kick woke it from WFI (logged as
+    /// <c>resident</c> with arg <see cref="Observation.FabricEvent.ByKick"/>, so that a WFI it ends owes no doorbell).</summary>
+    public sealed record MakeResident(bool Kicked = false) : IUnitMessage
     {
         public static readonly MakeResident Instance = new();
+        public static readonly MakeResident ByKick = new(Kicked: true);
     }
     /// <summary>A put; <paramref name="Wfi"/>: the vCPU blocks in WFI and requests a doorbell at the effective mask − 1.</summary>
     public sealed record MakeNonResident(bool Wfi) : IUnitMessage;
@@ -17,10 +20,12 @@ public static class ResidencyProtocol
     /// <summary>KVM kicks a vCPU blocked in WFI because a PPI that can signal became pending for it
     /// (vgic_v5_ppi_queue_irq_unlock): no doorbell, the PPI is the CPU interface's own.</summary>
     public sealed record Kick(int Vpe) : IUnitMessage;
-    /// <summary>The host scheduler wakes a vCPU (after a doorbell) or preempts / resumes it.</summary>
-    public sealed record Wake : IUnitMessage
+    /// <summary>The host scheduler wakes a vCPU blocked in WFI: after its doorbell, or (<paramref name="Kicked"/>) for a
+    /// <see cref="Kick"/>.</summary>
+    public sealed record Wake(bool Kicked = false) : IUnitMessage
     {
         public static readonly Wake Instance = new();
+        public static readonly Wake ByKick = new(Kicked: true);
     }
     public sealed record Preempt : IUnitMessage
     {

@@ -55,7 +55,7 @@ public sealed class SchedulerUnit(HostSpec spec, SchedulerState state, long seed
                 fx.Send(UnitAddress.Vcpu(d.Vpe), Wake.Instance);
                 return true;
             case Kick k:
-                fx.Send(UnitAddress.Vcpu(k.Vpe), Wake.Instance);
+                fx.Send(UnitAddress.Vcpu(k.Vpe), Wake.ByKick);
                 return true;
             case PreemptTick:
                 for (var n = Pacer.Due(_pace, fx.Now); n > 0; n--) PreemptOne(vm, fx);

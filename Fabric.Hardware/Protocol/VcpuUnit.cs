@@ -121,10 +121,10 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
                 fx.CancelTimer("ipi");
                 EnableAgain(fx);
                 return true;
-            case Wake:
+            case Wake w:
                 if (!InWfi) return true;
                 InWfi = false;
-                if (Running) Load(vm, fx);
+                if (Running) Load(vm, fx, w.Kicked);
                 return true;
             case Preempt:
                 if (!Running) return true;
@@ -228,9 +228,10 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
             _ipiPace = Pacer.Start(fx, "ipi", IpiTick.Instance, Spec.Guest.IpiPerSecond);
     }
 
-    private void Load(VmShape vm, Effects fx)
+    /// <summary>KVM_RUN: the vCPU is loaded (a kick's wake says so to its VPE, which logs it) and resumes what waited.</summary>
+    private void Load(VmShape vm, Effects fx, bool kicked = false)
     {
-        fx.Send(MyVpe, MakeResident.Instance);
+        fx.Send(MyVpe, kicked ? MakeResident.ByKick : MakeResident.Instance);
         if (Deferred is not null || DeferredIsResult)
         {
             var (result, deferred) = (DeferredIsResult, Deferred);

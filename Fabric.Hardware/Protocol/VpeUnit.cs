@@ -66,10 +66,10 @@ public sealed class VpeState(VirtualCpuInterface cpu) : UnitState, IVmUnit
             case IrsEnabled m:
                 Cpu.IrsEnabled = m.Enabled;
                 return true;
-            case MakeResident:
+            case MakeResident m:
                 if (Cpu.Resident) return true;
                 CpuInterfaceRules.MakeResident(Cpu);
-                fx.Log(Ev.Resident, Vpe);
+                fx.Log(Ev.Resident, Vpe, null, m.Kicked ? FabricEvent.ByKick : null);
                 Evaluate(vm, fx);
                 return true;
             case MakeNonResident m:

@@ -387,7 +387,7 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
         Gen.Select(Gen.UInt, Gen.Bool, (spi, level) => (object)new ApListProtocol.SetIrq(spi, level)),
         Gen.UInt.Select(spi => (object)new ApListProtocol.RegisterNotifier(spi, ActorRefs.Nobody)),
         Gen.Select(AnyIntId, Gen.Enum<PpiOperation>(), Gen.Int, (id, op, v) => (object)new CpuInterfaceProtocol.PpiOp(id, op, v)),
-        Gen.Const<object>(ResidencyProtocol.Wake.Instance), Gen.Const<object>(ResidencyProtocol.Preempt.Instance),
+        Gen.Const<object>(ResidencyProtocol.Wake.Instance), Gen.Const<object>(ResidencyProtocol.Wake.ByKick), Gen.Const<object>(ResidencyProtocol.Preempt.Instance),
         Gen.Const<object>(ResidencyProtocol.Resume.Instance));
 
     private static readonly Gen<ImmutableArray<HeldSend>?> AnyHeld = Gen.Frequency(

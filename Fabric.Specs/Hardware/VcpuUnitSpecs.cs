@@ -49,6 +49,19 @@ public class VcpuUnitSpecs
     }
 
     [Fact]
+    public void A_vcpu_a_kick_wakes_from_wfi_is_loaded_as_kicked_and_one_its_doorbell_wakes_is_not()
+    {
+        foreach (var (wake, kicked) in new[] { (Wake.ByKick, true), (Wake.Instance, false) })
+        {
+            var vcpu = Booted();
+            vcpu.Step(IrqAsserted.Instance);
+            vcpu.Step(new CdiaResult(null), Vpe0);                         // idle: WFI
+            var load = vcpu.Step(wake).To(Vpe0).OfType<MakeResident>().Single();
+            Assert.Equal(kicked, load.Kicked);
+        }
+    }
+
+    [Fact]
     public void A_preempted_vcpu_is_put_without_a_doorbell_and_finishes_its_handler_after_resuming()
     {
         var vcpu = Booted();

@@ -38,6 +38,18 @@ public class VpeUnitSpecs
     }
 
     [Fact]
+    public void A_load_a_kick_caused_is_logged_as_one_so_the_wfi_it_ends_owes_no_doorbell()
+    {
+        foreach (var (load, arg) in new[] { (MakeResident.ByKick, FabricEvent.ByKick), (MakeResident.Instance, (string?)null) })
+        {
+            var vpe = Start();
+            vpe.Step(new MakeNonResident(Wfi: true));
+            var resident = Assert.Single(vpe.Step(load), e => e.Kind == EffectKind.Log && e.Ev == Ev.Resident);
+            Assert.Equal(arg, resident.Arg);
+        }
+    }
+
+    [Fact]
     public void A_resident_vpe_asserts_its_vcpus_irq_for_an_offer_that_signals()
     {
         var fx = Start().Step(OfferOf(5, 8));

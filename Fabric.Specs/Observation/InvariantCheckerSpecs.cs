@@ -292,9 +292,9 @@ public class InvariantCheckerDesignSpecs
         E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
             .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
             .E(Ev.Nonresident, 0, null, "db:31")
-            .E(Ev.Pend, 0, p3)                                  // KVM kicks the vCPU: no doorbell, no event
+            .E(Ev.Pend, 0, p3)                                  // KVM kicks the vCPU: no doorbell
             .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell ...
-            .E(Ev.Resident, 0)                                  // ... but the kick woke the vCPU first
+            .E(Ev.Resident, 0, null, FabricEvent.ByKick)        // ... but the kick woke the vCPU first
             .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
             .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
         Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
@@ -308,16 +308,35 @@ public class InvariantCheckerDesignSpecs
             .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
             .E(Ev.Nonresident, 0, null, "nodb")                 // preempted, or stopped for a move
             .E(Ev.Pend, 0, p3).E(Ev.Coalesce, 0, p3)            // KVM kicks the vCPU, twice
-            .E(Ev.Resident, 0)                                  // one kick's wake ...
+            .E(Ev.Resident, 0, null, FabricEvent.ByKick)        // one kick's wake ...
             .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
             .E(Ev.Nonresident, 0, null, "db:31")
             .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell ...
-            .E(Ev.Resident, 0)                                  // ... but the other kick's wake ended this WFI
+            .E(Ev.Resident, 0, null, FabricEvent.ByKick)        // ... but the other kick's wake ended this WFI
             .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
         Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
 
         E(Ev.Nonresident, 0, null, "db:31").E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5);   // never woken, never rung
         Assert.Contains(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End, v => v.Invariant == "I7" && v.Message.Contains("still owed at the end"));
+    }
+
+    [Fact]
+    public void A_wfi_owed_a_doorbell_that_ends_by_no_kick_fails_I7_though_a_PPI_was_pending_in_an_earlier_period()
+    {
+        var p3 = IntId.Ppi(3);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Pend, 0, p3)                                  // a kick, which woke it
+            .E(Ev.Resident, 0, null, FabricEvent.ByKick)
+            .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell, never rung ...
+            .E(Ev.Resident, 0)                                  // ... and no kick ended this WFI
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        var v = Assert.Single(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
+        Assert.Equal("I7", v.Invariant);
+        Assert.Contains("missed doorbell", v.Message);
     }
 
     [Fact]
