@@ -94,7 +94,7 @@ public sealed class PeActor : VmUnitActor, ILocalUnits
         {
             case DirectedProtocol.ReadEntry m:
                 var cpu = _vpe.Cpu;
-                Sender.Tell(m.Id.IsPpi ? new DirectedProtocol.EntryRead(m.Id, cpu.Ppis[m.Id.Id], null)
+                Sender.Tell(m.Id.IsPpi ? new DirectedProtocol.EntryRead(m.Id, cpu.Ppis[m.Id], null)
                     : new DirectedProtocol.EntryRead(m.Id, default, $"{m.Id} is not a PPI: the IRS holds it"));
                 return;
             case DirectedProtocol.ReadCpu:

@@ -28,7 +28,6 @@ public sealed class VirtualCpuInterface
     public VirtualCpuInterface(int vpeId)
     {
         VpeId = vpeId;
-        Ppis = new IstEntry[IntId.PpiCount];
     }
 
     public int VpeId { get; }
@@ -45,7 +44,8 @@ public sealed class VirtualCpuInterface
     /// guest that does not use NMIs leaves it so [INFERRED]: Fabric's guest boots with it clear, so priority 0 is
     /// acknowledged by CDIA like any other.</summary>
     public bool Nmi { get; set; }
-    public IstEntry[] Ppis { get; }
+    /// <summary>The 128 PPIs; a bank of them costs memory only once the guest programs one (<see cref="PpiTable"/>).</summary>
+    public PpiTable Ppis { get; } = new();
     /// <summary>The IRS interrupt currently forwarded to this VPE (the stream's "set HPPI"), or none.</summary>
     public Hppi? Offered { get; set; }
     /// <summary>ICH_CONTEXTR_EL2.V names this VPE on some PE.</summary>
@@ -83,12 +83,16 @@ public static class CpuInterfaceRules
     public static Hppi? BestPpi(VirtualCpuInterface c)
     {
         Hppi? best = null;
-        for (var i = 0; i < c.Ppis.Length; i++)
+        for (var b = 0; b < PpiTable.BankCount; b++)
         {
-            var e = c.Ppis[i];
-            if (!InterruptStateMachine.IsCandidate(e)) continue;
-            var h = new Hppi(IntId.Ppi((uint)i), e.Priority);
-            best = Hppi.Best(best, h);
+            var bank = c.Ppis.Bank(b);   // empty when the guest never wrote a PPI of it: none is a candidate
+            for (var i = 0; i < bank.Length; i++)
+            {
+                var e = bank[i];
+                if (!InterruptStateMachine.IsCandidate(e)) continue;
+                var h = new Hppi(IntId.Ppi((uint)(b * PpiTable.BankSize + i)), e.Priority);
+                best = Hppi.Best(best, h);
+            }
         }
         return best;
     }
@@ -123,8 +127,8 @@ public static class CpuInterfaceRules
         if (HighestPending(c) is not { } h || !Signals(c, h.Priority)) return AckChoice.None;
         if (IsNmi(c, h) != cdnmia) return AckChoice.None;
         if (!h.Id.IsPpi) return new AckChoice(AckSource.Irs, h);
-        var t = InterruptStateMachine.Activate(c.Ppis[h.Id.Id]);
-        c.Ppis[h.Id.Id] = t.Entry;
+        var t = InterruptStateMachine.Activate(c.Ppis[h.Id]);
+        c.Ppis[h.Id] = t.Entry;
         CompleteAck(c, h.Priority);
         return new AckChoice(AckSource.Ppi, h);
     }
@@ -142,12 +146,12 @@ public static class CpuInterfaceRules
         return bit;
     }
 
-    /// <summary>A PPI event applied through the shared interrupt state machine; refuses a non-PPI.</summary>
+    /// <summary>A PPI event applied through the shared interrupt state machine; a non-PPI is refused by the PPI table
+    /// (<see cref="PpiTable"/>), before the rule runs.</summary>
     public static Transition ApplyPpi(VirtualCpuInterface c, IntId id, Func<IstEntry, Transition> rule)
     {
-        if (!id.IsPpi) throw new ArgumentException($"{id} is not a PPI", nameof(id));
-        var t = rule(c.Ppis[id.Id]);
-        c.Ppis[id.Id] = t.Entry;
+        var t = rule(c.Ppis[id]);
+        c.Ppis[id] = t.Entry;
         return t;
     }
 

@@ -108,7 +108,7 @@ public sealed class VpeState(VirtualCpuInterface cpu) : UnitState, IVmUnit
         switch (choice.Source)
         {
             case AckSource.Ppi:
-                fx.Log(Ev.Ack, Vpe, choice.Interrupt.Id, Cpu.Ppis[choice.Interrupt.Id.Id].HandlingMode == HandlingMode.Edge ? "edge" : "level");
+                fx.Log(Ev.Ack, Vpe, choice.Interrupt.Id, Cpu.Ppis[choice.Interrupt.Id].HandlingMode == HandlingMode.Edge ? "edge" : "level");
                 fx.Reply(new CdiaResult(choice.Interrupt.Id));
                 break;
             case AckSource.Irs when fx.Sender is not null:

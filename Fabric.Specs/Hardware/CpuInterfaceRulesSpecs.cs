@@ -13,7 +13,7 @@ public class CpuInterfaceRulesSpecs
         new(0) { Resident = resident, Pcr = Priority.Of(pcr), Apr = apr, Enabled = enabled, IrsEnabled = true };
 
     private static void PendPpi(VirtualCpuInterface c, uint ppi, int priority, HandlingMode hm = HandlingMode.Edge, bool enabled = true) =>
-        c.Ppis[ppi] = IstEntry.Zero.WithPending(true).WithEnabled(enabled).WithHandlingMode(hm).WithPriority(Priority.Of(priority));
+        c.Ppis[IntId.Ppi(ppi)] = IstEntry.Zero.WithPending(true).WithEnabled(enabled).WithHandlingMode(hm).WithPriority(Priority.Of(priority));
 
     private static Hppi H(string id, int priority) => new(IntId.Parse(id), Priority.Of(priority));
 
@@ -114,6 +114,30 @@ public class CpuInterfaceRulesSpecs
         c.Ppis[31] = IstEntry.Zero.WithPending(true).WithActive(true).WithEnabled(true).WithPriority(Priority.Of(1));
         c.Ppis[32] = IstEntry.Zero.WithEnabled(true).WithPriority(Priority.Of(0));
         Assert.Equal(H("ppi:9", 6), CpuInterfaceRules.BestPpi(c));
+    }
+
+    [Fact]
+    public void The_best_PPI_is_found_in_whichever_bank_it_sits_lowest_id_first_across_banks()
+    {
+        var c = Cpu();
+        PendPpi(c, 100, 5);
+        Assert.Equal(H("ppi:100", 5), CpuInterfaceRules.BestPpi(c));
+        PendPpi(c, 70, 5);
+        Assert.Equal(H("ppi:70", 5), CpuInterfaceRules.BestPpi(c));
+        PendPpi(c, 3, 6);
+        Assert.Equal(H("ppi:70", 5), CpuInterfaceRules.BestPpi(c));
+        PendPpi(c, 127, 1);
+        Assert.Equal(H("ppi:127", 1), CpuInterfaceRules.BestPpi(c));
+    }
+
+    [Fact]
+    public void A_PPI_event_on_an_INTID_that_is_not_a_PPI_is_refused_by_name_before_its_rule_runs()
+    {
+        var c = Cpu();
+        var refused = Assert.Throws<ArgumentException>(() =>
+            CpuInterfaceRules.ApplyPpi(c, IntId.Spi(5), _ => throw new Xunit.Sdk.XunitException("the rule ran")));
+        Assert.Contains("spi:5 is not a PPI", refused.Message);
+        Assert.Equal(0, c.Ppis.BanksAllocated);
     }
 
     [Fact]

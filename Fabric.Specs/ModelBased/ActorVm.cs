@@ -73,7 +73,7 @@ public sealed class ActorVm
         foreach (var c in Cpus)
         {
             sb.Append($"vpe{c.VpeId}:{c.Apr:X},{c.Pcr},{c.Offered},{c.Resident},{c.Doorbell},{c.DbFired};");
-            for (var i = 0; i < c.Ppis.Length; i++) if (c.Ppis[i].Raw != 0) sb.Append($"ppi{i}={c.Ppis[i].Raw:X};");
+            for (var i = 0; i < c.Ppis.Count; i++) if (c.Ppis[i].Raw != 0) sb.Append($"ppi{i}={c.Ppis[i].Raw:X};");
         }
         return sb.ToString();
     }

@@ -1,6 +1,7 @@
 using Fabric.Hardware.Protocol;
 using CsCheck;
 using Fabric.Hardware;
+using Fabric.Hardware.CpuInterface;
 using Fabric.Hardware.Interrupts;
 using Fabric.Hardware.Kvm;
 using Fabric.Hardware.Migration;
@@ -24,6 +25,28 @@ public class MigrationRoundTripSpecs
         var run = VmRestore.RestoreAndRun(decoded, Policies());
         Assert.True(run.Ok, run.Status.ToString());
         Assert.Equal(bytes, Save(run.Vm!.ToModel(1)).Encode());
+    }
+
+    [Fact]
+    public void A_CPU_interface_with_PPIs_in_two_banks_round_trips_byte_for_byte()
+    {
+        var vm = Vm();
+        var cpu = vm.Cpus[0];
+        CpuInterfaceRules.ApplyPpi(cpu, IntId.Ppi(3), e => InterruptStateMachine.SetPriority(e, Priority.Of(4)));
+        CpuInterfaceRules.ApplyPpi(cpu, IntId.Ppi(3), e => InterruptStateMachine.SetEnabled(e, true));
+        CpuInterfaceRules.ApplyPpi(cpu, IntId.Ppi(3), e => InterruptStateMachine.SetPending(e, true));
+        cpu.Ppis[70] = IstEntry.Zero.WithEnabled(true).WithActive(true).WithPriority(Priority.Of(9));   // acknowledged, dropped
+        Assert.Equal(2, cpu.Ppis.BanksAllocated);
+        Quiesce(vm);
+        var bytes = Save(vm).Encode();
+        Assert.True(VmState.TryDecode(bytes, out var decoded, out var error), error);
+        var run = VmRestore.RestoreAndRun(decoded, Policies());
+        Assert.True(run.Ok, run.Status.ToString());
+        var restored = run.Vm!.Cpus[0];
+        Assert.Equal(cpu.Ppis, restored.Ppis);
+        Assert.Equal(2, restored.Ppis.BanksAllocated);
+        Assert.Equal(0, run.Vm.Cpus[1].Ppis.BanksAllocated);
+        Assert.Equal(bytes, Save(run.Vm.ToModel(1)).Encode());
     }
 
     [Fact]
