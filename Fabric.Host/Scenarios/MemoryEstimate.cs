@@ -4,16 +4,16 @@ namespace Fabric.Host.Scenarios;
 
 /// <summary>
 /// How much memory a scenario's fabric needs once built, from the bytes measured per VM (Fabric.Bench's memory
-/// section, full run of issue 15: 17,712 bytes for a VM of 4 vCPUs, 64 SPIs and one device at 65,536 VMs, 17,802 at
-/// 10,000), split by what a VM is made of: 4 actors per VM (the VM, its IRS slice, AP list and host scheduler) with
+/// section, issue 15, after the sparse PPI table and the units' own timers: 14,914 bytes for a VM of 4 vCPUs, 64 SPIs
+/// and one device at 10,000 VMs), split by what a VM is made of: 4 actors per VM (the VM, its IRS slice, AP list and host scheduler) with
 /// their state, a PE actor per vCPU (its VPE with the CPU interface and PPI table, and its guest), an IST entry and
-/// AP-list slot per SPI, an actor per device. The split errs a little high (17,960 bytes for the measured VM). A scenario that would need more than
+/// AP-list slot per SPI, an actor per device. The split errs a little high (15,360 bytes for the measured VM). A scenario that would need more than
 /// the limit (<c>max-memory</c>, by default half of the memory this process may use: the rest is the event stream, the
 /// checker and the garbage collector's headroom) is refused before anything is built, with the estimate and the limit.
 /// </summary>
 public static class MemoryEstimate
 {
-    public const long PerVm = 3_500, PerVcpu = 2_600, PerSpi = 40, PerDevice = 1_500;
+    public const long PerVm = 3_400, PerVcpu = 2_000, PerSpi = 40, PerDevice = 1_400;
 
     /// <summary>Bytes the built fabric holds.</summary>
     public static long Bytes(long vms, long vcpusPerVm, long spisPerVm, long devicesPerVm) =>
