@@ -149,7 +149,7 @@ public sealed class NewcomerSpecs : IDisposable
         var file = _dir.Write("huge.hocon", Minimal.Replace("vms = 2", "vms = 65536\n  vcpus-per-vm = 512", StringComparison.Ordinal));
         var outcome = await Cli.RunAsync("run", file);
         Assert.True(outcome.ExitCode == FabricCli.BadInput, outcome.ToString());
-        Assert.Matches(@"fabric\.scenario\.max-memory: 65,536 VMs x 512 vCPUs would need about 8\d\.\d GiB once built, more than the limit of", outcome.Err);
+        Assert.Matches(@"fabric\.scenario\.max-memory: 65,536 VMs x 512 vCPUs would need about 6\d\.\d GiB once built, more than the limit of", outcome.Err);
         Assert.DoesNotContain("built in", outcome.Out);
         // Asked for explicitly, it passes validation (the machine's memory is then the user's call).
         var asked = await Cli.RunAsync("validate", file, "--set", "max-memory=96GiB");
