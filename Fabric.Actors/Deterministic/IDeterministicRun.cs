@@ -57,7 +57,7 @@ public sealed class UnitRun : IDeterministicRun, IFabric
     public UnitRun(int vms, VmSpec spec, long seed, ScheduleStrategy strategy, Action<FabricEvent> observe)
     {
         UnitFabric? units = null;
-        var events = Log = new EventLog(record: false);
+        var events = Log = new EventLog(record: false, sequenced: true);
         _units = units = new UnitFabric(vms, spec, seed, strategy, (ev, vm, vpe, id, arg) =>
             observe(new FabricEvent(events.Log(ev, vm, vpe, id, arg), (long)units!.Now.TotalNanoseconds, ev, vm, vpe, id, arg)));
     }

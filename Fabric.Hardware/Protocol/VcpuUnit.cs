@@ -33,6 +33,9 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
     public GuestRandom Rng = new(unchecked((ulong)(spec.Seed * 1_000_003 + vpe)));
     public long Ipis = spec.Guest.IpiBudget;
     public bool Stopped;
+    /// <summary>A kick ended its WFI and it is not loaded yet (it was stopped for a move meanwhile): its next load is the
+    /// kick's, and says so.</summary>
+    public bool KickWoken;
 
     /// <summary>How many exits, reprogrammings and IPIs each tick serves, for rates above one per timer tick; made again
     /// whenever the timers are (they are not context).</summary>
@@ -124,7 +127,8 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
             case Wake w:
                 if (!InWfi) return true;
                 InWfi = false;
-                if (Running) Load(vm, fx, w.Kicked);
+                KickWoken = w.Kicked;
+                if (Running) Load(vm, fx);
                 return true;
             case Preempt:
                 if (!Running) return true;
@@ -228,10 +232,12 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
             _ipiPace = Pacer.Start(fx, "ipi", IpiTick.Instance, Spec.Guest.IpiPerSecond);
     }
 
-    /// <summary>KVM_RUN: the vCPU is loaded (a kick's wake says so to its VPE, which logs it) and resumes what waited.</summary>
-    private void Load(VmShape vm, Effects fx, bool kicked = false)
+    /// <summary>KVM_RUN: the vCPU is loaded (a kick's wake says so to its VPE, which logs it, even when a move's stop came
+    /// between the wake and the load) and resumes what waited.</summary>
+    private void Load(VmShape vm, Effects fx)
     {
-        fx.Send(MyVpe, kicked ? MakeResident.ByKick : MakeResident.Instance);
+        fx.Send(MyVpe, KickWoken ? MakeResident.ByKick : MakeResident.Instance);
+        KickWoken = false;
         if (Deferred is not null || DeferredIsResult)
         {
             var (result, deferred) = (DeferredIsResult, Deferred);

@@ -62,6 +62,18 @@ public class VcpuUnitSpecs
     }
 
     [Fact]
+    public void A_kick_that_reaches_a_vcpu_stopped_for_a_move_makes_its_load_after_the_move_the_kicks()
+    {
+        var vcpu = Booted();
+        vcpu.Step(IrqAsserted.Instance);
+        vcpu.Step(new CdiaResult(null), Vpe0);                             // idle: WFI
+        vcpu.Step(VcpuProtocol.StopVcpu.Instance);
+        Assert.Empty(vcpu.Step(Wake.ByKick).Sends());                      // stopped: no load yet
+        var load = vcpu.Step(VcpuProtocol.RunVcpu.Instance).To(Vpe0).OfType<MakeResident>().Single();
+        Assert.True(load.Kicked);
+    }
+
+    [Fact]
     public void A_preempted_vcpu_is_put_without_a_doorbell_and_finishes_its_handler_after_resuming()
     {
         var vcpu = Booted();
