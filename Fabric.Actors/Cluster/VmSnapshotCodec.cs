@@ -102,7 +102,7 @@ public static class VmSnapshotCodec
             Ipis = v.Ipis,
             Stopped = v.Stopped,
         };
-        if (v.KickWoken) m.KickWoken = true;   // absent unless set: a snapshot of before it existed reads and writes the same
+        if (v.Woken != ResidencyProtocol.Woken.No) m.Woken = (int)v.Woken;   // absent unless set: an older snapshot reads and writes the same
         if (v.Handling is { } handling) m.Handling = handling.Encode();
         if (v.Deferred is { } deferred) m.Deferred = deferred.Encode();
         m.Disabled.AddRange(OrEmpty(v.Disabled).Select(id => id.Encode()));
@@ -167,7 +167,7 @@ public static class VmSnapshotCodec
         m.Vpe, m.Booted, m.InWfi, m.Preempted, m.Busy, m.Paused,
         m.HasHandling ? IntId.Decode(m.Handling) : null,
         m.HasDeferred ? IntId.Decode(m.Deferred) : null,
-        m.DeferredIsResult, [.. m.Disabled.Select(IntId.Decode)], m.Random, m.Ipis, m.Stopped, m.KickWoken);
+        m.DeferredIsResult, [.. m.Disabled.Select(IntId.Decode)], m.Random, m.Ipis, m.Stopped, Defined<ResidencyProtocol.Woken>(m.Woken, $"vCPU {m.Vpe}'s wake"));
 
     private static DeviceContext FromSchema(Wire.DeviceContext m) =>
         new(m.Started, m.Stopped, m.Budget, [.. m.Serviced.Select(s => new KeyValuePair<uint, int>(s.Spi, s.Count))], FromSchema(m.Held));

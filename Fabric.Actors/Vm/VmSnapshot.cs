@@ -45,10 +45,10 @@ public readonly record struct HeldSend(VmPort Port, int Index, object Message);
 
 /// <summary>A vCPU thread's guest context (<see cref="VcpuState"/>), its random stream included.</summary>
 public sealed record VcpuContext(int Vpe, bool Booted, bool InWfi, bool Preempted, bool Busy, bool Paused, IntId? Handling,
-    IntId? Deferred, bool DeferredIsResult, ImmutableArray<IntId> Disabled, ulong Random, long Ipis, bool Stopped, bool KickWoken = false)
+    IntId? Deferred, bool DeferredIsResult, ImmutableArray<IntId> Disabled, ulong Random, long Ipis, bool Stopped, ResidencyProtocol.Woken Woken = ResidencyProtocol.Woken.No)
 {
     public static VcpuContext Of(VcpuState s) =>
-        new(s.Vpe, s.Booted, s.InWfi, s.Preempted, s.Busy, s.Paused, s.Handling, s.Deferred, s.DeferredIsResult, [.. s.Disabled], s.Rng.State, s.Ipis, s.Stopped, s.KickWoken);
+        new(s.Vpe, s.Booted, s.InWfi, s.Preempted, s.Busy, s.Paused, s.Handling, s.Deferred, s.DeferredIsResult, [.. s.Disabled], s.Rng.State, s.Ipis, s.Stopped, s.Woken);
 
     public VcpuState ToState(VmSpec spec)
     {
@@ -56,7 +56,7 @@ public sealed record VcpuContext(int Vpe, bool Booted, bool InWfi, bool Preempte
         {
             Booted = Booted, InWfi = InWfi, Preempted = Preempted, Busy = Busy, Paused = Paused, Handling = Handling,
             Deferred = Deferred, DeferredIsResult = DeferredIsResult, Rng = new GuestRandom(Random), Ipis = Ipis, Stopped = Stopped,
-            KickWoken = KickWoken,
+            Woken = Woken,
         };
         s.Disabled.AddRange(Disabled);
         return s;

@@ -29,6 +29,9 @@ public readonly record struct FabricEvent(long Seq, long T, Ev Ev, int Vm, int? 
     /// <summary>The arg of a <c>resident</c> event whose load a kick caused (KVM kicks a vCPU in WFI for a PPI that can
     /// signal, and the restore for one that was pending): the WFI it ends owes no doorbell (I7).</summary>
     public const string ByKick = "kick";
+    /// <summary>The arg of a <c>resident</c> event whose load a doorbell's wake caused (perhaps a doorbell of an earlier
+    /// WFI, whose wake a kick overtook): the WFI it ends owes no doorbell either, as a spurious wake may end a WFI.</summary>
+    public const string ByDoorbell = "doorbell";
     /// <summary>A <c>migrate</c> event's typed fields (<see cref="MigrateArg"/>); null for any other event, or an arg
     /// that does not read as one.</summary>
     public MigrateArg? Migration => Ev == Ev.Migrate && MigrateArg.TryParse(Arg, out var m) ? m : null;

@@ -41,6 +41,8 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     private sealed class Vpe
     {
         public bool Resident, Armed, Rung, Owed;
+        /// <summary>Doorbells rung for it whose wake no load has yet said it was: what a load "by doorbell" must have behind it.</summary>
+        public int DoorbellWakes;
         public int Dbpm;
         public uint Apr;
     }
@@ -159,7 +161,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
             case Ev.Resample: Resampled++; s!.LineLow = true; break;
             case Ev.Resident:
                 ResidencyChanges++;
-                EndPeriod(e.Vm, e.Vpe ?? 0, kicked: e.Arg == FabricEvent.ByKick);
+                EndPeriod(e.Vm, e.Vpe ?? 0, e.Arg);
                 V(e.Vm, e.Vpe ?? 0).Resident = true;
                 break;
             case Ev.Nonresident:
@@ -190,6 +192,7 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
                 else if (d.Rung) Fail("I7", e.Vm, e.Vpe, id, "second doorbell in one non-resident period");
                 d.Rung = true;
                 d.Armed = false;
+                d.DoorbellWakes++;
                 break;
         }
     }
@@ -223,9 +226,11 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
     /// <summary>I7 "never lost": a pending, enabled, inactive interrupt whose priority would signal (&lt;= DBPM) for a
     /// non-resident VPE that requested a doorbell is owed one before that VPE runs again. A PPI is owed none: PPIs never
     /// ring the IRS doorbell, KVM kicks the vCPU for them (SEMANTICS.md §0.1); one that never woke it stays pending (I4).
-    /// A WFI that a kick ends (its <c>resident</c> says <see cref="FabricEvent.ByKick"/>) owes no doorbell either: the
-    /// VPE runs again and takes the interrupt. That holds for a kick late to an earlier period too (a wake the host
-    /// scheduler held during a move): a spurious wake, as WFI allows. Any other WFI that ends owing one fails.</summary>
+    /// A WFI that a wake ends (its <c>resident</c> says <see cref="FabricEvent.ByKick"/> or
+    /// <see cref="FabricEvent.ByDoorbell"/>) owes no doorbell either: the VPE runs again and takes the interrupt. That
+    /// holds for a wake late from an earlier period too (a doorbell's wake a kick overtook, a wake the host scheduler held
+    /// during a move): a spurious wake, as WFI allows. A WFI that ends with no wake while owed one fails, and a doorbell
+    /// still owed at the end of the run fails.</summary>
     private void CheckOwed(int vm, Irq s)
     {
         if (!(s.P && s.E && !s.A) || s.IsPpi) return;
@@ -271,10 +276,14 @@ public sealed class InvariantChecker(FabricShape? shape = null, bool pushTrackin
         _perVm.Remove(vm);
     }
 
-    private void EndPeriod(int vm, int vpe, bool kicked)
+    /// <summary>A load ends a non-resident period: one owed a doorbell fails unless a wake ended it — a kick, or a doorbell
+    /// rung for this VPE (in this period or an earlier one) whose wake no earlier load took.</summary>
+    private void EndPeriod(int vm, int vpe, string? wokenBy)
     {
         var v = V(vm, vpe);
-        if (v.Owed && !v.Rung && !kicked) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
+        var woken = wokenBy == FabricEvent.ByKick || (wokenBy == FabricEvent.ByDoorbell && v.DoorbellWakes > 0);
+        if (wokenBy == FabricEvent.ByDoorbell && v.DoorbellWakes > 0) v.DoorbellWakes--;
+        if (v.Owed && !v.Rung && !woken) Fail("I7", vm, vpe, null, "missed doorbell: an interrupt that could signal was pending while the VPE waited in WFI and none was raised");
         v.Owed = false;
     }
 

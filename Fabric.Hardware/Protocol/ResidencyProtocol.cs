@@ -6,13 +6,21 @@ namespace Fabric.Hardware.Protocol;
 /// <summary>Residency (vgic_v5_load / vgic_v5_put, make_resident / make_non_resident) and doorbells.</summary>
 public static class ResidencyProtocol
 {
-    /// <summary>A load; <paramref name="Kicked"/>: the vCPU runs because a kick woke it from WFI (logged as
-    /// <c>resident</c> with arg <see cref="Observation.FabricEvent.ByKick"/>, so that a WFI it ends owes no doorbell).</summary>
-    public sealed record MakeResident(bool Kicked = false) : IUnitMessage
+    /// <summary>A load; <paramref name="WokenBy"/>: what woke the vCPU from WFI, if a wake did (the VPE logs it as the
+    /// <c>resident</c> event's arg, <see cref="Observation.FabricEvent.ByKick"/> or
+    /// <see cref="Observation.FabricEvent.ByDoorbell"/>: a WFI a wake ends owes no doorbell, even a wake late from an
+    /// earlier WFI).</summary>
+    public sealed record MakeResident(Woken WokenBy = Woken.No) : IUnitMessage
     {
         public static readonly MakeResident Instance = new();
-        public static readonly MakeResident ByKick = new(Kicked: true);
+        public static readonly MakeResident ByKick = new(Woken.ByKick);
+        public static readonly MakeResident ByDoorbell = new(Woken.ByDoorbell);
+
+        public static MakeResident After(Woken wake) => wake switch { Woken.ByKick => ByKick, Woken.ByDoorbell => ByDoorbell, _ => Instance };
     }
+
+    /// <summary>What woke a vCPU from WFI: nothing (it was not asleep), its doorbell's handler, or a kick.</summary>
+    public enum Woken : byte { No, ByDoorbell, ByKick }
     /// <summary>A put; <paramref name="Wfi"/>: the vCPU blocks in WFI and requests a doorbell at the effective mask − 1.</summary>
     public sealed record MakeNonResident(bool Wfi) : IUnitMessage;
     /// <summary>The IRS rang this VPE's doorbell (a host LPI; the handler sets db_fired and kicks the vCPU).</summary>

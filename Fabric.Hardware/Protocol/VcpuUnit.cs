@@ -33,9 +33,8 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
     public GuestRandom Rng = new(unchecked((ulong)(spec.Seed * 1_000_003 + vpe)));
     public long Ipis = spec.Guest.IpiBudget;
     public bool Stopped;
-    /// <summary>A kick ended its WFI and it is not loaded yet (it was stopped for a move meanwhile): its next load is the
-    /// kick's, and says so.</summary>
-    public bool KickWoken;
+    /// <summary>What ended its WFI, until it is loaded (a move's stop may come between the two): its next load says so.</summary>
+    public Woken Woken;
 
     /// <summary>How many exits, reprogrammings and IPIs each tick serves, for rates above one per timer tick; made again
     /// whenever the timers are (they are not context).</summary>
@@ -127,7 +126,7 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
             case Wake w:
                 if (!InWfi) return true;
                 InWfi = false;
-                KickWoken = w.Kicked;
+                Woken = w.Kicked ? Woken.ByKick : Woken.ByDoorbell;
                 if (Running) Load(vm, fx);
                 return true;
             case Preempt:
@@ -232,12 +231,12 @@ public sealed class VcpuState(int vpe, VmSpec spec) : UnitState, IVmUnit
             _ipiPace = Pacer.Start(fx, "ipi", IpiTick.Instance, Spec.Guest.IpiPerSecond);
     }
 
-    /// <summary>KVM_RUN: the vCPU is loaded (a kick's wake says so to its VPE, which logs it, even when a move's stop came
+    /// <summary>KVM_RUN: the vCPU is loaded (telling its VPE, which logs it, what woke it, even when a move's stop came
     /// between the wake and the load) and resumes what waited.</summary>
     private void Load(VmShape vm, Effects fx)
     {
-        fx.Send(MyVpe, KickWoken ? MakeResident.ByKick : MakeResident.Instance);
-        KickWoken = false;
+        fx.Send(MyVpe, MakeResident.After(Woken));
+        Woken = Woken.No;
         if (Deferred is not null || DeferredIsResult)
         {
             var (result, deferred) = (DeferredIsResult, Deferred);

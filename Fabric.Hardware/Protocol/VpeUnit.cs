@@ -69,7 +69,7 @@ public sealed class VpeState(VirtualCpuInterface cpu) : UnitState, IVmUnit
             case MakeResident m:
                 if (Cpu.Resident) return true;
                 CpuInterfaceRules.MakeResident(Cpu);
-                fx.Log(Ev.Resident, Vpe, null, m.Kicked ? FabricEvent.ByKick : null);
+                fx.Log(Ev.Resident, Vpe, null, m.WokenBy switch { Woken.ByKick => FabricEvent.ByKick, Woken.ByDoorbell => FabricEvent.ByDoorbell, _ => null });
                 Evaluate(vm, fx);
                 return true;
             case MakeNonResident m:

@@ -396,9 +396,10 @@ public class SerializationSpecs() : TestKit(ClusterConfig.Serialization.WithFall
             .Select(a => (ImmutableArray<HeldSend>?)[.. a])));
 
     private static readonly Gen<VcpuContext> AnyVcpu =
-        Gen.Select(Gen.Int[0, 65535], Gen.Bool.Array[8], AnyOptionalIntId, AnyOptionalIntId, AnyIntId.Array[0, 4], Gen.ULong, Gen.Long,
-            (vpe, f, handling, deferred, disabled, random, ipis) =>
-                new VcpuContext(vpe, f[0], f[1], f[2], f[3], f[4], handling, deferred, f[5], [.. disabled], random, ipis, f[6], f[7]));
+        Gen.Select(Gen.Int[0, 65535], Gen.Bool.Array[7], AnyOptionalIntId, AnyOptionalIntId, AnyIntId.Array[0, 4], Gen.ULong, Gen.Long,
+            Gen.Enum<ResidencyProtocol.Woken>(),
+            (vpe, f, handling, deferred, disabled, random, ipis, woken) =>
+                new VcpuContext(vpe, f[0], f[1], f[2], f[3], f[4], handling, deferred, f[5], [.. disabled], random, ipis, f[6], woken));
 
     private static readonly Gen<DeviceContext> AnyDevice =
         Gen.Select(Gen.Bool, Gen.Bool, Gen.Long, Gen.Select(Gen.UInt, Gen.Int, (s, n) => new KeyValuePair<uint, int>(s, n)).Array[0, 5], AnyHeld,

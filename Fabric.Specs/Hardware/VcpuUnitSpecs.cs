@@ -49,15 +49,16 @@ public class VcpuUnitSpecs
     }
 
     [Fact]
-    public void A_vcpu_a_kick_wakes_from_wfi_is_loaded_as_kicked_and_one_its_doorbell_wakes_is_not()
+    public void A_vcpu_woken_from_wfi_tells_its_VPE_what_woke_it_and_a_load_no_wake_caused_says_none()
     {
-        foreach (var (wake, kicked) in new[] { (Wake.ByKick, true), (Wake.Instance, false) })
+        foreach (var (wake, woken) in new[] { (Wake.ByKick, Woken.ByKick), (Wake.Instance, Woken.ByDoorbell) })
         {
             var vcpu = Booted();
             vcpu.Step(IrqAsserted.Instance);
             vcpu.Step(new CdiaResult(null), Vpe0);                         // idle: WFI
-            var load = vcpu.Step(wake).To(Vpe0).OfType<MakeResident>().Single();
-            Assert.Equal(kicked, load.Kicked);
+            Assert.Equal(woken, vcpu.Step(wake).To(Vpe0).OfType<MakeResident>().Single().WokenBy);
+            vcpu.Step(Preempt.Instance);
+            Assert.Equal(Woken.No, vcpu.Step(Resume.Instance).To(Vpe0).OfType<MakeResident>().Single().WokenBy);
         }
     }
 
@@ -70,7 +71,7 @@ public class VcpuUnitSpecs
         vcpu.Step(VcpuProtocol.StopVcpu.Instance);
         Assert.Empty(vcpu.Step(Wake.ByKick).Sends());                      // stopped: no load yet
         var load = vcpu.Step(VcpuProtocol.RunVcpu.Instance).To(Vpe0).OfType<MakeResident>().Single();
-        Assert.True(load.Kicked);
+        Assert.Equal(Woken.ByKick, load.WokenBy);
     }
 
     [Fact]

@@ -38,9 +38,9 @@ public class VpeUnitSpecs
     }
 
     [Fact]
-    public void A_load_a_kick_caused_is_logged_as_one_so_the_wfi_it_ends_owes_no_doorbell()
+    public void A_load_a_wake_caused_is_logged_with_what_woke_it_so_the_wfi_it_ends_owes_no_doorbell()
     {
-        foreach (var (load, arg) in new[] { (MakeResident.ByKick, FabricEvent.ByKick), (MakeResident.Instance, (string?)null) })
+        foreach (var (load, arg) in new[] { (MakeResident.ByKick, FabricEvent.ByKick), (MakeResident.ByDoorbell, FabricEvent.ByDoorbell), (MakeResident.Instance, (string?)null) })
         {
             var vpe = Start();
             vpe.Step(new MakeNonResident(Wfi: true));

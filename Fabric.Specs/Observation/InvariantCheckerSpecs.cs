@@ -321,7 +321,7 @@ public class InvariantCheckerDesignSpecs
     }
 
     [Fact]
-    public void A_wfi_owed_a_doorbell_that_ends_by_no_kick_fails_I7_though_a_PPI_was_pending_in_an_earlier_period()
+    public void A_wfi_owed_a_doorbell_that_no_wake_ends_fails_I7_though_a_PPI_was_pending_in_an_earlier_period()
     {
         var p3 = IntId.Ppi(3);
         E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
@@ -332,11 +332,28 @@ public class InvariantCheckerDesignSpecs
             .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
             .E(Ev.Nonresident, 0, null, "db:31")
             .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5)   // owed a doorbell, never rung ...
-            .E(Ev.Resident, 0)                                  // ... and no kick ended this WFI
+            .E(Ev.Resident, 0)                                  // ... and no wake ended this WFI
             .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
         var v = Assert.Single(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
         Assert.Equal("I7", v.Invariant);
         Assert.Contains("missed doorbell", v.Message);
+    }
+
+    [Fact]
+    public void A_wfi_ended_by_the_late_wake_of_an_earlier_doorbell_owes_no_doorbell()
+    {
+        var p3 = IntId.Ppi(3);
+        E(Ev.Priority, null, S5, "8").E(Ev.Affinity, 0, S5, "0").E(Ev.Enable, null, S5).E(Ev.Resident, 0)
+            .E(Ev.Priority, 0, p3, "4").E(Ev.Enable, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")
+            .E(Ev.Inject, null, S5, "edge").E(Ev.Pend, 0, S5).E(Ev.Doorbell, 0, S5, "31")
+            .E(Ev.Pend, 0, p3)
+            .E(Ev.Resident, 0, null, FabricEvent.ByKick)        // the kick's wake overtook the doorbell's
+            .E(Ev.Ack, 0, p3, "edge").E(Ev.Eoi, 0, null, "4").E(Ev.Deactivate, 0, p3)
+            .E(Ev.Nonresident, 0, null, "db:31")                // S5 still pending: owed a doorbell ...
+            .E(Ev.Resident, 0, null, FabricEvent.ByDoorbell)    // ... and the doorbell's late wake ended this WFI
+            .E(Ev.Ack, 0, S5, "edge").E(Ev.Eoi, 0, null, "8").E(Ev.Deactivate, 0, S5);
+        Assert.Empty(Check(Fabric.Hardware.Kvm.KvmDesign.ApList).End);
     }
 
     [Fact]
